@@ -1,0 +1,47 @@
+/* ukasan runtime controls and explicit checks (the kernel's kasan-checks.h). C and C++. */
+#ifndef UKASAN_UKASAN_H
+#define UKASAN_UKASAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Check that [p, p+size) may be read/written; print a KASAN report if not.
+ * Return true if the access is valid. */
+bool kasan_check_read(const volatile void *p, unsigned int size);
+bool kasan_check_write(const volatile void *p, unsigned int size);
+
+struct ukasan_stats {
+  uint64_t quarantine_bytes;      /* bytes in the global FIFO now */
+  uint64_t quarantine_peak_bytes;
+  uint64_t quarantine_max_bytes;  /* the bound */
+  uint64_t quarantine_batches;
+  uint64_t evicted_bytes;
+  uint64_t evicted_objects;
+  uint64_t evictions;             /* eviction steps (one batch each) */
+  uint64_t max_evict_bytes;       /* largest single eviction step */
+  uint64_t max_evict_objects;
+  uint64_t transfers;             /* per-CPU queue -> global FIFO moves */
+  uint64_t reports;               /* reports detected (printed or not) */
+  uint64_t stack_depot_stacks;
+  uint64_t stack_depot_bytes;
+};
+
+/* Parse options in UKASAN_OPTIONS syntax ("a=1:b=2") on top of the current
+ * ones. Returns the number of malformed entries (each named on stderr). */
+int ukasan_set_options(const char *opts);
+void ukasan_get_stats(struct ukasan_stats *out);
+/* Really free everything in the quarantine (every thread's queue too). */
+void ukasan_quarantine_drain(void);
+/* Reports go to this fd from now on (default 2, or log_path). */
+void ukasan_set_report_fd(int fd);
+uint64_t ukasan_report_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UKASAN_UKASAN_H */

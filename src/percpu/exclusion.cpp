@@ -1,0 +1,7 @@
+#include "percpu/exclusion.h"
+
+#include <sched.h>
+
+namespace ukasan {
+void Exclusion::sched_yield() { ::sched_yield(); }
+}  // namespace ukasan

@@ -1,0 +1,136 @@
+#include "platform/options.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "platform/platform.h"
+
+namespace ukasan {
+
+static Options g_options;
+// Storage for string options (log_path); no heap.
+static char g_str_storage[4][512];
+static int g_str_used;
+
+Options& options() { return g_options; }
+
+void options_set_defaults() {
+#define UKASAN_OPTION(type, name, def, desc) g_options.name = def;
+#include "platform/options.inc"
+#undef UKASAN_OPTION
+  g_str_used = 0;
+}
+
+static void complain(const char* what, const char* key, uptr klen, const char* val, uptr vlen) {
+  char buf[512];
+  uptr n = 0;
+  auto add = [&](const char* s, uptr len) {
+    if (n + len >= sizeof(buf) - 2) len = sizeof(buf) - 2 - n;
+    memcpy(buf + n, s, len);
+    n += len;
+  };
+  add("ukasan: UKASAN_OPTIONS: ", 24);
+  add(what, strlen(what));
+  add(" '", 2);
+  add(key, klen);
+  if (val) {
+    add("=", 1);
+    add(val, vlen);
+  }
+  add("'; using the default", 20);
+  buf[n++] = '\n';
+  write_all(2, buf, n);
+}
+
+static bool parse_u64(const char* v, uptr len, u64* out) {
+  if (len == 0 || len > 19) return false;
+  u64 x = 0;
+  for (uptr i = 0; i < len; i++) {
+    if (v[i] < '0' || v[i] > '9') return false;
+    x = x * 10 + static_cast<u64>(v[i] - '0');
+  }
+  *out = x;
+  return true;
+}
+
+static bool set_bool(bool* dst, const char* v, uptr len) {
+  if (len == 1 && (v[0] == '0' || v[0] == '1')) { *dst = v[0] == '1'; return true; }
+  if (len == 4 && !memcmp(v, "true", 4)) { *dst = true; return true; }
+  if (len == 5 && !memcmp(v, "false", 5)) { *dst = false; return true; }
+  return false;
+}
+static bool set_size(u64* dst, const char* v, uptr len) { return parse_u64(v, len, dst); }
+static bool set_int(int* dst, const char* v, uptr len) {
+  u64 x;
+  if (!parse_u64(v, len, &x) || x > 255) return false;  // exit statuses are 0..255
+  *dst = static_cast<int>(x);
+  return true;
+}
+static bool set_str(const char** dst, const char* v, uptr len) {
+  if (len >= sizeof(g_str_storage[0]) || g_str_used >= 4) return false;
+  char* s = g_str_storage[g_str_used++];
+  memcpy(s, v, len);
+  s[len] = 0;
+  *dst = s;
+  return true;
+}
+static bool set_fault(FaultMode* dst, const char* v, uptr len) {
+  if (len == 6 && !memcmp(v, "report", 6)) { *dst = kFaultReport; return true; }
+  if (len == 5 && !memcmp(v, "abort", 5)) { *dst = kFaultAbort; return true; }
+  return false;
+}
+
+int options_parse(const char* s) {
+  int errors = 0;
+  if (!s) return 0;
+  while (*s) {
+    const char* end = strchr(s, ':');
+    uptr len = end ? static_cast<uptr>(end - s) : strlen(s);
+    if (len > 0) {
+      const char* eq = static_cast<const char*>(memchr(s, '=', len));
+      if (!eq) {
+        complain("malformed entry (expected name=value)", s, len, nullptr, 0);
+        errors++;
+      } else {
+        uptr klen = static_cast<uptr>(eq - s);
+        const char* v = eq + 1;
+        uptr vlen = len - klen - 1;
+        bool known = false, ok = false;
+#define UKASAN_OPTION(type, name, def, desc)                                  \
+  if (!known && klen == sizeof(#name) - 1 && !memcmp(s, #name, klen)) {      \
+    known = true;                                                             \
+    ok = set_##type(&g_options.name, v, vlen);                               \
+    if (!ok) g_options.name = def;                                            \
+  }
+#include "platform/options.inc"
+#undef UKASAN_OPTION
+        if (!known) {
+          complain("unknown option", s, klen, nullptr, 0);
+          errors++;
+        } else if (!ok) {
+          complain("invalid value for option", s, klen, v, vlen);
+          errors++;
+        }
+      }
+    }
+    if (!end) break;
+    s = end + 1;
+  }
+  return errors;
+}
+
+void options_init_from_env() {
+  options_set_defaults();
+  options_parse(getenv("UKASAN_OPTIONS"));
+}
+
+u64 options_quarantine_bytes() {
+  if (g_options.quarantine_size_mb != kAutoSize) return g_options.quarantine_size_mb << 20;
+  long pages = sysconf(_SC_PHYS_PAGES);
+  u64 ram = pages > 0 ? static_cast<u64>(pages) * kPageSize : (8ull << 30);
+  u64 q = ram / 32;
+  return q < (256ull << 20) ? q : (256ull << 20);
+}
+
+}  // namespace ukasan

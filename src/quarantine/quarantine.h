@@ -1,0 +1,270 @@
+// The quarantine: a generic FIFO of freed objects, bounded in bytes.
+// It knows nothing of slabs, threads or shadow: the embedding allocator gives
+// it a Callback type (how to link a node, how big it is, how to really free
+// it) and calls it from inside an exclusion section (percpu/exclusion.h),
+// which is what makes the per-CPU queue safe without locks.
+// Model-checked in verify/quarantine.pml (put/transfer/reduce/remove_if).
+//
+//   put():      O(1) append to the caller's per-CPU Queue; when the queue
+//               holds more than cache_bytes it moves whole into the global
+//               FIFO (one lock acquisition per cache_bytes of frees).
+//   reduce():   when the global FIFO holds more than max_bytes, evicts the
+//               OLDEST batch - exactly one per call - and frees it outside the
+//               global lock. Bound per call: one batch = at most
+//               batch_bytes + cache_bytes bytes of objects (stats record the max).
+//   remove_if(): used by a synchronizer to take every matching node out of
+//               each Queue (via the exclusion walk) and out of the FIFO.
+//
+// Callback requirements (all static):
+//   using Node;                          // intrusive node in the freed object
+//   Node* next(Node*); void set_next(Node*, Node*);
+//   uptr size(Node*);                    // bytes accounted (full slot)
+//   void recycle(Node*, void* ctx);      // really free; ctx from the caller
+#pragma once
+#include <atomic>
+
+#include "platform/lock.h"
+#include "platform/types.h"
+
+namespace ukasan {
+
+template <typename Cb>
+class Quarantine {
+ public:
+  using Node = typename Cb::Node;
+
+  struct List {
+    Node* head = nullptr;
+    Node* tail = nullptr;
+    uptr bytes = 0;
+    uptr count = 0;
+
+    bool empty() const { return head == nullptr; }
+    void push(Node* n, uptr sz) {
+      Cb::set_next(n, nullptr);
+      if (tail)
+        Cb::set_next(tail, n);
+      else
+        head = n;
+      tail = n;
+      bytes += sz;
+      count++;
+    }
+    void append(List& o) {  // moves o into this (o becomes empty)
+      if (o.empty()) return;
+      if (tail)
+        Cb::set_next(tail, o.head);
+      else
+        head = o.head;
+      tail = o.tail;
+      bytes += o.bytes;
+      count += o.count;
+      o = List();
+    }
+    // Moves the nodes matching pred into out, keeping the order of both.
+    template <typename Pred>
+    void extract_if(Pred pred, List& out) {
+      List keep;
+      for (Node* n = head; n;) {
+        Node* nx = Cb::next(n);
+        if (pred(n))
+          out.push(n, Cb::size(n));
+        else
+          keep.push(n, Cb::size(n));
+        n = nx;
+      }
+      *this = keep;
+    }
+  };
+
+  // The per-CPU queue. Touched only by its owner inside a FAST/LOCKED section,
+  // or by a synchronizer that holds the slot lock while no FAST section runs.
+  // `nested` is the exception: a lock-free LIFO for frees from a signal
+  // handler that interrupted the owner's own section.
+  struct Queue {
+    List list;
+    std::atomic<Node*> nested{nullptr};
+  };
+
+  struct Stats {
+    u64 bytes;           // in the global FIFO now
+    u64 peak_bytes;
+    u64 batches;         // non-empty batches in the FIFO now
+    u64 evicted_bytes;
+    u64 evicted_objects;
+    u64 evictions;       // reduce steps that freed a batch
+    u64 max_evict_bytes; // largest single eviction step
+    u64 max_evict_objects;
+    u64 transfers;       // per-CPU queue -> FIFO moves
+  };
+
+  constexpr Quarantine() = default;
+
+  void init(uptr max_bytes, uptr cache_bytes) {
+    max_bytes_.store(max_bytes, std::memory_order_relaxed);
+    cache_bytes_ = cache_bytes;
+    // Like the kernel: a batch is at least one per-CPU queue and the FIFO has
+    // at most kBatches of them, so a step frees ~max/kBatches bytes.
+    uptr b = max_bytes / kBatches;
+    batch_bytes_ = b > cache_bytes ? b : cache_bytes;
+    if (batch_bytes_ == 0) batch_bytes_ = 1;
+  }
+  uptr max_bytes() const { return max_bytes_.load(std::memory_order_relaxed); }
+  uptr cache_bytes() const { return cache_bytes_; }
+  uptr batch_bytes() const { return batch_bytes_; }
+
+  // Owner, inside its section. Returns true if a transfer made the FIFO
+  // exceed its bound (the caller should reduce on its allocation path).
+  UKASAN_ALWAYS_INLINE bool put(Queue& q, Node* n, uptr size) {
+    q.list.push(n, size);
+    if (UKASAN_UNLIKELY(q.nested.load(std::memory_order_relaxed) != nullptr)) merge_nested(q);
+    if (UKASAN_LIKELY(q.list.bytes <= cache_bytes_)) return false;
+    return transfer(q);
+  }
+
+  // From a signal handler that interrupted its own thread's section: the
+  // queue's list may be mid-update, so only the lock-free side stack is used.
+  // CAS (not a plain store) because a second handler may nest inside this one.
+  void put_nested(Queue& q, Node* n) {
+    Node* head = q.nested.load(std::memory_order_relaxed);
+    do {
+      Cb::set_next(n, head);
+    } while (!q.nested.compare_exchange_weak(head, n, std::memory_order_release, std::memory_order_relaxed));
+  }
+
+  // Owner, inside its section (thread exit, explicit flush): moves the whole
+  // per-CPU queue to the FIFO. The move happens INSIDE the caller's section:
+  // ending the section before the batch is on the FIFO is exactly the bug
+  // (2018, "kasan: convert kasan/quarantine_lock to raw_spinlock") where a
+  // synchronizer finds the batch neither in the queue nor in the FIFO.
+  bool flush(Queue& q) {
+    merge_nested(q);
+    if (q.list.empty()) return false;
+    return transfer(q);
+  }
+
+  bool over_limit() const {
+    return bytes_.load(std::memory_order_relaxed) > max_bytes_.load(std::memory_order_relaxed);
+  }
+
+  // Evicts at most one batch. locked_mode: the caller is in a LOCKED section
+  // (a synchronizer is active), so the batch is freed while the global lock
+  // is held - the synchronizer's FIFO scan then cannot miss an object that is
+  // off the FIFO but not yet freed. In FAST mode the batch is freed outside
+  // the global lock but inside the caller's busy section, which a
+  // synchronizer waits out before it scans anything.
+  // Returns the bytes freed.
+  uptr reduce(void* ctx, bool locked_mode) {
+    if (!over_limit()) return 0;
+    List victim;
+    lock_.lock();
+    if (bytes_.load(std::memory_order_relaxed) <= max_bytes_.load(std::memory_order_relaxed)) {
+      lock_.unlock();
+      return 0;
+    }
+    victim = pop_oldest_locked();
+    if (!locked_mode) lock_.unlock();
+    free_list(victim, ctx);
+    if (locked_mode) lock_.unlock();
+    return victim.bytes;
+  }
+
+  // Synchronizer only (no FAST section running; caller holds the slot lock):
+  // takes matching nodes out of one per-CPU queue, including its nested stack.
+  template <typename Pred>
+  void extract_from_queue(Queue& q, Pred pred, List& out) {
+    merge_nested(q);
+    q.list.extract_if(pred, out);
+  }
+
+  // Synchronizer only: takes matching nodes out of every batch of the FIFO.
+  template <typename Pred>
+  void extract_from_fifo(Pred pred, List& out) {
+    LockGuard g(lock_);
+    uptr before = out.bytes;
+    for (unsigned i = 0; i < kBatches; i++) fifo_[i].extract_if(pred, out);
+    bytes_.store(bytes_.load(std::memory_order_relaxed) - (out.bytes - before), std::memory_order_relaxed);
+  }
+
+  // Frees every node of a list (outside any quarantine lock).
+  void free_list(List& l, void* ctx) {
+    for (Node* n = l.head; n;) {
+      Node* nx = Cb::next(n);
+      Cb::recycle(n, ctx);
+      n = nx;
+    }
+  }
+
+  Stats stats() {
+    LockGuard g(lock_);
+    Stats s = stats_;
+    s.bytes = bytes_.load(std::memory_order_relaxed);
+    s.batches = 0;
+    for (unsigned i = 0; i < kBatches; i++) s.batches += !fifo_[i].empty();
+    return s;
+  }
+
+  // fork(): the prepare handler takes the global lock, parent/child release it.
+  Lock& global_lock() { return lock_; }
+
+  static constexpr unsigned kBatches = 1024;
+
+ private:
+  void merge_nested(Queue& q) {
+    if (q.nested.load(std::memory_order_relaxed) == nullptr) return;
+    // Exchange, not load+store: a handler may push between the two.
+    Node* n = q.nested.exchange(nullptr, std::memory_order_acquire);
+    while (n) {
+      Node* nx = Cb::next(n);
+      q.list.push(n, Cb::size(n));
+      n = nx;
+    }
+  }
+
+  bool transfer(Queue& q) {
+    List batch = q.list;
+    q.list = List();
+    LockGuard g(lock_);
+    uptr total = bytes_.load(std::memory_order_relaxed) + batch.bytes;
+    bytes_.store(total, std::memory_order_relaxed);
+    if (total > stats_.peak_bytes) stats_.peak_bytes = total;
+    stats_.transfers++;
+    fifo_[tail_].append(batch);
+    // Start a new batch once this one is big enough, unless the ring is full
+    // (then the tail batch grows, as in the kernel).
+    if (fifo_[tail_].bytes >= batch_bytes_) {
+      unsigned nt = (tail_ + 1) % kBatches;
+      if (nt != head_) tail_ = nt;
+    }
+    return total > max_bytes_.load(std::memory_order_relaxed);
+  }
+
+  List pop_oldest_locked() {
+    // remove_if may have emptied batches; skip them so one step frees one
+    // non-empty batch.
+    while (fifo_[head_].empty() && head_ != tail_) head_ = (head_ + 1) % kBatches;
+    List victim = fifo_[head_];
+    fifo_[head_] = List();
+    if (head_ != tail_) head_ = (head_ + 1) % kBatches;
+    bytes_.store(bytes_.load(std::memory_order_relaxed) - victim.bytes, std::memory_order_relaxed);
+    if (!victim.empty()) {
+      stats_.evictions++;
+      stats_.evicted_bytes += victim.bytes;
+      stats_.evicted_objects += victim.count;
+      if (victim.bytes > stats_.max_evict_bytes) stats_.max_evict_bytes = victim.bytes;
+      if (victim.count > stats_.max_evict_objects) stats_.max_evict_objects = victim.count;
+    }
+    return victim;
+  }
+
+  Lock lock_;
+  std::atomic<uptr> bytes_{0};
+  std::atomic<uptr> max_bytes_{0};
+  uptr cache_bytes_ = 0;
+  uptr batch_bytes_ = 1;
+  unsigned head_ = 0, tail_ = 0;
+  Stats stats_{};
+  List fifo_[kBatches];
+};
+
+}  // namespace ukasan

@@ -1,0 +1,77 @@
+// kasan_check_read/write (the kernel's kasan-checks.h) and runtime controls (<ukasan/ukasan.h>).
+#include "ukasan/ukasan.h"
+#include "platform/options.h"
+#include "platform/print.h"
+#include "report/report.h"
+#include "shadow/shadow.h"
+#include "slab/slab.h"
+#include "stackdepot/stackdepot.h"
+
+#define RET_IP reinterpret_cast<ukasan::uptr>(__builtin_return_address(0))
+
+namespace ukasan {
+void runtime_set_quarantine_bytes(u64 bytes);
+
+// The generic check: null and wild addresses first, then the shadow.
+UKASAN_ALWAYS_INLINE static bool check_range(uptr addr, uptr size, bool is_write, uptr ip) {
+  if (UKASAN_UNLIKELY(size == 0)) return true;
+  if (UKASAN_UNLIKELY(addr < kPageSize || addr + size < addr || !addr_has_shadow(addr) ||
+                      !addr_has_shadow(addr + size - 1))) {
+    report_access(addr, size, is_write, ip);
+    return false;
+  }
+  if (UKASAN_LIKELY(!find_first_bad(addr, size))) return true;
+  report_access(addr, size, is_write, ip);
+  return false;
+}
+}  // namespace ukasan
+
+using namespace ukasan;
+
+UKASAN_EXPORT bool kasan_check_read(const volatile void* p, unsigned int size) {
+  runtime_init();
+  return check_range(reinterpret_cast<uptr>(p), size, false, RET_IP);
+}
+
+UKASAN_EXPORT bool kasan_check_write(const volatile void* p, unsigned int size) {
+  runtime_init();
+  return check_range(reinterpret_cast<uptr>(p), size, true, RET_IP);
+}
+
+UKASAN_EXPORT int ukasan_set_options(const char* opts) {
+  runtime_init();
+  u64 before = options().quarantine_size_mb, cache_before = options().quarantine_cache_kb;
+  int errors = options_parse(opts);
+  if (options().quarantine_size_mb != before || options().quarantine_cache_kb != cache_before)
+    runtime_set_quarantine_bytes(options_quarantine_bytes());
+  report_init();
+  return errors;
+}
+
+UKASAN_EXPORT void ukasan_get_stats(struct ukasan_stats* out) {
+  runtime_init();
+  SlabQuarantine::Stats q = quarantine().stats();
+  DepotStats d = depot_stats();
+  out->quarantine_bytes = q.bytes;
+  out->quarantine_peak_bytes = q.peak_bytes;
+  out->quarantine_max_bytes = quarantine().max_bytes();
+  out->quarantine_batches = q.batches;
+  out->evicted_bytes = q.evicted_bytes;
+  out->evicted_objects = q.evicted_objects;
+  out->evictions = q.evictions;
+  out->max_evict_bytes = q.max_evict_bytes;
+  out->max_evict_objects = q.max_evict_objects;
+  out->transfers = q.transfers;
+  out->reports = report_count();
+  out->stack_depot_stacks = d.unique_stacks;
+  out->stack_depot_bytes = d.bytes_used;
+}
+
+UKASAN_EXPORT void ukasan_quarantine_drain(void) {
+  runtime_init();
+  quarantine_drain_all();
+}
+
+UKASAN_EXPORT void ukasan_set_report_fd(int fd) { set_report_fd(fd); }
+
+UKASAN_EXPORT uint64_t ukasan_report_count(void) { return report_count(); }

@@ -1,0 +1,96 @@
+// Shadow memory, generic-KASAN encoding: one shadow byte per 8-byte granule.
+//   0        the whole granule is accessible
+//   1..7     only the first N bytes are accessible
+//   >= 0x80  inaccessible; the value says why (codes below, the kernel's).
+// Mapping: shadow = (addr >> 3) + 0x7fff8000, the standard x86-64 user-space
+// offset, so compiler instrumentation (-fsanitize=kernel-address with that
+// offset) reads the same shadow. Layout (as ASan's on x86-64):
+//   [0, 0x7fff8000)                     low memory
+//   [0x7fff8000, 0x8fff7000)            low shadow
+//   [0x8fff7000, 0x2008fff7000)         shadow gap (PROT_NONE)
+//   [0x2008fff7000, 0x10007fff8000)     high shadow
+//   [0x10007fff8000, 0x800000000000)    high memory
+// UKASAN_DYNAMIC_SHADOW (the ThreadSanitizer build, whose own shadow occupies
+// those addresses) maps shadow for the slab arena only, at a dynamic offset.
+#pragma once
+#include <string.h>
+
+#include "platform/types.h"
+
+namespace ukasan {
+
+constexpr uptr kShadowScale = 3;
+constexpr uptr kGranule = 1u << kShadowScale;
+
+enum ShadowCode : u8 {
+  kShadowPageFree = 0xFF,       // KASAN_PAGE_FREE: freed page/large block
+  kShadowPageRedzone = 0xFE,    // KASAN_PAGE_REDZONE
+  kShadowSlabRedzone = 0xFC,    // KASAN_SLAB_REDZONE
+  kShadowSlabFree = 0xFB,       // KASAN_SLAB_FREE
+  kShadowSlabFreeTrack = 0xFA,  // KASAN_SLAB_FREETRACK: freed, free metadata valid
+  kShadowGlobalRedzone = 0xF9,  // KASAN_GLOBAL_REDZONE
+  kShadowStackLeft = 0xF1,
+  kShadowStackMid = 0xF2,
+  kShadowStackRight = 0xF3,
+  kShadowStackAfterReturn = 0xF4,
+  kShadowStackUseAfterScope = 0xF8,
+  kShadowAllocaLeft = 0xCA,
+  kShadowAllocaRight = 0xCB,
+};
+
+#if UKASAN_DYNAMIC_SHADOW
+extern uptr g_shadow_offset, g_shadow_lo, g_shadow_hi;
+inline uptr shadow_offset() { return g_shadow_offset; }
+#else
+constexpr uptr kShadowOffset = 0x7fff8000;
+constexpr uptr kLowMemEnd = 0x7fff8000;
+constexpr uptr kHighMemBeg = 0x10007fff8000;
+constexpr uptr kHighMemEnd = 0x800000000000;
+constexpr uptr shadow_offset() { return kShadowOffset; }
+#endif
+
+UKASAN_ALWAYS_INLINE u8* mem_to_shadow(uptr addr) {
+  return reinterpret_cast<u8*>((addr >> kShadowScale) + shadow_offset());
+}
+UKASAN_ALWAYS_INLINE uptr shadow_to_mem(const u8* s) {
+  return (reinterpret_cast<uptr>(s) - shadow_offset()) << kShadowScale;
+}
+
+// True if addr has shadow (is application memory).
+UKASAN_ALWAYS_INLINE bool addr_has_shadow(uptr addr) {
+#if UKASAN_DYNAMIC_SHADOW
+  return addr >= g_shadow_lo && addr < g_shadow_hi;
+#else
+  return addr < kLowMemEnd || (addr >= kHighMemBeg && addr < kHighMemEnd);
+#endif
+}
+
+// Maps the shadow. Idempotent; dies with a clear message if the fixed ranges
+// are taken. In the dynamic build, covers [lo, hi) only.
+void shadow_init();
+void shadow_init_dynamic(uptr lo, uptr hi);
+bool shadow_ready();
+
+// Poison [addr, addr+size) with value; addr granule-aligned, size rounded up.
+inline void poison(uptr addr, uptr size, u8 value) {
+  memset(mem_to_shadow(addr), value, round_up(size, kGranule) >> kShadowScale);
+}
+// Unpoison exactly size bytes from granule-aligned addr (partial last granule).
+inline void unpoison(uptr addr, uptr size) {
+  u8* s = mem_to_shadow(addr);
+  uptr full = size >> kShadowScale;
+  memset(s, 0, full);
+  if (size & (kGranule - 1)) s[full] = static_cast<u8>(size & (kGranule - 1));
+}
+
+// Is the single byte at addr accessible?
+UKASAN_ALWAYS_INLINE bool byte_is_poisoned(uptr addr) {
+  s8 v = static_cast<s8>(*mem_to_shadow(addr));
+  return v != 0 && static_cast<s8>(addr & (kGranule - 1)) >= v;
+}
+
+// Returns 0 if [addr, addr+size) is fully accessible, else the first bad
+// address. Caller guarantees the range has shadow.
+uptr find_first_bad(uptr addr, uptr size);
+
+}  // namespace ukasan

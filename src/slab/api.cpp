@@ -1,0 +1,204 @@
+// The exported kernel slab API (<ukasan/slab.h>). Each entry point records
+// its caller's address (the kernel's _RET_IP_) for stacks and reports.
+#include <string.h>
+
+#include "ukasan/slab.h"
+
+#include "platform/platform.h"
+#include "report/report.h"
+#include "shadow/shadow.h"
+#include "slab/slab.h"
+
+#define RET_IP reinterpret_cast<ukasan::uptr>(__builtin_return_address(0))
+
+namespace ukasan {
+uptr large_size(const Span* s);
+
+static void* kmalloc_impl(size_t size, gfp_t flags, uptr ip) {
+  runtime_init();
+  if (UKASAN_UNLIKELY(size == 0)) return reinterpret_cast<void*>(16);  // ZERO_SIZE_PTR
+  KmemCache* c = kmalloc_cache_for(size);
+  if (UKASAN_LIKELY(c)) return cache_alloc(c, flags, size, ip);
+  return large_alloc(size, flags, ip);
+}
+
+static void kfree_impl(const void* p, uptr ip) {
+  if (reinterpret_cast<uptr>(p) <= 16) return;  // NULL and ZERO_SIZE_PTR
+  runtime_init();
+  Span* s;
+  if (free_check(p, nullptr, ip, &s)) free_validated(const_cast<void*>(p), s, ip);
+}
+
+// Live object lookup for ksize/krealloc: returns the usable size, or 0 after
+// reporting the bad pointer (as the kernel's kasan_check_byte does).
+static uptr usable_size(const void* p, uptr ip, uptr* requested, KmemCache** cache, Span** span) {
+  uptr a = reinterpret_cast<uptr>(p);
+  Span* s = page_allocator().span_of(a);
+  *span = s;
+  *cache = nullptr;
+  if (s && s->kind == kSpanSlab && slab_object_of(s, a) == a && a >= s->start + s->cache->lead) {
+    AllocMeta* am = alloc_meta(s->cache, a);
+    if (am->state.load(std::memory_order_acquire) == kObjAllocated) {
+      *requested = am->requested;
+      *cache = s->cache;
+      return s->cache->object_size;
+    }
+  } else if (s && s->kind == kSpanLarge && a == s->user &&
+             s->large_alloc.state.load(std::memory_order_acquire) == kObjAllocated) {
+    *requested = large_size(s);
+    return round_up(large_size(s), kPageSize);
+  }
+  if (!s) {
+    report_free_error(a, ip, FreeError::kInvalidFree, "the pointer was not allocated by ukasan");
+    return 0;
+  }
+  report_access(a, 1, false, ip);
+  return 0;
+}
+
+}  // namespace ukasan
+
+using namespace ukasan;
+
+UKASAN_EXPORT struct kmem_cache* kmem_cache_create(const char* name, unsigned int size, unsigned int align,
+                                                   slab_flags_t flags, void (*ctor)(void*)) {
+  runtime_init();
+  KmemCache* c = cache_create(name, size, align, flags, ctor, false);
+  if (!c && (flags & 0x00040000u /*SLAB_PANIC*/)) die("kmem_cache_create failed with SLAB_PANIC");
+  return reinterpret_cast<struct kmem_cache*>(c);
+}
+
+UKASAN_EXPORT void kmem_cache_destroy(struct kmem_cache* s) {
+  runtime_init();
+  cache_destroy(reinterpret_cast<KmemCache*>(s), RET_IP);
+}
+
+UKASAN_EXPORT void* kmem_cache_alloc(struct kmem_cache* s, gfp_t flags) {
+  runtime_init();
+  KmemCache* c = reinterpret_cast<KmemCache*>(s);
+  return cache_alloc(c, flags, c->object_size, RET_IP);
+}
+
+UKASAN_EXPORT void* kmem_cache_zalloc(struct kmem_cache* s, gfp_t flags) {
+  runtime_init();
+  KmemCache* c = reinterpret_cast<KmemCache*>(s);
+  return cache_alloc(c, flags | 0x100u, c->object_size, RET_IP);
+}
+
+UKASAN_EXPORT void kmem_cache_free(struct kmem_cache* s, void* p) {
+  if (!p) return;
+  runtime_init();
+  Span* sp;
+  uptr ip = RET_IP;
+  if (free_check(p, reinterpret_cast<KmemCache*>(s), ip, &sp)) free_validated(p, sp, ip);
+}
+
+UKASAN_EXPORT int kmem_cache_alloc_bulk(struct kmem_cache* s, gfp_t flags, size_t size, void** p) {
+  runtime_init();
+  KmemCache* c = reinterpret_cast<KmemCache*>(s);
+  uptr ip = RET_IP;
+  for (size_t i = 0; i < size; i++) {
+    p[i] = cache_alloc(c, flags, c->object_size, ip);
+    if (!p[i]) {
+      for (size_t j = 0; j < i; j++) {
+        Span* sp;
+        if (free_check(p[j], c, ip, &sp)) free_validated(p[j], sp, ip);
+      }
+      return 0;
+    }
+  }
+  return static_cast<int>(size);
+}
+
+UKASAN_EXPORT void kmem_cache_free_bulk(struct kmem_cache* s, size_t size, void** p) {
+  runtime_init();
+  uptr ip = RET_IP;
+  for (size_t i = 0; i < size; i++) {
+    Span* sp;
+    if (p[i] && free_check(p[i], reinterpret_cast<KmemCache*>(s), ip, &sp)) free_validated(p[i], sp, ip);
+  }
+}
+
+UKASAN_EXPORT int kmem_cache_shrink(struct kmem_cache* s) {
+  runtime_init();
+  return cache_shrink(reinterpret_cast<KmemCache*>(s));
+}
+
+UKASAN_EXPORT unsigned int kmem_cache_size(struct kmem_cache* s) {
+  return reinterpret_cast<KmemCache*>(s)->object_size;
+}
+
+UKASAN_EXPORT const char* kmem_cache_name(struct kmem_cache* s) { return reinterpret_cast<KmemCache*>(s)->name; }
+
+UKASAN_EXPORT void* kmalloc(size_t size, gfp_t flags) { return kmalloc_impl(size, flags, RET_IP); }
+
+UKASAN_EXPORT void* kzalloc(size_t size, gfp_t flags) { return kmalloc_impl(size, flags | 0x100u, RET_IP); }
+
+UKASAN_EXPORT void* kmalloc_array(size_t n, size_t size, gfp_t flags) {
+  size_t bytes;
+  if (__builtin_mul_overflow(n, size, &bytes)) return nullptr;
+  return kmalloc_impl(bytes, flags, RET_IP);
+}
+
+UKASAN_EXPORT void* kcalloc(size_t n, size_t size, gfp_t flags) {
+  size_t bytes;
+  if (__builtin_mul_overflow(n, size, &bytes)) return nullptr;
+  return kmalloc_impl(bytes, flags | 0x100u, RET_IP);
+}
+
+UKASAN_EXPORT void kfree(const void* p) { kfree_impl(p, RET_IP); }
+
+UKASAN_EXPORT size_t ksize(const void* p) {
+  if (reinterpret_cast<uptr>(p) <= 16) return 0;
+  runtime_init();
+  uptr req;
+  KmemCache* c;
+  Span* s;
+  return usable_size(p, RET_IP, &req, &c, &s);
+}
+
+UKASAN_EXPORT void kfree_sensitive(const void* p) {
+  if (reinterpret_cast<uptr>(p) <= 16) return;
+  runtime_init();
+  uptr ip = RET_IP, req;
+  KmemCache* c;
+  Span* s;
+  uptr n = usable_size(p, ip, &req, &c, &s);
+  if (!n) return;
+  memset(const_cast<void*>(p), 0, n);  // the runtime writes the slack too (unchecked)
+  kfree_impl(p, ip);
+}
+
+UKASAN_EXPORT void* krealloc(const void* p, size_t new_size, gfp_t flags) {
+  uptr ip = RET_IP;
+  if (reinterpret_cast<uptr>(p) <= 16) return kmalloc_impl(new_size, flags, ip);
+  if (new_size == 0) {
+    kfree_impl(p, ip);
+    return reinterpret_cast<void*>(16);
+  }
+  runtime_init();
+  uptr req;
+  KmemCache* c;
+  Span* s;
+  uptr usable = usable_size(p, ip, &req, &c, &s);
+  if (!usable) return nullptr;
+  uptr a = reinterpret_cast<uptr>(p);
+  if (new_size <= usable) {
+    // In place: the new tail becomes accessible, a shrunk tail becomes redzone.
+    if (c) {
+      poison(a, c->obj_bytes, kShadowSlabRedzone);
+      alloc_meta(c, a)->requested = static_cast<u32>(new_size);
+    } else {
+      poison(a, usable, kShadowPageRedzone);
+      s->large_size = new_size;
+    }
+    unpoison(a, new_size);
+    if ((flags & 0x100u) && new_size > req) memset(reinterpret_cast<char*>(a) + req, 0, new_size - req);
+    return const_cast<void*>(p);
+  }
+  void* n = kmalloc_impl(new_size, flags, ip);
+  if (!n) return nullptr;  // the old block stays valid, as in the kernel
+  memcpy(n, p, req);
+  kfree_impl(p, ip);
+  return n;
+}

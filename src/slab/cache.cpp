@@ -1,0 +1,426 @@
+// kmem_cache: geometry, slabs, magazines, alloc/free, destroy.
+#include <string.h>
+
+#include <new>
+
+#include "platform/options.h"
+#include "platform/platform.h"
+#include "report/report.h"
+#include "shadow/shadow.h"
+#include "slab/slab.h"
+
+namespace ukasan {
+
+static KmemCache* g_caches;  // kMaxCaches descriptors, mmap'ed at init, never freed
+static Lock g_caches_lock;
+static u32 g_caches_used;
+static u32 g_reuse_cursor;
+static KmemCache* g_mag_owner[kMagCaches];
+
+KmemCache* cache_by_index(u32 i) { return i < g_caches_used ? &g_caches[i] : nullptr; }
+u32 cache_count() { return g_caches_used; }
+Lock& caches_lock() { return g_caches_lock; }
+KmemCache* mag_owner(int id) { return g_mag_owner[id]; }
+
+bool caches_init() {
+  g_caches = static_cast<KmemCache*>(map_anon(sizeof(KmemCache) * kMaxCaches));
+  return g_caches != nullptr;
+}
+
+bool is_cache_pointer(const void* p) {
+  uptr a = reinterpret_cast<uptr>(p), b = reinterpret_cast<uptr>(g_caches);
+  return g_caches && a >= b && a < b + sizeof(KmemCache) * kMaxCaches && (a - b) % sizeof(KmemCache) == 0;
+}
+
+// The kernel's redzone heuristic shape: bigger objects get bigger redzones.
+static u32 optimal_redzone(u32 size) {
+  if (size <= 64 - 16) return 16;
+  if (size <= 128 - 32) return 32;
+  if (size <= 512 - 64) return 64;
+  if (size <= 4096 - 128) return 128;
+  if (size <= (16u << 10) - 256) return 256;
+  if (size <= (32u << 10) - 512) return 512;
+  if (size <= (64u << 10) - 1024) return 1024;
+  return 2048;
+}
+
+static KmemCache* new_descriptor() {
+  LockGuard g(g_caches_lock);
+  if (g_caches_used < kMaxCaches) {
+    KmemCache* c = &g_caches[g_caches_used];
+    c->index = g_caches_used++;
+    return c;
+  }
+  // Reuse the destroyed descriptor that has been dead longest (round robin),
+  // so a stale pointer's double destroy is caught for as long as possible.
+  for (u32 n = 0; n < kMaxCaches; n++) {
+    KmemCache* c = &g_caches[g_reuse_cursor];
+    g_reuse_cursor = (g_reuse_cursor + 1) % kMaxCaches;
+    if (c->state.load(std::memory_order_relaxed) == kCacheDestroyed && !c->slabs) return c;
+  }
+  return nullptr;
+}
+
+KmemCache* cache_create(const char* name, u32 size, u32 align, slab_flags_t flags, void (*ctor)(void*),
+                        bool is_kmalloc) {
+  if (!name || size == 0 || size > (1u << 30)) return nullptr;
+  if (align && !is_pow2(align)) return nullptr;
+  if (align > kPageSize) return nullptr;
+  KmemCache* c = new_descriptor();
+  if (!c) return nullptr;
+  u32 index = c->index;
+  new (c) KmemCache();
+  c->index = index;
+  strncpy(c->name, name, sizeof(c->name) - 1);
+  c->object_size = size;
+  u32 a = align < 8 ? 8 : align;
+  if ((flags & 0x00002000u /*SLAB_HWCACHE_ALIGN*/) && a < 64) a = 64;
+  c->align = a;
+  c->obj_bytes = static_cast<u32>(round_up(size, kGranule));
+  const bool rcu = flags & 0x00080000u;  // SLAB_TYPESAFE_BY_RCU
+  const bool free_in_object = !ctor && !rcu && c->obj_bytes >= sizeof(FreeMeta);
+  const u32 meta = sizeof(AllocMeta) + (free_in_object ? 0 : sizeof(FreeMeta));
+  u32 rz = optimal_redzone(size);
+  if (rz < meta + 16) rz = meta + 16;  // >= 16 pure redzone bytes right after the object
+  c->slot_size = static_cast<u32>(round_up(c->obj_bytes + rz, a));
+  // Metadata sits at the far end of the slot's redzone: a small overflow hits
+  // plain redzone first.
+  c->alloc_meta_off = c->slot_size - meta;
+  c->free_meta_off = free_in_object ? 0 : c->alloc_meta_off + sizeof(AllocMeta);
+  c->lead = static_cast<u32>(round_up(16, a));
+  uptr want = c->slot_size * 8ull;
+  if (want < 32768) want = 32768;
+  uptr slab_bytes = round_up(c->lead + want, kPageSize);
+  c->slab_pages = static_cast<u32>(slab_bytes / kPageSize);
+  c->objs_per_slab = static_cast<u32>((slab_bytes - c->lead) / c->slot_size);
+  c->flags = flags;
+  c->ctor = ctor;
+  c->quarantined = !rcu;
+  c->is_kmalloc = is_kmalloc;
+  c->mag_id = -1;
+  {
+    LockGuard g(g_caches_lock);
+    for (unsigned i = 0; i < kMagCaches; i++)
+      if (!g_mag_owner[i]) {
+        g_mag_owner[i] = c;
+        c->mag_id = static_cast<int>(i);
+        break;
+      }
+  }
+  c->state.store(kCacheActive, std::memory_order_release);
+  return c;
+}
+
+uptr slab_object_of(const Span* s, uptr p) {
+  const KmemCache* c = s->cache;
+  uptr first = s->start + c->lead;
+  if (p < first) return first;
+  uptr idx = (p - first) / c->slot_size;
+  if (idx >= s->nobjs) idx = s->nobjs - 1;
+  return first + idx * c->slot_size;
+}
+
+// ---- central lists (c->lock held) ----------------------------------------
+
+static Span* new_slab_locked(KmemCache* c) {
+  Span* s = page_allocator().alloc_span(c->slab_pages, kSpanSlab);
+  if (!s) return nullptr;
+  s->cache = c;
+  s->nobjs = c->objs_per_slab;
+  s->inuse = 0;
+  poison(s->start, s->npages * kPageSize, kShadowSlabRedzone);
+  FreeMeta* head = nullptr;
+  for (u32 i = c->objs_per_slab; i-- > 0;) {
+    uptr o = s->start + c->lead + static_cast<uptr>(i) * c->slot_size;
+    if (c->ctor) {
+      // The constructor is user code (maybe instrumented): let it touch the
+      // object, then poison it again.
+      unpoison(o, c->object_size);
+      c->ctor(reinterpret_cast<void*>(o));
+      poison(o, c->obj_bytes, kShadowSlabRedzone);
+    }
+    AllocMeta* am = alloc_meta(c, o);
+    am->alloc_stack = 0;
+    am->alloc_tid = 0;
+    am->requested = 0;
+    am->check = meta_check(o);
+    am->state.store(kObjFree, std::memory_order_relaxed);
+    FreeMeta* fm = free_meta(c, o);
+    fm->free_stack = 0;
+    fm->free_tid = 0;
+    fm->node.next = reinterpret_cast<QNode*>(head);
+    head = fm;
+  }
+  s->freelist = head;
+  s->slab_next = c->slabs;
+  c->slabs = s;
+  c->nslabs++;
+  return s;
+}
+
+static void partial_add(KmemCache* c, Span* s) {
+  s->partial_prev = nullptr;
+  s->partial_next = c->partial;
+  if (c->partial) c->partial->partial_prev = s;
+  c->partial = s;
+  s->on_partial = true;
+}
+
+static void partial_remove(KmemCache* c, Span* s) {
+  if (s->partial_prev)
+    s->partial_prev->partial_next = s->partial_next;
+  else
+    c->partial = s->partial_next;
+  if (s->partial_next) s->partial_next->partial_prev = s->partial_prev;
+  s->on_partial = false;
+  s->partial_next = s->partial_prev = nullptr;
+}
+
+static void* central_pop_locked(KmemCache* c) {
+  Span* s = c->partial;
+  if (!s) {
+    s = new_slab_locked(c);
+    if (!s) return nullptr;
+    partial_add(c, s);
+  }
+  FreeMeta* fm = s->freelist;
+  s->freelist = reinterpret_cast<FreeMeta*>(fm->node.next);
+  s->inuse++;
+  if (!s->freelist) partial_remove(c, s);
+  return reinterpret_cast<void*>(reinterpret_cast<uptr>(fm) - c->free_meta_off);
+}
+
+static void central_push_locked(KmemCache* c, void* obj) {
+  uptr o = reinterpret_cast<uptr>(obj);
+  Span* s = page_allocator().span_of(o);
+  FreeMeta* fm = free_meta(c, o);
+  fm->node.next = reinterpret_cast<QNode*>(s->freelist);
+  s->freelist = fm;
+  s->inuse--;
+  if (!s->on_partial) partial_add(c, s);
+}
+
+static void mag_flush(KmemCache* c, Magazine& m, u32 keep) {
+  if (m.count <= keep) return;
+  LockGuard g(c->lock);
+  while (m.count > keep) central_push_locked(c, m.objs[--m.count]);
+}
+
+void flush_magazine(KmemCache* c, Magazine& m) { mag_flush(c, m, 0); }
+
+// Returns a free object to the allocator proper (after the quarantine, or
+// directly for non-quarantined frees). ts: the caller's own thread state when
+// it is inside its section, else nullptr.
+void release_object(KmemCache* c, void* obj, ThreadState* ts) {
+  alloc_meta(c, reinterpret_cast<uptr>(obj))->state.store(kObjFree, std::memory_order_relaxed);
+  if (ts && c->mag_id >= 0) {
+    Magazine& m = ts->mags[c->mag_id];
+    if (m.count == kMagSize) mag_flush(c, m, kMagSize / 2);
+    m.objs[m.count++] = obj;
+    return;
+  }
+  LockGuard g(c->lock);
+  central_push_locked(c, obj);
+}
+
+// ---- alloc / free ------------------------------------------------------------
+
+static void* take_object(KmemCache* c, ThreadState* ts) {
+  Exclusion& ex = exclusion();
+  SectionMode m = ex.enter(ts);
+  void* obj = nullptr;
+  if (UKASAN_UNLIKELY(m == SectionMode::kNested)) {
+    // A signal handler interrupted this thread inside the runtime: the
+    // magazine may be mid-update and c->lock may be held by the interrupted
+    // code, so only a try-lock of the central list is safe.
+    if (c->lock.try_lock()) {
+      obj = central_pop_locked(c);
+      c->lock.unlock();
+    }
+    return obj;
+  }
+  if (c->mag_id >= 0) {
+    Magazine& mg = ts->mags[c->mag_id];
+    if (UKASAN_LIKELY(mg.count)) {
+      obj = mg.objs[--mg.count];
+    } else {
+      LockGuard g(c->lock);
+      for (u32 i = 0; i < kMagSize / 2; i++) {
+        void* o = central_pop_locked(c);
+        if (!o) break;
+        mg.objs[mg.count++] = o;
+      }
+      if (mg.count) obj = mg.objs[--mg.count];
+    }
+  } else {
+    LockGuard g(c->lock);
+    obj = central_pop_locked(c);
+  }
+  // Eviction runs on the allocation path, like the kernel's quarantine_reduce.
+  if (UKASAN_UNLIKELY(quarantine().over_limit())) quarantine().reduce(ts, m == SectionMode::kLocked);
+  ex.exit(ts, m);
+  return obj;
+}
+
+void* cache_alloc(KmemCache* c, gfp_t flags, uptr requested, uptr ip) {
+  ThreadState* ts = thread_state();
+  void* obj = take_object(c, ts);
+  if (UKASAN_UNLIKELY(!obj)) {
+    // Out of memory: give the quarantine back and retry once before failing.
+    quarantine_drain_all();
+    obj = take_object(c, ts);
+    if (!obj) return nullptr;
+  }
+  uptr o = reinterpret_cast<uptr>(obj);
+  AllocMeta* am = alloc_meta(c, o);
+  am->alloc_tid = static_cast<u32>(ts->tid);
+  am->requested = static_cast<u32>(requested);
+  am->alloc_stack = options().stacktrace ? save_stack_from(ip) : 0;
+  am->check = meta_check(o);
+  am->state.store(kObjAllocated, std::memory_order_release);
+  if (requested != c->obj_bytes) poison(o, c->obj_bytes, kShadowSlabRedzone);
+  unpoison(o, requested);
+  if (flags & 0x100u /*__GFP_ZERO*/) memset(obj, 0, requested);
+  return obj;
+}
+
+extern bool g_quarantine_enabled;
+
+void cache_free(KmemCache* c, void* obj, uptr ip) {
+  uptr o = reinterpret_cast<uptr>(obj);
+  ThreadState* ts = thread_state();
+  const bool rcu = !c->quarantined;
+  if (!rcu) {
+    FreeMeta* fm = free_meta(c, o);
+    fm->free_tid = static_cast<u32>(ts->tid);
+    fm->free_stack = options().stacktrace ? save_stack_from(ip) : 0;
+    poison(o, c->obj_bytes, kShadowSlabFree);
+    *mem_to_shadow(o) = kShadowSlabFreeTrack;
+  }
+  Exclusion& ex = exclusion();
+  SectionMode m = ex.enter(ts);
+  if (UKASAN_UNLIKELY(m == SectionMode::kNested)) {
+    // Signal handler inside our own section: the lock-free side stack. It is
+    // drained into the quarantine (or freed) by the next section.
+    quarantine().put_nested(ts->queue, &free_meta(c, o)->node);
+    return;
+  }
+  if (UKASAN_LIKELY(g_quarantine_enabled && !rcu))
+    quarantine().put(ts->queue, &free_meta(c, o)->node, c->slot_size);
+  else
+    release_object(c, obj, ts);
+  ex.exit(ts, m);
+}
+
+// ---- destroy / shrink ----------------------------------------------------------
+
+static void release_slab(Span* s) {
+  poison(s->start, s->npages * kPageSize, kShadowPageFree);
+  page_allocator().free_span(s, /*release=*/true);
+}
+
+void cache_destroy(KmemCache* c, uptr ip) {
+  if (!c) return;  // like the kernel: destroying NULL is a no-op
+  if (!is_cache_pointer(c)) {
+    report_bad_destroy(reinterpret_cast<uptr>(c), ip, false);
+    return;
+  }
+  u8 st = kCacheActive;
+  if (!c->state.compare_exchange_strong(st, kCacheDestroyed, std::memory_order_acq_rel)) {
+    report_bad_destroy(reinterpret_cast<uptr>(c), ip, st == kCacheDestroyed);
+    return;
+  }
+  // Evict every object of c from the quarantine, wherever it is: every
+  // per-CPU queue (incl. its signal-nested stack), the global FIFO, a batch
+  // another thread is moving from its queue to the FIFO (that move happens
+  // inside the mover's section, which synchronize() waits out), or a batch a
+  // concurrent reduce is freeing (also inside a section in FAST mode, or
+  // under the global lock in LOCKED mode - extract_from_fifo takes it).
+  // Magazines holding free objects of c are returned to the slabs too.
+  SlabQuarantine::List victims;
+  auto of_c = [c](QNode* n) {
+    Span* s = page_allocator().span_of(reinterpret_cast<uptr>(n));
+    return s && s->kind == kSpanSlab && s->cache == c;
+  };
+  exclusion().synchronize(
+      [&](ExclusionSlot* slot) {
+        ThreadState* ts = static_cast<ThreadState*>(slot);
+        quarantine().extract_from_queue(ts->queue, of_c, victims);
+        if (c->mag_id >= 0) flush_magazine(c, ts->mags[c->mag_id]);
+      },
+      [&] {
+        quarantine().extract_from_fifo(of_c, victims);
+        quarantine().free_list(victims, nullptr);
+      });
+  LockGuard g(c->lock);
+  u64 live = 0;
+  for (Span* s = c->slabs; s; s = s->slab_next) live += s->inuse;
+  if (live) {
+    // Never free live objects: keep the slabs, report, keep the name.
+    report_destroy_leak(c, live, ip);
+  } else {
+    for (Span* s = c->slabs; s;) {
+      Span* nx = s->slab_next;
+      release_slab(s);
+      s = nx;
+    }
+    c->slabs = nullptr;
+    c->partial = nullptr;
+    c->nslabs = 0;
+  }
+  LockGuard g2(g_caches_lock);
+  if (c->mag_id >= 0) g_mag_owner[c->mag_id] = nullptr;
+  c->mag_id = -1;
+}
+
+int cache_shrink(KmemCache* c) {
+  LockGuard g(c->lock);
+  Span** pp = &c->slabs;
+  while (*pp) {
+    Span* s = *pp;
+    if (s->inuse == 0) {
+      *pp = s->slab_next;
+      if (s->on_partial) partial_remove(c, s);
+      c->nslabs--;
+      release_slab(s);
+    } else {
+      pp = &s->slab_next;
+    }
+  }
+  return 0;
+}
+
+// ---- kmalloc caches --------------------------------------------------------------
+
+static KmemCache* g_kmalloc[13];
+static const u32 kKmallocSizes[13] = {8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192};
+
+bool kmalloc_caches_init() {
+  char name[32];
+  for (unsigned i = 0; i < 13; i++) {
+    u32 sz = kKmallocSizes[i];
+    unsigned n = 0;
+    const char* p = "kmalloc-";
+    while (*p) name[n++] = *p++;
+    char digits[12];
+    int d = 0;
+    for (u32 v = sz; v; v /= 10) digits[d++] = static_cast<char>('0' + v % 10);
+    while (d) name[n++] = digits[--d];
+    name[n] = 0;
+    g_kmalloc[i] = cache_create(name, sz, 16, 0, nullptr, true);
+    if (!g_kmalloc[i]) return false;
+  }
+  return true;
+}
+
+KmemCache* kmalloc_cache_for(uptr size) {
+  if (size <= 192) {
+    static const u8 kSmall[25] = {0, 0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6};
+    return g_kmalloc[kSmall[(size + 7) / 8]];
+  }
+  if (size > kKmallocMax) return nullptr;
+  unsigned lg = 64 - static_cast<unsigned>(__builtin_clzll(size - 1));  // ceil(log2(size))
+  return g_kmalloc[lg - 1];  // 256 -> lg 8 -> index 7
+}
+
+}  // namespace ukasan

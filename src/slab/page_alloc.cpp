@@ -1,0 +1,115 @@
+#include "slab/page_alloc.h"
+
+#include <new>
+
+#include "platform/platform.h"
+#include "shadow/shadow.h"
+
+namespace ukasan {
+
+#if UKASAN_DYNAMIC_SHADOW
+static constexpr uptr kArenaSize = 64ull << 30;
+#else
+static constexpr uptr kArenaSize = 1ull << 40;  // 1 TiB of address space, NORESERVE
+#endif
+
+static PageAllocator g_pages;
+PageAllocator& page_allocator() { return g_pages; }
+
+bool PageAllocator::init() {
+  if (base_) return true;
+  void* a = map_anon(kArenaSize, /*noreserve=*/true);
+  if (!a) return false;
+  void* m = map_anon(kArenaSize / kPageSize * sizeof(Span*), /*noreserve=*/true);
+  if (!m) {
+    unmap(a, kArenaSize);
+    return false;
+  }
+  map_ = static_cast<std::atomic<Span*>*>(m);
+  size_ = kArenaSize;
+  base_ = reinterpret_cast<uptr>(a);
+  return true;
+}
+
+Span* PageAllocator::new_descriptor() {
+  if (desc_pool_left_ == 0) {
+    constexpr uptr kChunk = 64 * 1024;
+    desc_pool_ = static_cast<Span*>(map_anon(kChunk));
+    if (!desc_pool_) return nullptr;
+    desc_pool_left_ = kChunk / sizeof(Span);
+  }
+  desc_pool_left_--;
+  return new (desc_pool_++) Span();
+}
+
+void PageAllocator::set_map(Span* s) {
+  uptr first = (s->start - base_) / kPageSize;
+  for (uptr i = 0; i < s->npages; i++) map_[first + i].store(s, std::memory_order_release);
+}
+
+Span* PageAllocator::alloc_span(uptr npages, SpanKind kind) {
+  LockGuard g(lock_);
+  Span* s = nullptr;
+  if (npages <= kSmallRuns && small_free_[npages]) {
+    s = small_free_[npages];
+    small_free_[npages] = s->free_next;
+  } else {
+    // First fit among the big free runs, splitting the remainder off.
+    Span** pp = &big_free_;
+    for (; *pp; pp = &(*pp)->free_next)
+      if ((*pp)->npages >= npages) break;
+    if (*pp) {
+      s = *pp;
+      *pp = s->free_next;
+      if (s->npages > npages) {
+        Span* rest = new_descriptor();
+        if (rest) {
+          rest->start = s->start + npages * kPageSize;
+          rest->npages = s->npages - npages;
+          rest->kind = kSpanFree;
+          set_map(rest);
+          if (rest->npages <= kSmallRuns) {
+            rest->free_next = small_free_[rest->npages];
+            small_free_[rest->npages] = rest;
+          } else {
+            rest->free_next = big_free_;
+            big_free_ = rest;
+          }
+          s->npages = npages;
+        }
+      }
+    }
+  }
+  if (!s) {
+    if ((bump_ + npages) * kPageSize > size_) return nullptr;
+    s = new_descriptor();
+    if (!s) return nullptr;
+    s->start = base_ + bump_ * kPageSize;
+    s->npages = npages;
+    bump_ += npages;
+  } else {
+    uptr start = s->start, n = s->npages;
+    new (s) Span();
+    s->start = start;
+    s->npages = n;
+  }
+  s->kind = kind;
+  set_map(s);
+  return s;
+}
+
+void PageAllocator::free_span(Span* s, bool release) {
+  if (release) release_pages(reinterpret_cast<void*>(s->start), s->npages * kPageSize);
+  LockGuard g(lock_);
+  s->kind = kSpanFree;
+  s->cache = nullptr;
+  if (s->npages <= kSmallRuns) {
+    s->free_next = small_free_[s->npages];
+    small_free_[s->npages] = s;
+  } else {
+    s->free_next = big_free_;
+    big_free_ = s;
+  }
+}
+
+}  // namespace ukasan

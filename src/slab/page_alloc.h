@@ -1,0 +1,79 @@
+// Page-run ("span") allocator over one reserved arena, with a page map from
+// any arena address to its span descriptor (the kernel's virt_to_slab).
+// Span descriptors live outside the arena, so a wild write into the arena
+// cannot corrupt them, and "is this pointer ours?" is a range check.
+#pragma once
+#include <atomic>
+
+#include "platform/lock.h"
+#include "platform/types.h"
+#include "slab/meta.h"
+
+namespace ukasan {
+
+struct KmemCache;
+
+enum SpanKind : u8 { kSpanFree = 0, kSpanSlab = 1, kSpanLarge = 2 };
+
+struct Span {
+  uptr start = 0;
+  uptr npages = 0;
+  SpanKind kind = kSpanFree;
+  // --- slab spans (all fields under the owning cache's lock) ---
+  KmemCache* cache = nullptr;
+  u32 nobjs = 0;
+  u32 inuse = 0;          // objects not on this slab's freelist
+  FreeMeta* freelist = nullptr;
+  Span* partial_next = nullptr;
+  Span* partial_prev = nullptr;
+  bool on_partial = false;
+  Span* slab_next = nullptr;  // all slabs of the cache
+  // --- large (page-backed kmalloc) spans ---
+  uptr user = 0;          // user pointer
+  uptr large_size = 0;    // requested size
+  AllocMeta large_alloc;
+  FreeMeta large_free;    // holds the quarantine node
+  // --- page allocator free lists ---
+  Span* free_next = nullptr;
+};
+
+class PageAllocator {
+ public:
+  bool init();  // reserves the arena and the page map; idempotent
+  bool contains(uptr p) const { return p - base_ < size_; }
+  uptr base() const { return base_; }
+  uptr size() const { return size_; }
+
+  // nullptr if the arena is exhausted or the OS refuses memory.
+  Span* alloc_span(uptr npages, SpanKind kind);
+  // Returns the span's pages; release=true gives the memory back to the OS.
+  void free_span(Span* s, bool release);
+
+  // Span of an arena address, or nullptr. Lock-free: page map entries are
+  // written before the span is handed out (release) and read with acquire.
+  Span* span_of(uptr p) const {
+    if (!contains(p)) return nullptr;
+    return map_[(p - base_) / kPageSize].load(std::memory_order_acquire);
+  }
+
+  Lock& lock() { return lock_; }
+  u64 mapped_bytes() const { return bump_ * kPageSize; }
+
+ private:
+  Span* new_descriptor();
+  void set_map(Span* s);
+
+  static constexpr uptr kSmallRuns = 256;
+  Lock lock_;
+  uptr base_ = 0, size_ = 0;
+  std::atomic<Span*>* map_ = nullptr;
+  uptr bump_ = 0;  // pages handed out from the arena start
+  Span* small_free_[kSmallRuns + 1] = {};
+  Span* big_free_ = nullptr;
+  Span* desc_pool_ = nullptr;
+  uptr desc_pool_left_ = 0;
+};
+
+PageAllocator& page_allocator();
+
+}  // namespace ukasan

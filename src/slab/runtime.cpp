@@ -1,0 +1,361 @@
+// Runtime bring-up, thread states, the quarantine callback, large blocks,
+// free validation, drain and fork.
+#include <pthread.h>
+#include <string.h>
+
+#include <new>
+
+#include "platform/options.h"
+#include "platform/platform.h"
+#include "platform/print.h"
+#include "report/report.h"
+#include "shadow/shadow.h"
+#include "slab/slab.h"
+
+namespace ukasan {
+
+bool caches_init();
+bool kmalloc_caches_init();
+void release_object(KmemCache* c, void* obj, ThreadState* ts);
+void flush_magazine(KmemCache* c, Magazine& m);
+Lock& caches_lock();
+KmemCache* mag_owner(int id);
+
+static Exclusion g_exclusion;
+static SlabQuarantine g_quarantine;
+bool g_quarantine_enabled = true;
+
+Exclusion& exclusion() { return g_exclusion; }
+SlabQuarantine& quarantine() { return g_quarantine; }
+
+// ---- the quarantine callback ------------------------------------------------
+
+static Span* large_span_of_node(QNode* n) {
+  return reinterpret_cast<Span*>(reinterpret_cast<uptr>(n) - offsetof(Span, large_free));
+}
+
+uptr SlabQuarantineCb::size(QNode* n) {
+  uptr a = reinterpret_cast<uptr>(n);
+  // Slab nodes live in the arena; large-block nodes live in span descriptors,
+  // which are outside it.
+  if (page_allocator().contains(a)) return page_allocator().span_of(a)->cache->slot_size;
+  return large_span_of_node(n)->npages * kPageSize;
+}
+
+static void large_release(Span* s) {
+  s->large_alloc.state.store(kObjFree, std::memory_order_relaxed);
+  // The shadow keeps saying "freed page" so a dangling pointer into the
+  // released range is still reported as use-after-free.
+  page_allocator().free_span(s, /*release=*/true);
+}
+
+void SlabQuarantineCb::recycle(QNode* n, void* ctx) {
+  uptr a = reinterpret_cast<uptr>(n);
+  if (page_allocator().contains(a)) {
+    KmemCache* c = page_allocator().span_of(a)->cache;
+    release_object(c, reinterpret_cast<void*>(a - c->free_meta_off), static_cast<ThreadState*>(ctx));
+  } else {
+    large_release(large_span_of_node(n));
+  }
+}
+
+// ---- thread states ------------------------------------------------------------
+
+static UKASAN_TLS ThreadState* t_state;
+static pthread_key_t g_key;
+static Lock g_ts_pool_lock;
+static ThreadState* g_ts_pool;
+static uptr g_ts_pool_left;
+
+static void thread_exit_flush(ThreadState* ts) {
+  Exclusion& ex = exclusion();
+  SectionMode m = ex.enter(ts);
+  // The whole queue moves to the FIFO inside this section (see flush()).
+  quarantine().flush(ts->queue);
+  for (unsigned i = 0; i < kMagCaches; i++) {
+    if (!ts->mags[i].count) continue;
+    KmemCache* c = mag_owner(static_cast<int>(i));
+    if (c) flush_magazine(c, ts->mags[i]);
+  }
+  ex.exit(ts, m);
+}
+
+static void thread_destructor(void* p) {
+  ThreadState* ts = static_cast<ThreadState*>(p);
+  thread_exit_flush(ts);
+  t_state = nullptr;
+  ts->claimed.store(0, std::memory_order_release);  // the slot may now serve a new thread
+}
+
+static ThreadState* new_thread_state() {
+  // Reuse a slot whose thread has exited.
+  for (ExclusionSlot* s = exclusion().first(); s; s = s->next) {
+    u32 z = 0;
+    if (!s->claimed.load(std::memory_order_relaxed) && s->claimed.compare_exchange_strong(z, 1))
+      return static_cast<ThreadState*>(s);
+  }
+  LockGuard g(g_ts_pool_lock);
+  if (!g_ts_pool_left) {
+    constexpr uptr kChunk = 256 * 1024;
+    g_ts_pool = static_cast<ThreadState*>(map_anon(kChunk));
+    if (!g_ts_pool) die("out of memory for thread states");
+    g_ts_pool_left = kChunk / sizeof(ThreadState);
+  }
+  g_ts_pool_left--;
+  ThreadState* ts = new (g_ts_pool++) ThreadState();
+  ts->claimed.store(1, std::memory_order_relaxed);
+  exclusion().register_slot(ts);
+  return ts;
+}
+
+static UKASAN_NOINLINE ThreadState* thread_state_slow() {
+  runtime_init();
+  ThreadState* ts = new_thread_state();
+  ts->tid = current_tid();
+  t_state = ts;
+  pthread_setspecific(g_key, ts);
+  return ts;
+}
+
+ThreadState* thread_state() {
+  ThreadState* ts = t_state;
+  if (UKASAN_LIKELY(ts)) return ts;
+  return thread_state_slow();
+}
+
+// ---- drain / fork ----------------------------------------------------------------
+
+void quarantine_drain_all() {
+  SlabQuarantine::List all;
+  auto every = [](QNode*) { return true; };
+  exclusion().synchronize(
+      [&](ExclusionSlot* s) { quarantine().extract_from_queue(static_cast<ThreadState*>(s)->queue, every, all); },
+      [&] {
+        quarantine().extract_from_fifo(every, all);
+        quarantine().free_list(all, nullptr);
+      });
+}
+
+// fork() in a multithreaded program: the prepare handler stops the world the
+// same way a synchronizer does and takes every runtime lock in lock order
+// (slot -> quarantine -> cache -> page), so the child never inherits a lock
+// held by a thread that does not exist there.
+static void fork_prepare() {
+  exclusion().begin_sync();
+  exclusion().lock_all_slots();
+  quarantine().global_lock().lock();
+  caches_lock().lock();
+  for (u32 i = 0; i < cache_count(); i++) cache_by_index(i)->lock.lock();
+  page_allocator().lock().lock();
+  report_lock_for_fork();
+}
+
+static void fork_parent() {
+  report_unlock_after_fork(false);
+  page_allocator().lock().unlock();
+  for (u32 i = cache_count(); i-- > 0;) cache_by_index(i)->lock.unlock();
+  caches_lock().unlock();
+  quarantine().global_lock().unlock();
+  exclusion().unlock_all_slots(false);
+  exclusion().end_sync();
+}
+
+
+static void fork_child() {
+  report_unlock_after_fork(true);
+  page_allocator().lock().reset();
+  for (u32 i = 0; i < cache_count(); i++) cache_by_index(i)->lock.reset();
+  caches_lock().reset();
+  quarantine().global_lock().reset();
+  exclusion().unlock_all_slots(true);
+  exclusion().reset_after_fork_child();
+  platform_after_fork_child();
+  ThreadState* self = t_state;
+  if (self) self->tid = current_tid();
+  // The other threads do not exist here: hand their queues and magazines
+  // back and free their slots.
+  for (ExclusionSlot* s = exclusion().first(); s; s = s->next) {
+    if (s == self || !s->claimed.load(std::memory_order_relaxed)) continue;
+    thread_exit_flush(static_cast<ThreadState*>(s));
+    s->claimed.store(0, std::memory_order_relaxed);
+  }
+}
+
+// ---- init --------------------------------------------------------------------------
+
+static std::atomic<int> g_init{0};  // 0 not started, 1 in progress, 2 done
+static UKASAN_TLS bool t_initializing;
+
+bool runtime_ready() { return g_init.load(std::memory_order_acquire) == 2; }
+
+void runtime_init() {
+  if (UKASAN_LIKELY(g_init.load(std::memory_order_acquire) == 2)) return;
+  int expected = 0;
+  if (!g_init.compare_exchange_strong(expected, 1)) {
+    if (t_initializing) return;  // re-entered from inside init on this thread
+    while (g_init.load(std::memory_order_acquire) != 2) sched_yield();
+    return;
+  }
+  t_initializing = true;
+  options_init_from_env();
+  report_init();
+  shadow_init();
+  if (!page_allocator().init()) die("cannot reserve the slab arena");
+#if UKASAN_DYNAMIC_SHADOW
+  shadow_init_dynamic(page_allocator().base(), page_allocator().base() + page_allocator().size());
+#endif
+  heavy_barrier_init();
+  u64 qbytes = options_quarantine_bytes();
+  g_quarantine_enabled = qbytes > 0;
+  g_quarantine.init(qbytes, options().quarantine_cache_kb << 10);
+  if (!caches_init() || !kmalloc_caches_init()) die("cannot create the kmalloc caches");
+  if (pthread_key_create(&g_key, thread_destructor) != 0) die("pthread_key_create failed");
+  g_init.store(2, std::memory_order_release);
+  // Late steps may allocate through libc (which may be us): run them after
+  // the runtime is usable.
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+  t_initializing = false;
+}
+
+// Map the shadow and set up the runtime before any other constructor of the
+// program (constructors of libraries that depend on us run later).
+__attribute__((constructor(101))) static void ukasan_ctor() { runtime_init(); }
+__attribute__((destructor(101))) static void ukasan_dtor() { report_at_exit(); }
+
+void runtime_set_quarantine_bytes(u64 bytes) {
+  g_quarantine_enabled = bytes > 0;
+  g_quarantine.init(bytes, options().quarantine_cache_kb << 10);
+}
+
+// ---- stacks ------------------------------------------------------------------------
+
+depot_handle_t save_stack_from(uptr ip) {
+  uptr pcs[kMaxStackFrames + 8];
+  unsigned n = capture_stack(pcs, kMaxStackFrames + 8, 0);
+  unsigned i = 0;
+  while (i < n && pcs[i] != ip) i++;
+  if (i == n) i = 0;  // ip not on the frame chain (tail call): keep everything
+  unsigned cnt = n - i;
+  if (cnt > kMaxStackFrames) cnt = kMaxStackFrames;
+  return depot_save(pcs + i, cnt);
+}
+
+// ---- large blocks --------------------------------------------------------------------
+
+static Span* large_span_alloc(uptr npages) {
+  Span* s = page_allocator().alloc_span(npages, kSpanLarge);
+  if (!s) {
+    quarantine_drain_all();
+    s = page_allocator().alloc_span(npages, kSpanLarge);
+  }
+  return s;
+}
+
+void* large_alloc(uptr size, gfp_t flags, uptr ip) {
+  if (size > (1ull << 40) - 3 * kPageSize) return nullptr;
+  uptr data = round_up(size, kPageSize);
+  uptr npages = data / kPageSize + 2;  // a redzone page on each side
+  Span* s = large_span_alloc(npages);
+  if (!s) return nullptr;
+  uptr user = s->start + kPageSize;
+  s->user = user;
+  ThreadState* ts = thread_state();
+  AllocMeta& am = s->large_alloc;
+  am.alloc_tid = static_cast<u32>(ts->tid);
+  am.requested = static_cast<u32>(size);
+  am.alloc_stack = options().stacktrace ? save_stack_from(ip) : 0;
+  am.check = meta_check(user);
+  s->large_free.free_stack = 0;
+  s->large_free.free_tid = 0;
+  s->large_free.node.next = nullptr;
+  s->cache = nullptr;
+  s->large_size = size;
+  poison(s->start, npages * kPageSize, kShadowPageRedzone);
+  unpoison(user, size);
+  am.state.store(kObjAllocated, std::memory_order_release);
+  if (flags & 0x100u) memset(reinterpret_cast<void*>(user), 0, size);
+  return reinterpret_cast<void*>(user);
+}
+
+uptr large_size(const Span* s) { return s->large_size; }
+
+static void large_free(Span* s, uptr ip) {
+  ThreadState* ts = thread_state();
+  s->large_free.free_tid = static_cast<u32>(ts->tid);
+  s->large_free.free_stack = options().stacktrace ? save_stack_from(ip) : 0;
+  poison(s->user, round_up(large_size(s), kPageSize), kShadowPageFree);
+  Exclusion& ex = exclusion();
+  SectionMode m = ex.enter(ts);
+  if (UKASAN_UNLIKELY(m == SectionMode::kNested)) {
+    quarantine().put_nested(ts->queue, &s->large_free.node);
+    return;
+  }
+  if (g_quarantine_enabled)
+    quarantine().put(ts->queue, &s->large_free.node, s->npages * kPageSize);
+  else
+    large_release(s);
+  ex.exit(ts, m);
+}
+
+// ---- free validation ------------------------------------------------------------------
+
+bool free_check(const void* ptr, KmemCache* expected, uptr ip, Span** span_out) {
+  uptr p = reinterpret_cast<uptr>(ptr);
+  Span* s = page_allocator().span_of(p);
+  if (!s) {
+    report_free_error(p, ip, FreeError::kInvalidFree, "the pointer was not allocated by ukasan");
+    return false;
+  }
+  AllocMeta* am;
+  if (s->kind == kSpanSlab) {
+    KmemCache* c = s->cache;
+    if (slab_object_of(s, p) != p || p < s->start + c->lead) {
+      report_free_error(p, ip, FreeError::kInvalidFree, "the pointer is not at the start of an object");
+      return false;
+    }
+    if (expected && expected != c) {
+      report_free_error(p, ip, FreeError::kInvalidFree, "the object belongs to another cache");
+      return false;
+    }
+    if (c->state.load(std::memory_order_relaxed) != kCacheActive) {
+      report_free_error(p, ip, FreeError::kInvalidFree, "the object's cache was destroyed");
+      return false;
+    }
+    am = alloc_meta(c, p);
+  } else if (s->kind == kSpanLarge) {
+    if (p != s->user) {
+      report_free_error(p, ip, FreeError::kInvalidFree, "the pointer is not at the start of the block");
+      return false;
+    }
+    if (expected) {
+      report_free_error(p, ip, FreeError::kInvalidFree, "a kmalloc block freed with kmem_cache_free");
+      return false;
+    }
+    am = &s->large_alloc;
+  } else {
+    bool freed = *mem_to_shadow(p) == kShadowPageFree;
+    report_free_error(p, ip, freed ? FreeError::kDoubleFree : FreeError::kInvalidFree,
+                      freed ? nullptr : "the pointer was not allocated by ukasan");
+    return false;
+  }
+  // The CAS makes two racing frees of one object safe: exactly one wins.
+  u8 st = kObjAllocated;
+  if (!am->state.compare_exchange_strong(st, kObjQuarantined, std::memory_order_acq_rel)) {
+    if (st == kObjQuarantined || st == kObjFree)
+      report_free_error(p, ip, FreeError::kDoubleFree, nullptr);
+    else
+      report_free_error(p, ip, FreeError::kInvalidFree, "the object's metadata is corrupted");
+    return false;
+  }
+  *span_out = s;
+  return true;
+}
+
+void free_validated(void* ptr, Span* s, uptr ip) {
+  if (s->kind == kSpanSlab)
+    cache_free(s->cache, ptr, ip);
+  else
+    large_free(s, ip);
+}
+
+}  // namespace ukasan

@@ -1,0 +1,116 @@
+// The slab layer: kmem_cache objects with KASAN redzones and metadata,
+// per-thread magazines, the quarantine glue and the runtime's thread state.
+#pragma once
+#include <atomic>
+
+#include "percpu/exclusion.h"
+#include "platform/lock.h"
+#include "quarantine/quarantine.h"
+#include "slab/meta.h"
+#include "slab/page_alloc.h"
+
+typedef unsigned int gfp_t;
+typedef unsigned int slab_flags_t;
+
+namespace ukasan {
+
+// ---- the quarantine instantiation -------------------------------------
+struct SlabQuarantineCb {
+  using Node = QNode;
+  static Node* next(Node* n) { return n->next; }
+  static void set_next(Node* n, Node* x) { n->next = x; }
+  static uptr size(Node* n);
+  static void recycle(Node* n, void* ctx);  // ctx: ThreadState* or nullptr
+};
+using SlabQuarantine = Quarantine<SlabQuarantineCb>;
+
+// ---- caches -------------------------------------------------------------
+enum CacheState : u8 { kCacheUnused = 0, kCacheActive = 1, kCacheDestroyed = 2 };
+
+struct KmemCache {
+  char name[64];
+  u32 object_size;    // requested at create
+  u32 align;
+  u32 obj_bytes;      // object_size rounded to the granule
+  u32 slot_size;      // object + redzone (incl. metadata), multiple of align
+  u32 lead;           // redzone before the first object of a slab
+  u32 alloc_meta_off; // from object start
+  u32 free_meta_off;  // from object start (0: inside the freed object)
+  u32 objs_per_slab;
+  u32 slab_pages;
+  slab_flags_t flags;
+  void (*ctor)(void*);
+  bool quarantined;
+  bool is_kmalloc;
+  std::atomic<u8> state;
+  int mag_id;         // index of this cache's per-thread magazine, -1 if none
+  u32 index;
+  Lock lock;          // slabs, partial list, freelists
+  Span* partial = nullptr;
+  Span* slabs = nullptr;
+  u64 nslabs = 0;
+};
+
+constexpr unsigned kMaxCaches = 4096;
+constexpr unsigned kMagCaches = 64;
+constexpr unsigned kMagSize = 15;
+
+struct Magazine {
+  u32 count;
+  void* objs[kMagSize];
+};
+
+// One per thread; never freed (a finished thread's state is reused), so a
+// synchronizer may walk the registry at any time.
+struct ThreadState : ExclusionSlot {
+  SlabQuarantine::Queue queue;
+  Magazine mags[kMagCaches];
+  int tid;
+};
+
+// ---- runtime ------------------------------------------------------------
+Exclusion& exclusion();
+SlabQuarantine& quarantine();
+void runtime_init();          // idempotent, cheap after the first call
+bool runtime_ready();
+ThreadState* thread_state();  // never null after runtime_init
+
+// Object geometry helpers.
+inline AllocMeta* alloc_meta(const KmemCache* c, uptr obj) {
+  return reinterpret_cast<AllocMeta*>(obj + c->alloc_meta_off);
+}
+inline FreeMeta* free_meta(const KmemCache* c, uptr obj) {
+  return reinterpret_cast<FreeMeta*>(obj + c->free_meta_off);
+}
+// Object whose slot contains p (p inside the slab's object area), or 0.
+uptr slab_object_of(const Span* s, uptr p);
+
+KmemCache* cache_create(const char* name, u32 size, u32 align, slab_flags_t flags, void (*ctor)(void*),
+                        bool is_kmalloc);
+void cache_destroy(KmemCache* c, uptr ip);
+void* cache_alloc(KmemCache* c, gfp_t flags, uptr requested, uptr ip);
+// Frees obj (already validated as an allocated object of c).
+void cache_free(KmemCache* c, void* obj, uptr ip);
+int cache_shrink(KmemCache* c);
+
+void* large_alloc(uptr size, gfp_t flags, uptr ip);
+
+// Validates ptr for kfree/kmem_cache_free (expected may be null). Reports
+// invalid-free / double-free itself and returns false if it must not be freed.
+bool free_check(const void* ptr, KmemCache* expected, uptr ip, Span** span_out);
+void free_validated(void* ptr, Span* s, uptr ip);
+
+// Capture the current stack starting at the frame that returns to ip.
+depot_handle_t save_stack_from(uptr ip);
+
+KmemCache* kmalloc_cache_for(uptr size);  // nullptr above KMALLOC_MAX_CACHE_SIZE
+constexpr uptr kKmallocMax = 8192;
+
+// Drain every queue and the FIFO (synchronizer); used by OOM and the API.
+void quarantine_drain_all();
+
+// Iteration for reports.
+KmemCache* cache_by_index(u32 i);
+u32 cache_count();
+
+}  // namespace ukasan

@@ -1,0 +1,205 @@
+// Deduplicating stack depot.
+//
+// Memory: one 64 MiB MAP_NORESERVE reservation made lazily on first use (no
+// static constructor, no malloc): a 4 MiB hash table of 2^20 bucket heads
+// followed by an append-only record pool. Untouched pages cost nothing.
+//
+// Record: {u32 next handle, u32 hash, u32 nframes, u32 magic, uptr pcs[n]},
+// 8-aligned; its handle is (pool offset / 8), never 0 (the pool starts at 8).
+//
+// Concurrency (lock-free, async-signal-safe):
+//   * lookup: acquire-load the bucket head, walk immutable records;
+//   * insert: reserve space with one fetch_add on the pool cursor, fill the
+//     record, publish it with a release compare_exchange on the bucket head.
+//     If the CAS loses, only the records added since the previous head are
+//     searched for a duplicate before retrying; if one is found the reserved
+//     record is abandoned (a few bytes, counted in bytes_used).
+//   * when the pool is full, depot_save returns 0 and counts `dropped`.
+#include "stackdepot/stackdepot.h"
+
+#include <atomic>
+
+#include "platform/platform.h"
+
+namespace ukasan {
+
+namespace {
+
+constexpr uptr kReserveSize = uptr(64) << 20;
+constexpr u32 kBucketBits = 20;
+constexpr u32 kBucketCount = u32(1) << kBucketBits;
+constexpr uptr kBucketBytes = uptr(kBucketCount) * sizeof(u32);
+constexpr uptr kPoolSize = kReserveSize - kBucketBytes;
+constexpr u64 kPoolStart = 8;  // offset 0 would be handle 0
+constexpr u32 kRecordMagic = 0x5dce7a11;
+
+struct RecordHeader {
+  u32 next;  // handle of the next record in the bucket chain (0: end)
+  u32 hash;
+  u32 size;  // number of frames
+  u32 magic;
+};
+static_assert(sizeof(RecordHeader) == 16);
+static_assert(sizeof(std::atomic<u32>) == sizeof(u32));
+static_assert(std::atomic<u32>::is_always_lock_free);
+static_assert(kPoolSize / 8 < (u64(1) << 32));
+
+std::atomic<char*> g_region{nullptr};
+std::atomic<bool> g_region_failed{false};
+std::atomic<u64> g_cursor{kPoolStart};
+std::atomic<u64> g_unique{0};
+std::atomic<u64> g_dropped{0};
+
+UKASAN_NOINLINE char* init_region() {
+  if (g_region_failed.load(std::memory_order_relaxed)) return nullptr;
+  void* m = map_anon(kReserveSize, /*noreserve=*/true);
+  if (m == nullptr) {
+    g_region_failed.store(true, std::memory_order_relaxed);
+    return nullptr;
+  }
+  char* expected = nullptr;
+  if (!g_region.compare_exchange_strong(expected, static_cast<char*>(m), std::memory_order_acq_rel,
+                                        std::memory_order_acquire)) {
+    unmap(m, kReserveSize);  // another thread won the race
+    return expected;
+  }
+  return static_cast<char*>(m);
+}
+
+UKASAN_ALWAYS_INLINE char* region() {
+  char* r = g_region.load(std::memory_order_acquire);
+  if (UKASAN_LIKELY(r != nullptr)) return r;
+  return init_region();
+}
+
+UKASAN_ALWAYS_INLINE std::atomic<u32>* buckets(char* r) {
+  return reinterpret_cast<std::atomic<u32>*>(r);
+}
+UKASAN_ALWAYS_INLINE char* pool(char* r) { return r + kBucketBytes; }
+
+UKASAN_ALWAYS_INLINE RecordHeader* record(char* r, u32 handle) {
+  return reinterpret_cast<RecordHeader*>(pool(r) + (uptr(handle) << 3));
+}
+UKASAN_ALWAYS_INLINE uptr* record_pcs(RecordHeader* rec) {
+  return reinterpret_cast<uptr*>(rec + 1);
+}
+
+// 32-bit hash of the frames (murmur3-style mixing of each half word).
+UKASAN_ALWAYS_INLINE u32 hash_stack(const uptr* pcs, unsigned n) {
+  constexpr u32 c1 = 0xcc9e2d51, c2 = 0x1b873593;
+  u32 h = 0x9747b28c ^ n;
+  auto mix = [&](u32 k) {
+    k *= c1;
+    k = (k << 15) | (k >> 17);
+    k *= c2;
+    h ^= k;
+    h = (h << 13) | (h >> 19);
+    h = h * 5 + 0xe6546b64;
+  };
+  for (unsigned i = 0; i < n; i++) {
+    const u64 v = pcs[i];
+    mix(static_cast<u32>(v));
+    mix(static_cast<u32>(v >> 32));
+  }
+  h ^= h >> 16;
+  h *= 0x85ebca6b;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35;
+  h ^= h >> 16;
+  return h;
+}
+
+UKASAN_ALWAYS_INLINE bool same_stack(RecordHeader* rec, u32 hash, const uptr* pcs, unsigned n) {
+  if (rec->hash != hash || rec->size != n) return false;
+  const uptr* stored = record_pcs(rec);
+  for (unsigned i = 0; i < n; i++)
+    if (stored[i] != pcs[i]) return false;
+  return true;
+}
+
+// Searches the chain from `from` up to (not including) `stop`.
+UKASAN_ALWAYS_INLINE u32 find(char* r, u32 from, u32 stop, u32 hash, const uptr* pcs, unsigned n) {
+  for (u32 h = from; h != 0 && h != stop;) {
+    RecordHeader* rec = record(r, h);
+    if (same_stack(rec, hash, pcs, n)) return h;
+    h = rec->next;
+  }
+  return 0;
+}
+
+}  // namespace
+
+depot_handle_t depot_save(const uptr* pcs, unsigned n) {
+  if (n == 0 || pcs == nullptr) return 0;
+  if (n > kMaxStackFrames) n = kMaxStackFrames;  // deeper stacks are truncated
+  char* r = region();
+  if (UKASAN_UNLIKELY(r == nullptr)) {
+    g_dropped.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  }
+  const u32 hash = hash_stack(pcs, n);
+  std::atomic<u32>& bucket = buckets(r)[hash & (kBucketCount - 1)];
+  u32 head = bucket.load(std::memory_order_acquire);
+  if (u32 found = find(r, head, 0, hash, pcs, n)) return found;
+
+  // Not present: reserve and fill a new record.
+  const u64 bytes = sizeof(RecordHeader) + u64(n) * sizeof(uptr);
+  const u64 off = g_cursor.fetch_add(bytes, std::memory_order_relaxed);
+  if (UKASAN_UNLIKELY(off + bytes > kPoolSize)) {
+    // Full. The cursor stays past the end, so every later insert fails fast
+    // too; lookups of already stored stacks keep working.
+    g_dropped.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  }
+  const u32 handle = static_cast<u32>(off >> 3);
+  RecordHeader* rec = record(r, handle);
+  rec->hash = hash;
+  rec->size = n;
+  rec->magic = kRecordMagic;
+  uptr* dst = record_pcs(rec);
+  for (unsigned i = 0; i < n; i++) dst[i] = pcs[i];
+
+  for (;;) {
+    rec->next = head;
+    if (bucket.compare_exchange_weak(head, handle, std::memory_order_release,
+                                     std::memory_order_acquire)) {
+      g_unique.fetch_add(1, std::memory_order_relaxed);
+      return handle;
+    }
+    // Lost the race (or spurious failure): check what was added meanwhile.
+    if (u32 found = find(r, head, rec->next, hash, pcs, n)) return found;
+  }
+}
+
+unsigned depot_fetch(depot_handle_t h, const uptr** pcs) {
+  if (pcs) *pcs = nullptr;
+  if (h == 0) return 0;
+  char* r = g_region.load(std::memory_order_acquire);
+  if (r == nullptr) return 0;
+  const u64 off = u64(h) << 3;
+  if (off < kPoolStart || off + sizeof(RecordHeader) > kPoolSize) return 0;
+  RecordHeader* rec = record(r, h);
+  if (rec->magic != kRecordMagic || rec->size == 0 || rec->size > kMaxStackFrames) return 0;
+  if (off + sizeof(RecordHeader) + u64(rec->size) * sizeof(uptr) > kPoolSize) return 0;
+  if (pcs) *pcs = record_pcs(rec);
+  return rec->size;
+}
+
+UKASAN_NOINLINE depot_handle_t save_current_stack(unsigned skip) {
+  uptr pcs[kMaxStackFrames];
+  // +1: the return address into this function.
+  const unsigned n = capture_stack(pcs, kMaxStackFrames, skip + 1);
+  return depot_save(pcs, n);
+}
+
+DepotStats depot_stats() {
+  DepotStats s;
+  s.unique_stacks = g_unique.load(std::memory_order_relaxed);
+  u64 used = g_cursor.load(std::memory_order_relaxed) - kPoolStart;
+  const u64 cap = kPoolSize - kPoolStart;
+  s.bytes_used = used > cap ? cap : used;
+  s.dropped = g_dropped.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace ukasan

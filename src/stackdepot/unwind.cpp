@@ -1,0 +1,140 @@
+// Frame-pointer stack capture (x86-64 SysV: [rbp] = caller's rbp,
+// [rbp + 8] = return address into the caller).
+//
+// The walk must never fault, including when it starts in (or passes through)
+// code built without frame pointers, where rbp holds arbitrary data. A frame
+// pointer p is followed only if it is 8-aligned, strictly above the previous
+// one, and either
+//   * lies in [sp, stack_top - 16] while sp is inside the calling thread's
+//     known stack (that range is in use by this thread, hence mapped), or
+//   * (sp is not on the known stack: sigaltstack handler, fiber, raw clone
+//     thread) the 16 bytes at p were read successfully with
+//     process_vm_readv, which reports EFAULT instead of faulting.
+//
+// The stack bounds are computed once per thread into initial-exec TLS. The
+// computation may call pthread_getattr_np, which allocates; since this
+// runtime can be the process's malloc, a TLS flag marks the computation and a
+// re-entrant capture returns 0 frames meanwhile.
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "stackdepot/stackdepot.h"
+
+extern "C" void* __libc_stack_end;  // glibc/ld.so: sp at process entry (main thread)
+
+namespace ukasan {
+namespace {
+
+enum : u8 { kBoundsUnknown = 0, kBoundsComputing = 1, kBoundsReady = 2 };
+
+UKASAN_TLS u8 t_bounds_state;
+UKASAN_TLS uptr t_stack_lo;   // lowest address of the thread's stack (0: unknown)
+UKASAN_TLS uptr t_stack_top;  // one past the highest address (0: unknown)
+
+UKASAN_NOINLINE void compute_stack_bounds() {
+  t_bounds_state = kBoundsComputing;
+  uptr lo = 0, top = 0;
+  const long tid = syscall(SYS_gettid);
+  if (tid == static_cast<long>(getpid())) {
+    // Main thread: every frame lies below the entry stack pointer; avoid
+    // pthread_getattr_np, which parses /proc/self/maps with stdio for it.
+    top = reinterpret_cast<uptr>(__libc_stack_end);
+    struct rlimit rl;
+    uptr size = uptr(8) << 20;
+    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+      size = static_cast<uptr>(rl.rlim_cur);
+    else
+      size = uptr(1) << 30;
+    lo = top > size ? top - size : 0;
+  } else {
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      void* addr = nullptr;
+      size_t size = 0;
+      if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr && size) {
+        lo = reinterpret_cast<uptr>(addr);
+        top = lo + size;
+      }
+      pthread_attr_destroy(&attr);
+    }
+  }
+  t_stack_lo = lo;
+  t_stack_top = top;
+  t_bounds_state = kBoundsReady;
+}
+
+// Reads 16 bytes at p without faulting. Returns false if unreadable.
+bool safe_read16(uptr p, uptr out[2]) {
+  struct iovec local = {out, 16};
+  struct iovec remote = {reinterpret_cast<void*>(p), 16};
+  long r = syscall(SYS_process_vm_readv, static_cast<long>(getpid()), &local, 1UL, &remote, 1UL,
+                   0UL);
+  return r == 16;
+}
+
+// Walks from frame pointer `fp` (capture_stack's own frame); sp is the
+// current stack pointer.
+UKASAN_ALWAYS_INLINE unsigned walk_frames(uptr fp, uptr sp, uptr* pcs, unsigned max,
+                                          unsigned skip) {
+  if (UKASAN_UNLIKELY(t_bounds_state != kBoundsReady)) {
+    if (t_bounds_state == kBoundsComputing) return 0;  // re-entered from pthread_getattr_np
+    compute_stack_bounds();
+  }
+  const uptr top = t_stack_top;
+  const uptr lo = t_stack_lo;
+  // Fast range: valid only while sp is on the known stack.
+  const bool on_stack = top != 0 && sp >= lo && sp < top;
+  const uptr fast_lo = on_stack ? sp : 1;
+  const uptr fast_hi = on_stack ? top - 16 : 0;  // inclusive bound for p
+  uptr checked_page = 0;                        // page verified by safe_read16 (slow mode)
+
+  unsigned n = 0;
+  uptr prev = 0;
+  uptr p = fp;
+  while (n < max) {
+    if ((p & 7) != 0 || p <= prev) break;
+    uptr next_fp, ret;
+    if (p >= fast_lo && p <= fast_hi) {
+      const uptr* f = reinterpret_cast<const uptr*>(p);
+      next_fp = f[0];
+      ret = f[1];
+    } else {
+      if (p < sp) break;
+      // Slow mode: a whole page is readable once any 16 bytes of it were.
+      const uptr page = p & ~(kPageSize - 1);
+      if (page == checked_page && ((p + 15) & ~(kPageSize - 1)) == page) {
+        const uptr* f = reinterpret_cast<const uptr*>(p);
+        next_fp = f[0];
+        ret = f[1];
+      } else {
+        uptr buf[2];
+        if (!safe_read16(p, buf)) break;
+        next_fp = buf[0];
+        ret = buf[1];
+        if (((p + 15) & ~(kPageSize - 1)) == page) checked_page = page;
+      }
+    }
+    if (ret == 0) break;
+    if (skip)
+      --skip;
+    else
+      pcs[n++] = ret;
+    prev = p;
+    p = next_fp;
+  }
+  return n;
+}
+
+}  // namespace
+
+UKASAN_NOINLINE unsigned capture_stack(uptr* pcs, unsigned max, unsigned skip) {
+  uptr sp;
+  __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+  const uptr fp = reinterpret_cast<uptr>(__builtin_frame_address(0));
+  return walk_frames(fp, sp, pcs, max, skip);
+}
+
+}  // namespace ukasan

@@ -1,0 +1,36 @@
+// Symbolization, used only when reporting (never on a fast path).
+// Uses llvm-symbolizer (preferred) or addr2line as a subprocess; without
+// either prints module+offset. Spec owner: symbolize helper.
+#pragma once
+#include "platform/types.h"
+
+namespace ukasan {
+
+struct SymbolizedFrame {
+  char function[256];  // demangled function name, "" if unknown
+  char file[256];      // source file, "" if unknown
+  int line;            // 0 if unknown
+  char module[256];    // path of the module containing pc, "" if unknown
+  uptr module_offset;  // pc - module load base
+};
+
+// pc is a code address inside the instruction of interest (for return
+// addresses the caller passes pc - 1). Returns false if nothing is known.
+bool symbolize_pc(uptr pc, SymbolizedFrame* out);
+
+// Prints a stack trace to the report fd, one frame per line, kernel style
+// after decode_stacktrace.sh: " function (file:line)" or " module+0xoff".
+// pcs are return addresses (as from capture_stack).
+void print_stack_trace(const uptr* pcs, unsigned n);
+
+// Function name for the report header ("BUG: KASAN: ... in <function>").
+// Writes "" if unknown.
+void function_name_for_pc(uptr pc, char* buf, uptr len);
+
+// Turn symbolization off (e.g. stacktrace=0 or tests); then module+offset only.
+void symbolizer_disable(bool disabled);
+
+// Stops the symbolizer subprocess(es) and forgets the chosen tool and the
+// failure count; the next query looks up UKASAN_SYMBOLIZER_PATH / PATH again.
+void symbolizer_restart();
+}  // namespace ukasan
