@@ -1,0 +1,61 @@
+// Shared helpers for ukasan's GoogleTest suites.
+#pragma once
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "ukasan/ukasan.h"
+
+namespace ukasan_test {
+
+// Collects everything the runtime reports while in scope.
+class ReportCapture {
+ public:
+  ReportCapture() {
+    fd_ = memfd_create("ukasan-report", 0);
+    ukasan_set_report_fd(fd_);
+  }
+  ~ReportCapture() {
+    ukasan_set_report_fd(2);
+    close(fd_);
+  }
+  std::string text() const {
+    std::string out;
+    off_t end = lseek(fd_, 0, SEEK_END);
+    out.resize(static_cast<size_t>(end));
+    if (end > 0) pread(fd_, out.data(), out.size(), 0);
+    return out;
+  }
+  std::vector<std::string> lines() const {
+    std::vector<std::string> v;
+    std::string t = text(), cur;
+    for (char c : t) {
+      if (c == '\n') {
+        v.push_back(cur);
+        cur.clear();
+      } else {
+        cur += c;
+      }
+    }
+    if (!cur.empty()) v.push_back(cur);
+    return v;
+  }
+  // The "BUG: KASAN: ..." lines, in order.
+  std::vector<std::string> headers() const {
+    std::vector<std::string> v;
+    for (auto& l : lines())
+      if (l.rfind("BUG: KASAN: ", 0) == 0) v.push_back(l);
+    return v;
+  }
+
+ private:
+  int fd_;
+};
+
+// Reports are expected in these tests: print every one, do not change the
+// exit status.
+inline void expect_reports_mode() { ukasan_set_options("multi_shot=1:exitcode=0:fault=report"); }
+
+}  // namespace ukasan_test

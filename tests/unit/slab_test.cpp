@@ -1,0 +1,310 @@
+// The kernel slab API: semantics, shadow state, quarantine FIFO, destroy.
+#include <gtest/gtest.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <set>
+#include <vector>
+
+#include "shadow/shadow.h"
+#include "test_util.h"
+#include "ukasan/slab.h"
+
+using ukasan_test::ReportCapture;
+
+namespace {
+
+class SlabTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ukasan_test::expect_reports_mode(); }
+};
+
+bool accessible(const void* p, size_t n) {
+  uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  return ukasan::find_first_bad(a, n) == 0;
+}
+
+TEST_F(SlabTest, KmallocSizeClassesAndPoison) {
+  const size_t sizes[] = {1, 7, 8, 9, 16, 17, 33, 64, 65, 96, 97, 128, 129, 192, 193, 256, 300, 512, 1000, 2048, 4000, 8192};
+  const size_t classes[] = {8, 8, 8, 16, 16, 32, 64, 64, 96, 96, 128, 128, 192, 192, 256, 256, 512, 512, 1024, 2048, 4096, 8192};
+  for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+    char* p = static_cast<char*>(kmalloc(sizes[i], GFP_KERNEL));
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 16, 0u) << sizes[i];
+    EXPECT_EQ(ksize(p), classes[i]) << sizes[i];
+    EXPECT_TRUE(accessible(p, sizes[i])) << sizes[i];
+    EXPECT_FALSE(accessible(p + sizes[i], 1)) << "byte after " << sizes[i];
+    EXPECT_FALSE(accessible(p - 1, 1)) << "byte before " << sizes[i];
+    // ksize() reports the slack but does not unpoison it.
+    if (classes[i] > sizes[i]) {
+      EXPECT_FALSE(accessible(p + sizes[i], classes[i] - sizes[i]));
+    }
+    memset(p, 0xab, sizes[i]);
+    kfree(p);
+    EXPECT_FALSE(accessible(p, 1));
+  }
+}
+
+TEST_F(SlabTest, LargeKmallocIsPageBackedWithRedzones) {
+  char* p = static_cast<char*>(kmalloc(20000, GFP_KERNEL));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 4096, 0u);
+  EXPECT_TRUE(accessible(p, 20000));
+  EXPECT_FALSE(accessible(p + 20000, 1));
+  EXPECT_FALSE(accessible(p - 1, 1));
+  EXPECT_EQ(ksize(p), 20480u);
+  EXPECT_EQ(*ukasan::mem_to_shadow(reinterpret_cast<uintptr_t>(p) - 8), 0xFE);
+  kfree(p);
+  EXPECT_EQ(*ukasan::mem_to_shadow(reinterpret_cast<uintptr_t>(p)), 0xFF);
+}
+
+TEST_F(SlabTest, ZeroingAndOverflowChecks) {
+  char* p = static_cast<char*>(kzalloc(100, GFP_KERNEL));
+  for (int i = 0; i < 100; i++) ASSERT_EQ(p[i], 0);
+  kfree(p);
+  EXPECT_EQ(kmalloc_array(SIZE_MAX / 2, 3, GFP_KERNEL), nullptr);
+  EXPECT_EQ(kcalloc(SIZE_MAX / 8, 16, GFP_KERNEL), nullptr);
+  int* a = static_cast<int*>(kcalloc(10, sizeof(int), GFP_KERNEL));
+  for (int i = 0; i < 10; i++) ASSERT_EQ(a[i], 0);
+  kfree(a);
+  EXPECT_EQ(kmalloc(0, GFP_KERNEL), ZERO_SIZE_PTR);
+  kfree(nullptr);
+  kfree(ZERO_SIZE_PTR);
+}
+
+TEST_F(SlabTest, KreallocPoisonsAndUnpoisonsTheTail) {
+  char* p = static_cast<char*>(kmalloc(10, GFP_KERNEL));
+  memcpy(p, "0123456789", 10);
+  char* q = static_cast<char*>(krealloc(p, 14, GFP_KERNEL));  // same kmalloc-16 object
+  EXPECT_EQ(q, p);
+  EXPECT_TRUE(accessible(q, 14));
+  EXPECT_FALSE(accessible(q + 14, 1));
+  q = static_cast<char*>(krealloc(q, 5, GFP_KERNEL));
+  EXPECT_EQ(q, p);
+  EXPECT_TRUE(accessible(q, 5));
+  EXPECT_FALSE(accessible(q + 5, 1));
+  char* r = static_cast<char*>(krealloc(q, 3000, GFP_KERNEL));  // moves
+  EXPECT_NE(r, q);
+  EXPECT_EQ(memcmp(r, "01234", 5), 0);
+  EXPECT_FALSE(accessible(q, 1));  // the old block was freed
+  EXPECT_TRUE(accessible(r, 3000));
+  char* big = static_cast<char*>(krealloc(r, 50000, GFP_KERNEL));
+  EXPECT_EQ(memcmp(big, "01234", 5), 0);
+  EXPECT_EQ(krealloc(big, 0, GFP_KERNEL), ZERO_SIZE_PTR);
+  EXPECT_FALSE(accessible(big, 1));
+  char* n = static_cast<char*>(krealloc(nullptr, 8, GFP_KERNEL));
+  EXPECT_TRUE(accessible(n, 8));
+  kfree(n);
+}
+
+TEST_F(SlabTest, KfreeSensitiveZeroes) {
+  ukasan_set_options("quarantine_size_mb=16");
+  char* p = static_cast<char*>(kmalloc(24, GFP_KERNEL));
+  memset(p, 0x5a, 24);
+  kfree_sensitive(p);
+  // The object is quarantined (not reused), so its bytes are still ours to inspect.
+  const unsigned char* raw = reinterpret_cast<const unsigned char*>(p);
+  for (int i = 16; i < 32; i++) EXPECT_EQ(raw[i], 0) << i;  // beyond the free metadata
+}
+
+struct Obj {
+  uint64_t magic;
+  char payload[40];
+};
+std::atomic<int> ctor_calls{0};
+void obj_ctor(void* p) {
+  static_cast<Obj*>(p)->magic = 0xfeedf00d;
+  ctor_calls++;
+}
+
+TEST_F(SlabTest, CtorCacheKeepsConstructedStateAcrossFree) {
+  struct kmem_cache* c = kmem_cache_create("ctor_cache", sizeof(Obj), 0, 0, obj_ctor);
+  ASSERT_NE(c, nullptr);
+  EXPECT_STREQ(kmem_cache_name(c), "ctor_cache");
+  EXPECT_EQ(kmem_cache_size(c), sizeof(Obj));
+  Obj* o = static_cast<Obj*>(kmem_cache_alloc(c, GFP_KERNEL));
+  EXPECT_GT(ctor_calls.load(), 0);
+  EXPECT_EQ(o->magic, 0xfeedf00du);
+  kmem_cache_free(c, o);
+  // Free metadata lives in the redzone for ctor caches: the object is intact.
+  EXPECT_EQ(reinterpret_cast<volatile Obj*>(o)->magic, 0xfeedf00du);
+  ukasan_quarantine_drain();
+  kmem_cache_destroy(c);
+}
+
+TEST_F(SlabTest, AlignmentAndHwcacheAlign) {
+  struct kmem_cache* c1 = kmem_cache_create("align128", 72, 128, 0, nullptr);
+  struct kmem_cache* c2 = kmem_cache_create("hwalign", 72, 0, SLAB_HWCACHE_ALIGN, nullptr);
+  for (int i = 0; i < 50; i++) {
+    void* a = kmem_cache_alloc(c1, GFP_KERNEL);
+    void* b = kmem_cache_alloc(c2, GFP_KERNEL);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(a) % 128, 0u);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(b) % 64, 0u);
+    kmem_cache_free(c1, a);
+    kmem_cache_free(c2, b);
+  }
+  ukasan_quarantine_drain();
+  kmem_cache_destroy(c1);
+  kmem_cache_destroy(c2);
+  EXPECT_EQ(kmem_cache_create("bad_align", 8, 3, 0, nullptr), nullptr);
+  EXPECT_EQ(kmem_cache_create(nullptr, 8, 0, 0, nullptr), nullptr);
+  EXPECT_EQ(kmem_cache_create("zero", 0, 0, 0, nullptr), nullptr);
+}
+
+TEST_F(SlabTest, BulkAllocFree) {
+  struct kmem_cache* c = kmem_cache_create("bulk", 48, 0, 0, nullptr);
+  void* objs[100];
+  ASSERT_EQ(kmem_cache_alloc_bulk(c, GFP_KERNEL, 100, objs), 100);
+  std::set<void*> uniq(objs, objs + 100);
+  EXPECT_EQ(uniq.size(), 100u);
+  for (void* o : objs) EXPECT_TRUE(accessible(o, 48));
+  kmem_cache_free_bulk(c, 100, objs);
+  for (void* o : objs) EXPECT_FALSE(accessible(o, 1));
+  ukasan_quarantine_drain();
+  EXPECT_EQ(kmem_cache_shrink(c), 0);
+  kmem_cache_destroy(c);
+}
+
+TEST_F(SlabTest, ZallocZeroes) {
+  struct kmem_cache* c = kmem_cache_create("zalloc", 200, 0, 0, nullptr);
+  for (int round = 0; round < 3; round++) {
+    char* o = static_cast<char*>(kmem_cache_zalloc(c, GFP_KERNEL));
+    for (int i = 0; i < 200; i++) ASSERT_EQ(o[i], 0);
+    memset(o, 0xff, 200);
+    kmem_cache_free(c, o);
+    ukasan_quarantine_drain();
+  }
+  kmem_cache_destroy(c);
+}
+
+// FIFO: a freed object is not handed out again until at least the configured
+// quarantine bytes were freed after it.
+TEST_F(SlabTest, QuarantineFifoDelaysReuse) {
+  ukasan_set_options("quarantine_size_mb=1:quarantine_cache_kb=64");
+  ukasan_quarantine_drain();
+  struct kmem_cache* c = kmem_cache_create("fifo", 100, 0, 0, nullptr);
+  struct ukasan_stats st;
+  ukasan_get_stats(&st);
+  const uint64_t bound = st.quarantine_max_bytes;
+  ASSERT_EQ(bound, 1u << 20);
+  // The accounted size is the full slot (object + redzone + metadata):
+  // neighbours in a fresh slab are one slot apart.
+  char* n1 = static_cast<char*>(kmem_cache_alloc(c, GFP_KERNEL));
+  char* n2 = static_cast<char*>(kmem_cache_alloc(c, GFP_KERNEL));
+  const uint64_t slot = n1 > n2 ? n1 - n2 : n2 - n1;
+  EXPECT_GE(slot, 100u + 16u);
+  void* victim = kmem_cache_alloc(c, GFP_KERNEL);
+  kmem_cache_free(c, victim);
+  kmem_cache_free(c, n1);
+  kmem_cache_free(c, n2);
+  uint64_t freed_after = 2 * slot;
+  bool reused = false;
+  std::vector<void*> live;
+  for (int i = 0; i < 200000 && !reused; i++) {
+    void* o = kmem_cache_alloc(c, GFP_KERNEL);
+    if (o == victim) {
+      reused = true;
+      break;
+    }
+    kmem_cache_free(c, o);
+    freed_after += slot;
+  }
+  EXPECT_TRUE(reused) << "the victim must come back once the quarantine cycles";
+  EXPECT_GE(freed_after, bound) << "reused after only " << freed_after << " bytes";
+  ukasan_get_stats(&st);
+  EXPECT_GT(st.evictions, 0u);
+  // One eviction step frees one batch: at most batch + one per-CPU queue.
+  EXPECT_LE(st.max_evict_bytes, (64u << 10) * 2 + slot);
+  ukasan_quarantine_drain();
+  kmem_cache_destroy(c);
+  ukasan_set_options("quarantine_size_mb=256:quarantine_cache_kb=1024");
+}
+
+TEST_F(SlabTest, TypesafeByRcuIsNotQuarantined) {
+  ukasan_set_options("quarantine_size_mb=64");
+  struct kmem_cache* c = kmem_cache_create("rcu", 64, 0, SLAB_TYPESAFE_BY_RCU, nullptr);
+  void* a = kmem_cache_alloc(c, GFP_KERNEL);
+  kmem_cache_free(c, a);
+  EXPECT_TRUE(accessible(a, 64)) << "RCU objects stay readable after free";
+  void* b = kmem_cache_alloc(c, GFP_KERNEL);
+  EXPECT_EQ(a, b) << "not quarantined: reused at once (LIFO magazine)";
+  kmem_cache_free(c, b);
+  kmem_cache_destroy(c);
+}
+
+TEST_F(SlabTest, DestroyWithLiveObjectsKeepsMemoryAndReports) {
+  ReportCapture cap;
+  struct kmem_cache* c = kmem_cache_create("leaky_cache", 32, 0, 0, nullptr);
+  char* keep = static_cast<char*>(kmem_cache_alloc(c, GFP_KERNEL));
+  void* gone = kmem_cache_alloc(c, GFP_KERNEL);
+  kmem_cache_free(c, gone);
+  strcpy(keep, "still here");
+  kmem_cache_destroy(c);
+  std::string t = cap.text();
+  EXPECT_NE(t.find("kmem_cache_destroy leaky_cache: Slab cache still has objects"), std::string::npos) << t;
+  EXPECT_NE(t.find("Objects remaining in leaky_cache on kmem_cache_destroy(): 1"), std::string::npos) << t;
+  EXPECT_NE(t.find("slab_test.cpp:"), std::string::npos) << "alloc stack of the leaked object\n" << t;
+  EXPECT_STREQ(keep, "still here");
+  EXPECT_TRUE(accessible(keep, 32));
+}
+
+TEST_F(SlabTest, CleanDestroyPrintsNothing) {
+  ReportCapture cap;
+  for (int round = 0; round < 20; round++) {
+    struct kmem_cache* c = kmem_cache_create("clean", 24 + round, 0, 0, nullptr);
+    std::vector<void*> v;
+    for (int i = 0; i < 500; i++) v.push_back(kmem_cache_alloc(c, GFP_KERNEL));
+    for (void* o : v) kmem_cache_free(c, o);  // all of them sit in the quarantine
+    kmem_cache_destroy(c);
+  }
+  EXPECT_EQ(cap.text(), "");
+}
+
+TEST_F(SlabTest, DoubleDestroyIsReportedNotACrash) {
+  ReportCapture cap;
+  struct kmem_cache* c = kmem_cache_create("twice", 16, 0, 0, nullptr);
+  kmem_cache_destroy(c);
+  kmem_cache_destroy(c);
+  int not_a_cache[16] = {};
+  kmem_cache_destroy(reinterpret_cast<struct kmem_cache*>(not_a_cache));
+  kmem_cache_destroy(nullptr);
+  auto h = cap.headers();
+  ASSERT_EQ(h.size(), 2u) << cap.text();
+  EXPECT_EQ(h[0], "BUG: KASAN: double-free in kmem_cache_destroy");
+  EXPECT_EQ(h[1], "BUG: KASAN: invalid-free in kmem_cache_destroy");
+}
+
+TEST_F(SlabTest, WrongCacheFreeIsInvalid) {
+  ReportCapture cap;
+  struct kmem_cache* a = kmem_cache_create("cache_a", 64, 0, 0, nullptr);
+  struct kmem_cache* b = kmem_cache_create("cache_b", 64, 0, 0, nullptr);
+  void* o = kmem_cache_alloc(a, GFP_KERNEL);
+  kmem_cache_free(b, o);
+  ASSERT_EQ(cap.headers().size(), 1u);
+  EXPECT_EQ(cap.headers()[0].rfind("BUG: KASAN: invalid-free in ", 0), 0u);
+  EXPECT_NE(cap.text().find("belongs to another cache"), std::string::npos);
+  kmem_cache_free(a, o);  // still valid
+  ukasan_quarantine_drain();
+  kmem_cache_destroy(a);
+  kmem_cache_destroy(b);
+  EXPECT_EQ(cap.headers().size(), 1u) << cap.text();
+}
+
+TEST_F(SlabTest, StatsTrackQuarantine) {
+  ukasan_set_options("quarantine_size_mb=8:quarantine_cache_kb=16");
+  ukasan_quarantine_drain();
+  struct ukasan_stats before, after;
+  ukasan_get_stats(&before);
+  std::vector<void*> v;
+  for (int i = 0; i < 2000; i++) v.push_back(kmalloc(128, GFP_KERNEL));
+  for (void* p : v) kfree(p);
+  ukasan_get_stats(&after);
+  EXPECT_GT(after.transfers, before.transfers);
+  EXPECT_GT(after.quarantine_bytes, 0u);
+  ukasan_quarantine_drain();
+  ukasan_get_stats(&after);
+  EXPECT_EQ(after.quarantine_bytes, 0u);
+  ukasan_set_options("quarantine_size_mb=256:quarantine_cache_kb=1024");
+}
+
+}  // namespace
