@@ -20,6 +20,8 @@
 //   Node* next(Node*); void set_next(Node*, Node*);
 //   uptr size(Node*);                    // bytes accounted (full slot)
 //   void recycle(Node*, void* ctx);      // really free; ctx from the caller
+//   void in_flight();                    // called while a batch is off every
+//                                        // list (testing hook; usually empty)
 #pragma once
 #include <atomic>
 
@@ -164,6 +166,7 @@ class Quarantine {
     }
     victim = pop_oldest_locked();
     if (!locked_mode) lock_.unlock();
+    Cb::in_flight();
     free_list(victim, ctx);
     if (locked_mode) lock_.unlock();
     return victim.bytes;
@@ -224,6 +227,9 @@ class Quarantine {
   bool transfer(Queue& q) {
     List batch = q.list;
     q.list = List();
+    // The batch is now in no queue and not yet on the FIFO: only the caller's
+    // section makes it findable (a synchronizer waits the section out).
+    Cb::in_flight();
     LockGuard g(lock_);
     uptr total = bytes_.load(std::memory_order_relaxed) + batch.bytes;
     bytes_.store(total, std::memory_order_relaxed);

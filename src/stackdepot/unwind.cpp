@@ -102,7 +102,9 @@ UKASAN_ALWAYS_INLINE unsigned walk_frames(uptr fp, uptr sp, uptr* pcs, unsigned 
       next_fp = f[0];
       ret = f[1];
     } else {
-      if (p < sp) break;
+      // On the thread's own stack, a frame pointer outside it is garbage from
+      // code built without frame pointers: stop (cheap), do not probe it.
+      if (on_stack || p < sp) break;
       // Slow mode: a whole page is readable once any 16 bytes of it were.
       const uptr page = p & ~(kPageSize - 1);
       if (page == checked_page && ((p + 15) & ~(kPageSize - 1)) == page) {
