@@ -165,7 +165,9 @@ static const char* bug_type_at(uptr bad) {
 
 // ---- object description ---------------------------------------------------------
 
-static void describe_object(uptr addr) {
+// obj_hint: the object to describe when addr lies outside its slot (a
+// write before the start of an object lands in the previous slot).
+static void describe_object(uptr addr, uptr obj_hint = 0) {
   Span* s = page_allocator().span_of(addr);
   if (!s || s->kind == kSpanFree) return;
   uptr obj, region;
@@ -175,7 +177,7 @@ static void describe_object(uptr addr) {
   FreeMeta* fm;
   if (s->kind == kSpanSlab) {
     KmemCache* c = s->cache;
-    obj = slab_object_of(s, addr);
+    obj = obj_hint ? obj_hint : slab_object_of(s, addr);
     am = alloc_meta(c, obj);
     fm = free_meta(c, obj);
     cache_name = c->name;
@@ -261,6 +263,9 @@ static void print_footer() { report_printf("%s", kRule); }
 
 // ---- entry points -----------------------------------------------------------------
 
+static DescribeHook g_describe_hook;
+void set_describe_hook(DescribeHook hook) { g_describe_hook = hook; }
+
 void report_access(uptr addr, uptr size, bool is_write, uptr ip) {
   ReportScope scope(true);
   if (!scope.active()) return;
@@ -286,6 +291,7 @@ void report_access(uptr addr, uptr size, bool is_write, uptr ip) {
   report_printf("\n");
   if (has_meta) {
     describe_object(addr);
+    if (g_describe_hook && !page_allocator().contains(addr)) g_describe_hook(bad);
     report_printf("Memory state around the buggy address:\n");
     print_memory_state(bad);
   }
@@ -306,6 +312,41 @@ void report_free_error(uptr addr, uptr ip, FreeError kind, const char* why) {
     describe_object(addr);
     report_printf("Memory state around the buggy address:\n");
     print_memory_state(addr);
+  }
+  print_footer();
+}
+
+void report_alloc_dealloc_mismatch(uptr addr, uptr ip, const char* allocated_with, const char* freed_with) {
+  ReportScope scope(true);
+  if (!scope.active()) return;
+  print_header("alloc-dealloc-mismatch", ip, nullptr);
+  report_printf("Free of addr %016lx", static_cast<unsigned long>(addr));
+  print_task_line_suffix();
+  report_printf("\n");
+  print_current_stack(ip);
+  report_printf("\nThe object was allocated with %s and is being freed with %s.\n\n", allocated_with, freed_with);
+  if (page_allocator().contains(addr) && addr_has_shadow(addr)) {
+    describe_object(addr);
+    report_printf("Memory state around the buggy address:\n");
+    print_memory_state(addr);
+  }
+  print_footer();
+}
+
+void report_corruption(const char* type, uptr obj, uptr bad, uptr size, uptr ip, const char* detail) {
+  ReportScope scope(true);
+  if (!scope.active()) return;
+  print_header(type, ip, nullptr);
+  report_printf("Write of size %lu at addr %016lx", static_cast<unsigned long>(size), static_cast<unsigned long>(bad));
+  print_task_line_suffix();
+  report_printf("\n");
+  if (detail) report_printf("%s\n\n", detail);
+  print_current_stack(ip);
+  report_printf("\n");
+  if (page_allocator().contains(bad) && addr_has_shadow(bad)) {
+    describe_object(bad, obj);
+    report_printf("Memory state around the buggy address:\n");
+    print_memory_state(bad);
   }
   print_footer();
 }

@@ -257,7 +257,13 @@ static void* take_object(KmemCache* c, ThreadState* ts) {
     obj = central_pop_locked(c);
   }
   // Eviction runs on the allocation path, like the kernel's quarantine_reduce.
-  if (UKASAN_UNLIKELY(quarantine().over_limit())) quarantine().reduce(ts, m == SectionMode::kLocked);
+  // In LOCKED mode a synchronizer may already have emptied this thread's
+  // magazines: evicted objects then go straight to the slabs (ctx null), or
+  // a destroy would count them as live.
+  if (UKASAN_UNLIKELY(quarantine().over_limit())) {
+    const bool locked = m == SectionMode::kLocked;
+    quarantine().reduce(locked ? nullptr : ts, locked);
+  }
   ex.exit(ts, m);
   return obj;
 }
@@ -275,6 +281,7 @@ void* cache_alloc(KmemCache* c, gfp_t flags, uptr requested, uptr ip) {
   AllocMeta* am = alloc_meta(c, o);
   am->alloc_tid = static_cast<u32>(ts->tid);
   am->requested = static_cast<u32>(requested);
+  am->kind = 0;
   am->alloc_stack = options().stacktrace ? save_stack_from(ip) : 0;
   am->check = meta_check(o);
   am->state.store(kObjAllocated, std::memory_order_release);
@@ -308,7 +315,7 @@ void cache_free(KmemCache* c, void* obj, uptr ip) {
   if (UKASAN_LIKELY(g_quarantine_enabled && !rcu))
     quarantine().put(ts->queue, &free_meta(c, o)->node, c->slot_size);
   else
-    release_object(c, obj, ts);
+    release_object(c, obj, m == SectionMode::kLocked ? nullptr : ts);  // see take_object
   ex.exit(ts, m);
 }
 

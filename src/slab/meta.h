@@ -26,7 +26,8 @@ struct AllocMeta {
   u32 requested;              // kmalloc'ed size (for large blocks: low 32 bits, see Span::user)
   std::atomic<u8> state;      // ObjState; CAS on free makes concurrent double frees safe
   u8 check;                   // integrity byte: corrupted metadata is detected, never trusted
-  u16 pad;
+  u8 kind;                    // allocation API (heap: malloc/new/new[]; 0: kernel API); see src/heap
+  u8 guard;                   // heap: canary byte guarding the start of the NEXT slot's object
 };
 static_assert(sizeof(AllocMeta) == 16);
 

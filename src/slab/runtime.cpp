@@ -1,6 +1,7 @@
 // Runtime bring-up, thread states, the quarantine callback, large blocks,
 // free validation, drain and fork.
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 
 #include <new>
@@ -49,13 +50,25 @@ static void large_release(Span* s) {
   page_allocator().free_span(s, /*release=*/true);
 }
 
+EvictHook g_evict_hook = nullptr;
+
+// UKASAN_OPTIONS=debug_stress=1 (tests): yield while a batch is in flight so
+// that a protocol bug becomes a likely failure instead of a rare one.
+void SlabQuarantineCb::in_flight() {
+  if (UKASAN_UNLIKELY(options().debug_stress)) sched_yield();
+}
+
 void SlabQuarantineCb::recycle(QNode* n, void* ctx) {
   uptr a = reinterpret_cast<uptr>(n);
+  EvictHook hook = __atomic_load_n(&g_evict_hook, __ATOMIC_ACQUIRE);
   if (page_allocator().contains(a)) {
     KmemCache* c = page_allocator().span_of(a)->cache;
+    if (hook) hook(c, a - c->free_meta_off, nullptr);
     release_object(c, reinterpret_cast<void*>(a - c->free_meta_off), static_cast<ThreadState*>(ctx));
   } else {
-    large_release(large_span_of_node(n));
+    Span* s = large_span_of_node(n);
+    if (hook) hook(nullptr, s->user, s);
+    large_release(s);
   }
 }
 
@@ -251,18 +264,20 @@ static Span* large_span_alloc(uptr npages) {
   return s;
 }
 
-void* large_alloc(uptr size, gfp_t flags, uptr ip) {
-  if (size > (1ull << 40) - 3 * kPageSize) return nullptr;
+void* large_alloc(uptr size, gfp_t flags, uptr ip, uptr align) {
+  if (size > (1ull << 40) - 3 * kPageSize || !is_pow2(align) || align > (1ull << 30)) return nullptr;
   uptr data = round_up(size, kPageSize);
-  uptr npages = data / kPageSize + 2;  // a redzone page on each side
+  uptr extra = align > kPageSize ? align - kPageSize : 0;  // slack to place the block at `align`
+  uptr npages = (data + extra) / kPageSize + 2;  // a redzone page on each side
   Span* s = large_span_alloc(npages);
   if (!s) return nullptr;
-  uptr user = s->start + kPageSize;
+  uptr user = round_up(s->start + kPageSize, align > kPageSize ? align : kPageSize);
   s->user = user;
   ThreadState* ts = thread_state();
   AllocMeta& am = s->large_alloc;
   am.alloc_tid = static_cast<u32>(ts->tid);
   am.requested = static_cast<u32>(size);
+  am.kind = 0;
   am.alloc_stack = options().stacktrace ? save_stack_from(ip) : 0;
   am.check = meta_check(user);
   s->large_free.free_stack = 0;

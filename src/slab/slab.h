@@ -21,6 +21,7 @@ struct SlabQuarantineCb {
   static void set_next(Node* n, Node* x) { n->next = x; }
   static uptr size(Node* n);
   static void recycle(Node* n, void* ctx);  // ctx: ThreadState* or nullptr
+  static void in_flight();                  // debug_stress: widen the race windows
 };
 using SlabQuarantine = Quarantine<SlabQuarantineCb>;
 
@@ -93,7 +94,14 @@ void* cache_alloc(KmemCache* c, gfp_t flags, uptr requested, uptr ip);
 void cache_free(KmemCache* c, void* obj, uptr ip);
 int cache_shrink(KmemCache* c);
 
-void* large_alloc(uptr size, gfp_t flags, uptr ip);
+// align: a power of two; above kPageSize the block is placed at that alignment.
+void* large_alloc(uptr size, gfp_t flags, uptr ip, uptr align = kPageSize);
+
+// Called for every object leaving the quarantine, before it is really freed
+// (slab objects: c and obj; large blocks: c == nullptr, large = the span).
+// Set by the heap front end (src/heap) to verify its free-poison pattern.
+using EvictHook = void (*)(KmemCache* c, uptr obj, Span* large);
+extern EvictHook g_evict_hook;
 
 // Validates ptr for kfree/kmem_cache_free (expected may be null). Reports
 // invalid-free / double-free itself and returns false if it must not be freed.

@@ -1,0 +1,436 @@
+// The heap front end's engine (see heap.h): size classes, over-aligned
+// caches, the bootstrap arena, canaries, the free pattern and its check at
+// quarantine eviction. Nothing here allocates from the C heap (it IS the C
+// heap) or throws; all state is constant-initialised.
+#include "heap/heap.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <atomic>
+
+#include "platform/options.h"
+#include "report/report.h"
+#include "shadow/shadow.h"
+#include "slab/slab.h"
+
+namespace ukasan {
+
+uptr large_size(const Span* s);   // slab/runtime.cpp
+extern bool g_quarantine_enabled;  // slab/runtime.cpp
+
+// Return address of the heap entry point this thread is in (the caller of
+// malloc/free/new/delete): the report site of a write-after-free detected
+// while this call evicted objects from the quarantine.
+static UKASAN_TLS uptr t_caller;
+
+// Raw fill/copy for redzones, freed objects and realloc: the process's
+// memset/memcpy may be the instrumentation layer's checked interceptors,
+// which would (rightly) object to writes into redzones.
+static UKASAN_ALWAYS_INLINE void raw_fill(uptr dst, u8 c, uptr n) {
+  void* d = reinterpret_cast<void*>(dst);
+  asm volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+}
+static UKASAN_ALWAYS_INLINE void raw_copy(void* dst, const void* src, uptr n) {
+  asm volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+}
+
+// ---- bootstrap arena ----------------------------------------------------------
+// Serves allocations made while runtime_init() is running on this thread
+// (it may call into libc, which may call malloc). Never freed; 16 bytes of
+// header hold the size for realloc / malloc_usable_size.
+static constexpr uptr kBootSize = 256 * 1024;
+alignas(4096) static char g_boot[kBootSize];
+static std::atomic<uptr> g_boot_used{0};
+
+static inline bool is_boot(const void* p) { return reinterpret_cast<uptr>(p) - reinterpret_cast<uptr>(g_boot) < kBootSize; }
+
+static void* boot_alloc(uptr size, uptr align) {
+  if (align < 16) align = 16;
+  const uptr base = reinterpret_cast<uptr>(g_boot);
+  uptr used = g_boot_used.load(std::memory_order_relaxed);
+  for (;;) {
+    if (size > kBootSize || align > kBootSize) return nullptr;
+    uptr start = round_up(base + used + 16, align);
+    uptr end = start + size;
+    if (end > base + kBootSize) return nullptr;
+    if (g_boot_used.compare_exchange_weak(used, end - base, std::memory_order_relaxed)) {
+      reinterpret_cast<uptr*>(start)[-2] = size;
+      return reinterpret_cast<void*>(start);  // .bss: already zero
+    }
+  }
+}
+static inline uptr boot_size(const void* p) { return reinterpret_cast<const uptr*>(p)[-2]; }
+
+// ---- bring-up -------------------------------------------------------------------
+
+static std::atomic<bool> g_heap_ready{false};
+static uptr g_poison_bytes;  // options().poison_check_bytes
+
+static void on_evict(KmemCache* c, uptr obj, Span* large);
+
+static UKASAN_NOINLINE bool heap_init_slow() {
+  runtime_init();
+  if (!runtime_ready()) return false;  // re-entered from inside runtime_init on this thread
+  g_poison_bytes = options().poison_check_bytes;
+  __atomic_store_n(&g_evict_hook, &on_evict, __ATOMIC_RELEASE);
+  g_heap_ready.store(true, std::memory_order_release);
+  return true;
+}
+
+static UKASAN_ALWAYS_INLINE bool heap_ready() {
+  if (UKASAN_LIKELY(g_heap_ready.load(std::memory_order_acquire))) return true;
+  return heap_init_slow();
+}
+
+// ---- over-aligned caches ----------------------------------------------------------
+// One cache per (kmalloc size class, alignment 32..2048), created on first
+// use. Alignment >= 4096 and sizes above the largest class are large blocks.
+
+static const u32 kClassSizes[13] = {8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192};
+static constexpr unsigned kAlignSteps = 7;  // 32, 64, ..., 2048
+static std::atomic<KmemCache*> g_aligned[kAlignSteps][13];
+
+static KmemCache* aligned_cache(uptr size, uptr align) {
+  KmemCache* k = kmalloc_cache_for(size > align ? size : align);
+  if (!k) return nullptr;
+  unsigned ci = 0;
+  while (ci < 12 && kClassSizes[ci] != k->object_size) ci++;
+  unsigned ai = static_cast<unsigned>(__builtin_ctzll(align)) - 5;
+  std::atomic<KmemCache*>& slot = g_aligned[ai][ci];
+  KmemCache* c = slot.load(std::memory_order_acquire);
+  if (UKASAN_LIKELY(c)) return c;
+  char name[40];
+  snprintf(name, sizeof(name), "kmalloc-%u-align%lu", k->object_size, static_cast<unsigned long>(align));
+  c = cache_create(name, k->object_size, static_cast<u32>(align), 0, nullptr, /*is_kmalloc=*/true);
+  if (!c) return nullptr;
+  KmemCache* won = nullptr;
+  if (!slot.compare_exchange_strong(won, c, std::memory_order_acq_rel)) {
+    cache_destroy(c, 0);  // lost the race: the twin is empty
+    return won;
+  }
+  return c;
+}
+
+// ---- blocks -----------------------------------------------------------------------
+
+struct Block {
+  Span* s;
+  KmemCache* c;  // nullptr: a large block
+  uptr obj;
+  AllocMeta* am;
+  uptr req;
+};
+
+// A live block starting exactly at p.
+static bool live_block(uptr p, Block* b) {
+  Span* s = page_allocator().span_of(p);
+  if (!s) return false;
+  if (s->kind == kSpanSlab) {
+    KmemCache* c = s->cache;
+    if (p < s->start + c->lead || slab_object_of(s, p) != p) return false;
+    AllocMeta* am = alloc_meta(c, p);
+    if (am->check != meta_check(p) || am->state.load(std::memory_order_acquire) != kObjAllocated) return false;
+    *b = Block{s, c, p, am, am->requested};
+    return true;
+  }
+  if (s->kind == kSpanLarge && p == s->user) {
+    AllocMeta* am = &s->large_alloc;
+    if (am->state.load(std::memory_order_acquire) != kObjAllocated) return false;
+    *b = Block{s, nullptr, p, am, large_size(s)};
+    return true;
+  }
+  return false;
+}
+
+// End (offset from the object) of the redzone bytes a slab object owns: up to
+// its metadata.
+static inline uptr slab_rz_end(const KmemCache* c) {
+  uptr e = c->alloc_meta_off;
+  if (c->free_meta_off && c->free_meta_off < e) e = c->free_meta_off;
+  return e;
+}
+// The byte before a slab object is a canary when the previous slot ends with
+// its AllocMeta (whose last byte, `guard`, is ours) or it is the slab's lead.
+static inline bool slab_has_left_guard(const KmemCache* c) { return c->free_meta_off == 0; }
+
+static constexpr uptr kLargeGuardCheck = 16;  // bytes of each guard page checked to be zero
+
+static void arm(const Block& b) {
+  if (b.c) {
+    uptr end = slab_rz_end(b.c);
+    raw_fill(b.obj + b.req, kRedzoneByte, end - b.req);
+    if (slab_has_left_guard(b.c)) *reinterpret_cast<volatile u8*>(b.obj - 1) = kRedzoneByte;
+  } else {
+    uptr end = round_up(b.req, kPageSize);
+    raw_fill(b.obj + b.req, kRedzoneByte, end - b.req);
+    // The guard pages are never written: they read as zero.
+  }
+}
+
+// First and last index in [lo, hi) of mem whose byte differs from want; false if none.
+static bool find_diff(uptr mem, uptr lo, uptr hi, u8 want, uptr* first, uptr* last) {
+  const u8* m = reinterpret_cast<const u8*>(mem);
+  uptr i = lo;
+  const u64 want8 = 0x0101010101010101ull * want;
+  while (i < hi && ((mem + i) & 7)) {
+    if (m[i] != want) goto found;
+    i++;
+  }
+  while (i + 8 <= hi) {
+    u64 v;
+    memcpy(&v, m + i, 8);
+    if (v != want8) break;
+    i += 8;
+  }
+  while (i < hi && m[i] == want) i++;
+  if (i >= hi) return false;
+found:
+  *first = i;
+  uptr j = hi;
+  while (j > i && m[j - 1] == want) j--;
+  *last = j - 1;
+  return true;
+}
+
+static void diff_detail(char* buf, uptr len, const char* prefix, uptr mem, uptr first, uptr last) {
+  int n = snprintf(buf, len, "%s", prefix);
+  uptr shown = 0;
+  for (uptr i = first; i <= last && shown < 16 && n > 0 && static_cast<uptr>(n) + 4 < len; i++, shown++)
+    n += snprintf(buf + n, len - n, " %02x", reinterpret_cast<const u8*>(mem)[i]);
+  if (last - first + 1 > shown && n > 0 && static_cast<uptr>(n) + 5 < len) snprintf(buf + n, len - n, " ...");
+}
+
+// Redzone canaries of a live block, verified when it is freed (or realloc'ed).
+static void check_canaries(const Block& b, uptr ip) {
+  uptr first, last;
+  char detail[256], prefix[160];
+  const uptr rz_end = b.c ? slab_rz_end(b.c) : round_up(b.req, kPageSize);
+  bool right = find_diff(b.obj, b.req, rz_end, kRedzoneByte, &first, &last);
+  if (!right && !b.c) {  // a large block: the first bytes of the guard page after it
+    right = find_diff(b.obj, rz_end, rz_end + kLargeGuardCheck, 0, &first, &last);
+  }
+  if (right) {
+    snprintf(prefix, sizeof(prefix),
+             "Detected at free: the redzone after the %lu-byte object was overwritten at offset %lu (%lu bytes):",
+             static_cast<unsigned long>(b.req), static_cast<unsigned long>(first),
+             static_cast<unsigned long>(last - first + 1));
+    diff_detail(detail, sizeof(detail), prefix, b.obj, first, last);
+    report_corruption("slab-out-of-bounds", b.obj, b.obj + first, last - first + 1, ip, detail);
+    return;
+  }
+  uptr bad = 0, size = 0;
+  if (b.c) {
+    if (slab_has_left_guard(b.c) && *reinterpret_cast<volatile u8*>(b.obj - 1) != kRedzoneByte) {
+      bad = b.obj - 1;
+      size = 1;
+    }
+  } else if (find_diff(b.obj - kLargeGuardCheck, 0, kLargeGuardCheck, 0, &first, &last)) {
+    bad = b.obj - kLargeGuardCheck + first;
+    size = last - first + 1;
+  }
+  if (size) {
+    snprintf(detail, sizeof(detail),
+             "Detected at free: the redzone before the %lu-byte object was overwritten (%lu bytes before it).",
+             static_cast<unsigned long>(b.req), static_cast<unsigned long>(b.obj - bad));
+    report_corruption("slab-out-of-bounds", b.obj, bad, size, ip, detail);
+  }
+}
+
+// The part of a freed object covered by the free pattern: whole up to
+// poison_check_bytes, else its first and last poison_check_bytes/2 bytes.
+// skip: leading bytes that hold the free metadata.
+struct Ranges {
+  uptr lo[2], hi[2];
+  unsigned n;
+};
+static Ranges poison_ranges(uptr req, uptr skip) {
+  Ranges r{};
+  const uptr P = g_poison_bytes;
+  if (P == 0 || req <= skip) return r;
+  if (req <= P) {
+    r.lo[0] = skip;
+    r.hi[0] = req;
+    r.n = 1;
+    return r;
+  }
+  uptr half = P / 2;
+  r.lo[0] = skip;
+  r.hi[0] = half > skip ? half : skip;
+  r.lo[1] = req - half;
+  r.hi[1] = req;
+  r.n = 2;
+  return r;
+}
+static inline uptr meta_skip(const KmemCache* c) { return c && c->free_meta_off == 0 ? sizeof(FreeMeta) : 0; }
+
+static void on_evict(KmemCache* c, uptr obj, Span* large) {
+  AllocMeta* am = c ? alloc_meta(c, obj) : &large->large_alloc;
+  if (!(am->kind & kKindPoisoned)) return;
+  uptr req = c ? am->requested : large_size(large);
+  Ranges r = poison_ranges(req, meta_skip(c));
+  for (unsigned i = 0; i < r.n; i++) {
+    uptr first, last;
+    if (!find_diff(obj, r.lo[i], r.hi[i], kPoisonFree, &first, &last)) continue;
+    char prefix[192], detail[300];
+    snprintf(prefix, sizeof(prefix),
+             "Detected when the object left the quarantine: %lu bytes at offset %lu of the freed %lu-byte object "
+             "differ from the free pattern 0x%02x:",
+             static_cast<unsigned long>(last - first + 1), static_cast<unsigned long>(first),
+             static_cast<unsigned long>(req), kPoisonFree);
+    diff_detail(detail, sizeof(detail), prefix, obj, first, last);
+    report_corruption(c ? "slab-use-after-free" : "use-after-free", obj, obj + first, last - first + 1, t_caller,
+                      detail);
+    return;
+  }
+}
+
+static void fill_poison(const Block& b) {
+  Ranges r = poison_ranges(b.req, meta_skip(b.c));
+  for (unsigned i = 0; i < r.n; i++)
+    raw_fill(b.obj + r.lo[i], kPoisonFree, r.hi[i] - r.lo[i]);
+}
+
+// ---- mismatch ------------------------------------------------------------------------
+
+static const char* alloc_name(u8 kind) {
+  switch (kind & kKindMask) {
+    case kKindMalloc: return "malloc()";
+    case kKindNew: return "operator new";
+    case kKindNewArray: return "operator new []";
+    default: return "an unknown function (corrupted metadata?)";
+  }
+}
+static const char* free_name(u8 kind) {
+  switch (kind) {
+    case kKindMalloc: return "free()";
+    case kKindNew: return "operator delete";
+    default: return "operator delete []";
+  }
+}
+
+static void check_kind(const Block& b, u8 kind, uptr size, const char* freed_with, uptr ip) {
+  u8 ak = b.am->kind & kKindMask;
+  if (ak == kKindKernel) return;
+  if (ak != kind) {
+    report_alloc_dealloc_mismatch(b.obj, ip, alloc_name(ak), freed_with);
+    return;
+  }
+  if (size != kNoSize && size != b.req) {
+    char a[64], f[64];
+    snprintf(a, sizeof(a), "%s (size %lu)", alloc_name(ak), static_cast<unsigned long>(b.req));
+    snprintf(f, sizeof(f), "sized %s (size %lu)", freed_with, static_cast<unsigned long>(size));
+    report_alloc_dealloc_mismatch(b.obj, ip, a, f);
+  }
+}
+
+// ---- entry points -------------------------------------------------------------------
+
+void* heap_alloc(uptr size, uptr align, u8 kind, bool zero, uptr ip) {
+  if (UKASAN_UNLIKELY(!heap_ready())) return boot_alloc(size, align);
+  t_caller = ip;
+  const gfp_t fl = zero ? 0x100u /*__GFP_ZERO*/ : 0;
+  Block b;
+  if (UKASAN_LIKELY(align <= 16)) {
+    KmemCache* c = kmalloc_cache_for(size < 16 ? 16 : size);
+    if (UKASAN_LIKELY(c)) {
+      void* p = cache_alloc(c, fl, size, ip);
+      if (UKASAN_UNLIKELY(!p)) return nullptr;
+      b = Block{nullptr, c, reinterpret_cast<uptr>(p), alloc_meta(c, reinterpret_cast<uptr>(p)), size};
+      b.am->kind = kind;
+      arm(b);
+      return p;
+    }
+  }
+  void* p;
+  KmemCache* c = nullptr;
+  if (align < kPageSize && size <= kKmallocMax && align > 16) {
+    c = aligned_cache(size, align);
+    p = c ? cache_alloc(c, fl, size, ip) : nullptr;
+  } else {
+    p = large_alloc(size, fl, ip, align < kPageSize ? kPageSize : align);
+  }
+  if (!p) return nullptr;
+  uptr o = reinterpret_cast<uptr>(p);
+  if (c) {
+    b = Block{nullptr, c, o, alloc_meta(c, o), size};
+  } else {
+    Span* s = page_allocator().span_of(o);
+    b = Block{s, nullptr, o, &s->large_alloc, size};
+  }
+  b.am->kind = kind;
+  arm(b);
+  return p;
+}
+
+static void release_block(void* ptr, const Block* b, uptr ip) {
+  if (b) check_canaries(*b, ip);
+  Span* sp;
+  if (!free_check(ptr, nullptr, ip, &sp)) return;  // reported: double-free / invalid-free
+  if (b && g_quarantine_enabled && g_poison_bytes) {
+    fill_poison(*b);
+    b->am->kind |= kKindPoisoned;
+  }
+  free_validated(ptr, sp, ip);
+}
+
+void heap_free(void* ptr, u8 kind, uptr size, uptr ip) {
+  if (UKASAN_UNLIKELY(is_boot(ptr))) return;
+  if (UKASAN_UNLIKELY(!heap_ready())) return;
+  t_caller = ip;
+  Block b;
+  bool live = live_block(reinterpret_cast<uptr>(ptr), &b);
+  if (live) check_kind(b, kind, size, free_name(kind), ip);
+  release_block(ptr, live ? &b : nullptr, ip);
+}
+
+void* heap_realloc(void* ptr, uptr n, uptr ip) {
+  if (UKASAN_UNLIKELY(is_boot(ptr))) {
+    uptr old = boot_size(ptr);
+    void* q = heap_alloc(n, 16, kKindMalloc, false, ip);
+    if (q) raw_copy(q, ptr, old < n ? old : n);
+    return q;
+  }
+  if (UKASAN_UNLIKELY(!heap_ready())) return nullptr;
+  t_caller = ip;
+  Block b;
+  if (!live_block(reinterpret_cast<uptr>(ptr), &b)) {
+    Span* sp;
+    if (free_check(ptr, nullptr, ip, &sp)) free_validated(ptr, sp, ip);  // corrupted metadata: give up on it
+    return nullptr;
+  }
+  check_kind(b, kKindMalloc, kNoSize, "realloc()", ip);
+  if (b.c && n <= b.c->obj_bytes) {
+    // In place: the object's new end moves its redzone (shadow and canary).
+    check_canaries(b, ip);
+    poison(b.obj, b.c->obj_bytes, kShadowSlabRedzone);
+    unpoison(b.obj, n);
+    if (n < b.req) raw_fill(b.obj + n, kRedzoneByte, b.req - n);
+    b.am->requested = static_cast<u32>(n);
+    return ptr;
+  }
+  if (!b.c && n > kKmallocMax && round_up(n, kPageSize) == round_up(b.req, kPageSize)) {
+    check_canaries(b, ip);
+    poison(b.obj, round_up(b.req, kPageSize), kShadowPageRedzone);
+    unpoison(b.obj, n);
+    if (n < b.req) raw_fill(b.obj + n, kRedzoneByte, b.req - n);
+    b.s->large_size = n;
+    b.am->requested = static_cast<u32>(n);
+    return ptr;
+  }
+  void* q = heap_alloc(n, 16, kKindMalloc, false, ip);
+  if (!q) return nullptr;  // the old block stays valid
+  raw_copy(q, ptr, b.req < n ? b.req : n);
+  release_block(ptr, &b, ip);
+  return q;
+}
+
+uptr heap_usable_size(const void* p) {
+  if (!p) return 0;
+  if (is_boot(p)) return boot_size(p);
+  if (!heap_ready()) return 0;
+  Block b;
+  return live_block(reinterpret_cast<uptr>(p), &b) ? b.req : 0;
+}
+
+}  // namespace ukasan

@@ -1,0 +1,129 @@
+// The C allocation entry points (and glibc's __libc_* aliases, so a pointer
+// from one allocator never reaches the other's free). Each records its
+// caller's address for stacks and report headers.
+#include <errno.h>
+#include <stddef.h>
+
+#include "heap/heap.h"
+
+#define RET_IP reinterpret_cast<ukasan::uptr>(__builtin_return_address(0))
+
+using namespace ukasan;
+
+namespace {
+constexpr size_t kMaxAlign = size_t(1) << 30;
+
+UKASAN_ALWAYS_INLINE void* enomem_if_null(void* p) {
+  if (UKASAN_UNLIKELY(!p)) errno = ENOMEM;
+  return p;
+}
+
+// memalign's leniency (glibc): a non-power-of-two alignment is rounded up.
+UKASAN_ALWAYS_INLINE size_t fix_align(size_t a) {
+  if (a <= 16) return 16;
+  if (!is_pow2(a)) a = size_t(1) << (64 - __builtin_clzll(a));
+  return a;
+}
+}  // namespace
+
+UKASAN_EXPORT void* malloc(size_t n) noexcept { return enomem_if_null(heap_alloc(n, 16, kKindMalloc, false, RET_IP)); }
+
+UKASAN_EXPORT void free(void* p) noexcept {
+  if (p) heap_free(p, kKindMalloc, kNoSize, RET_IP);
+}
+
+UKASAN_EXPORT void cfree(void* p) noexcept {
+  if (p) heap_free(p, kKindMalloc, kNoSize, RET_IP);
+}
+
+UKASAN_EXPORT void* calloc(size_t n, size_t m) noexcept {
+  size_t bytes;
+  if (__builtin_mul_overflow(n, m, &bytes)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return enomem_if_null(heap_alloc(bytes, 16, kKindMalloc, true, RET_IP));
+}
+
+UKASAN_EXPORT void* realloc(void* p, size_t n) noexcept {
+  uptr ip = RET_IP;
+  if (!p) return enomem_if_null(heap_alloc(n, 16, kKindMalloc, false, ip));
+  if (n == 0) {  // glibc: frees and returns NULL
+    heap_free(p, kKindMalloc, kNoSize, ip);
+    return nullptr;
+  }
+  return enomem_if_null(heap_realloc(p, n, ip));
+}
+
+UKASAN_EXPORT void* reallocarray(void* p, size_t n, size_t m) noexcept {
+  uptr ip = RET_IP;
+  size_t bytes;
+  if (__builtin_mul_overflow(n, m, &bytes)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  if (!p) return enomem_if_null(heap_alloc(bytes, 16, kKindMalloc, false, ip));
+  if (bytes == 0) {
+    heap_free(p, kKindMalloc, kNoSize, ip);
+    return nullptr;
+  }
+  return enomem_if_null(heap_realloc(p, bytes, ip));
+}
+
+UKASAN_EXPORT void* memalign(size_t a, size_t n) noexcept {
+  if (a > kMaxAlign) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  return enomem_if_null(heap_alloc(n, fix_align(a), kKindMalloc, false, RET_IP));
+}
+
+UKASAN_EXPORT void* aligned_alloc(size_t a, size_t n) noexcept {
+  if (!is_pow2(a) || a > kMaxAlign) {  // C17 / glibc >= 2.38: an unsupported alignment fails
+    errno = EINVAL;
+    return nullptr;
+  }
+  return enomem_if_null(heap_alloc(n, a < 16 ? 16 : a, kKindMalloc, false, RET_IP));
+}
+
+UKASAN_EXPORT int posix_memalign(void** out, size_t a, size_t n) noexcept {
+  if (!is_pow2(a) || a % sizeof(void*) != 0 || a > kMaxAlign) return EINVAL;
+  void* p = heap_alloc(n, a < 16 ? 16 : a, kKindMalloc, false, RET_IP);
+  if (!p) return ENOMEM;
+  *out = p;
+  return 0;
+}
+
+UKASAN_EXPORT void* valloc(size_t n) noexcept {
+  return enomem_if_null(heap_alloc(n, kPageSize, kKindMalloc, false, RET_IP));
+}
+
+UKASAN_EXPORT void* pvalloc(size_t n) noexcept {
+  if (n > ~size_t(0) - kPageSize) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  size_t r = round_up(n ? n : 1, kPageSize);
+  return enomem_if_null(heap_alloc(r, kPageSize, kKindMalloc, false, RET_IP));
+}
+
+UKASAN_EXPORT size_t malloc_usable_size(void* p) noexcept { return heap_usable_size(p); }
+
+// glibc's internal names (used by some libraries and by glibc itself).
+#define UKASAN_ALIAS(target) __attribute__((alias(#target), visibility("default")))
+// The aliases need not repeat glibc's attributes (leaf, malloc, alloc_size).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-attributes"
+extern "C" {
+void* __libc_malloc(size_t) noexcept UKASAN_ALIAS(malloc);
+void __libc_free(void*) noexcept UKASAN_ALIAS(free);
+void* __libc_calloc(size_t, size_t) noexcept UKASAN_ALIAS(calloc);
+void* __libc_realloc(void*, size_t) noexcept UKASAN_ALIAS(realloc);
+void* __libc_reallocarray(void*, size_t, size_t) noexcept UKASAN_ALIAS(reallocarray);
+void* __libc_memalign(size_t, size_t) noexcept UKASAN_ALIAS(memalign);
+void* __libc_valloc(size_t) noexcept UKASAN_ALIAS(valloc);
+void* __libc_pvalloc(size_t) noexcept UKASAN_ALIAS(pvalloc);
+int __posix_memalign(void**, size_t, size_t) noexcept UKASAN_ALIAS(posix_memalign);
+size_t __malloc_usable_size(void*) noexcept UKASAN_ALIAS(malloc_usable_size);
+}
+#pragma GCC diagnostic pop

@@ -1,0 +1,29 @@
+// The runtime side of compiler instrumentation (-fsanitize=kernel-address,
+// GCC and clang, inline and outline) and the checks of libc functions that
+// the compiler does not instrument. Internal to src/instrumentation.
+#pragma once
+#include "platform/types.h"
+
+namespace ukasan {
+
+// Sets up the instrumentation side (idempotent, cheap after the first call):
+// runtime_init(), the libc entry points, the fault handler.
+void instr_init();
+
+// Checks [addr, addr+size) for an access by libc on behalf of the caller at
+// ip; reports and returns false if bad. Addresses without shadow other than
+// the null page are not checked (the runtime's own shadow writes).
+bool instr_check_range(uptr addr, uptr size, bool is_write, uptr ip);
+
+// Clears the shadow of [lo, hi) (any alignment; big ranges by page release).
+void clear_shadow(uptr lo, uptr hi);
+
+// The calling thread's stack [lo, top) (computed once per thread).
+void thread_stack_bounds(uptr* lo, uptr* top);
+// Forget the cached bounds (a new thread reusing TLS, fork child).
+void thread_stack_reset();
+
+// Stack/global descriptions for reports (installed as the report hook).
+void describe_stack_or_global(uptr addr);
+
+}  // namespace ukasan

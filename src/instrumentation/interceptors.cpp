@@ -1,0 +1,542 @@
+// Checks of the libc functions the compiler does not instrument: the memory
+// they read or write on behalf of an instrumented caller is checked here,
+// reported at the caller (its return address), then the real function runs.
+//
+// The real functions: memcpy/memmove/memset/strcpy/strncpy/strcat are
+// reached through glibc's exported fortify entry points (__memcpy_chk with an
+// unlimited object size), everything else through dlsym(RTLD_NEXT) resolved
+// in instr_init (simple loops stand in until then). The runtime's own calls
+// (it writes redzones and the shadow itself) are not checked: callers inside
+// libukasan.so are skipped by address; addresses without shadow are never
+// checked.
+#include <dlfcn.h>
+#include <link.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <wchar.h>
+
+#include <atomic>
+
+#include "instrumentation/instrumentation.h"
+#include "report/report.h"
+#include "shadow/shadow.h"
+#include "slab/slab.h"
+
+#define RET_IP reinterpret_cast<ukasan::uptr>(__builtin_return_address(0))
+
+extern "C" {
+void* __memcpy_chk(void*, const void*, size_t, size_t);
+void* __memmove_chk(void*, const void*, size_t, size_t);
+void* __memset_chk(void*, int, size_t, size_t);
+char* __strcpy_chk(char*, const char*, size_t);
+char* __strncpy_chk(char*, const char*, size_t, size_t);
+char* __strcat_chk(char*, const char*, size_t);
+}
+
+namespace ukasan {
+
+extern std::atomic<bool> g_instr_ready;
+extern UKASAN_TLS bool t_fault_reported;
+
+namespace {
+
+// Called through volatile pointers so the compiler cannot fold them back
+// into memcpy & co. (which are these very functions).
+void* (*volatile r_memcpy)(void*, const void*, size_t, size_t) = __memcpy_chk;
+void* (*volatile r_memmove)(void*, const void*, size_t, size_t) = __memmove_chk;
+void* (*volatile r_memset)(void*, int, size_t, size_t) = __memset_chk;
+char* (*volatile r_strcpy)(char*, const char*, size_t) = __strcpy_chk;
+char* (*volatile r_strncpy)(char*, const char*, size_t, size_t) = __strncpy_chk;
+char* (*volatile r_strcat)(char*, const char*, size_t) = __strcat_chk;
+constexpr size_t kNoLimit = ~size_t(0);
+
+// Fallbacks until dlsym has run (asm barriers keep the compiler from turning
+// the loops back into library calls).
+size_t fb_strlen(const char* s) {
+  size_t n = 0;
+  while (s[n]) {
+    asm volatile("");
+    n++;
+  }
+  return n;
+}
+size_t fb_strnlen(const char* s, size_t m) {
+  size_t n = 0;
+  while (n < m && s[n]) {
+    asm volatile("");
+    n++;
+  }
+  return n;
+}
+int fb_memcmp(const void* a, const void* b, size_t n) {
+  const unsigned char *x = static_cast<const unsigned char*>(a), *y = static_cast<const unsigned char*>(b);
+  for (size_t i = 0; i < n; i++) {
+    asm volatile("");
+    if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
+  }
+  return 0;
+}
+void* fb_memchr(const void* s, int c, size_t n) {
+  const unsigned char* p = static_cast<const unsigned char*>(s);
+  for (size_t i = 0; i < n; i++) {
+    asm volatile("");
+    if (p[i] == static_cast<unsigned char>(c)) return const_cast<unsigned char*>(p + i);
+  }
+  return nullptr;
+}
+int fb_strcmp(const char* a, const char* b) {
+  size_t i = 0;
+  while (a[i] && a[i] == b[i]) {
+    asm volatile("");
+    i++;
+  }
+  return static_cast<unsigned char>(a[i]) - static_cast<unsigned char>(b[i]);
+}
+int fb_strncmp(const char* a, const char* b, size_t n) {
+  size_t i = 0;
+  while (i < n && a[i] && a[i] == b[i]) {
+    asm volatile("");
+    i++;
+  }
+  return i == n ? 0 : static_cast<unsigned char>(a[i]) - static_cast<unsigned char>(b[i]);
+}
+char* fb_strchr(const char* s, int c) {
+  for (;; s++) {
+    asm volatile("");
+    if (*s == static_cast<char>(c)) return const_cast<char*>(s);
+    if (!*s) return nullptr;
+  }
+}
+char* fb_strrchr(const char* s, int c) {
+  const char* r = nullptr;
+  for (;; s++) {
+    asm volatile("");
+    if (*s == static_cast<char>(c)) r = s;
+    if (!*s) return const_cast<char*>(r);
+  }
+}
+
+size_t (*r_strlen)(const char*) = fb_strlen;
+size_t (*r_strnlen)(const char*, size_t) = fb_strnlen;
+int (*r_memcmp)(const void*, const void*, size_t) = fb_memcmp;
+void* (*r_memchr)(const void*, int, size_t) = fb_memchr;
+int (*r_strcmp)(const char*, const char*) = fb_strcmp;
+int (*r_strncmp)(const char*, const char*, size_t) = fb_strncmp;
+char* (*r_strchr)(const char*, int) = fb_strchr;
+char* (*r_strrchr)(const char*, int) = fb_strrchr;
+char* (*r_strdup)(const char*);
+int (*r_vfprintf)(FILE*, const char*, va_list);
+int (*r_vsnprintf)(char*, size_t, const char*, va_list);
+int (*r_vsprintf)(char*, const char*, va_list);
+int (*r_puts)(const char*);
+int (*r_fputs)(const char*, FILE*);
+size_t (*r_fwrite)(const void*, size_t, size_t, FILE*);
+size_t (*r_fread)(void*, size_t, size_t, FILE*);
+
+// The runtime's own code (libukasan.so's executable segment) is not checked.
+uptr g_rt_lo, g_rt_size;
+
+int find_self(struct dl_phdr_info* info, size_t, void* data) {
+  uptr self = *static_cast<uptr*>(data);
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
+    uptr lo = info->dlpi_addr + ph.p_vaddr;
+    if (self >= lo && self < lo + ph.p_memsz) {
+      // Linked into the executable (libukasan.a): nothing to exclude.
+      if (info->dlpi_name && info->dlpi_name[0]) {
+        g_rt_lo = lo;
+        g_rt_size = ph.p_memsz;
+      }
+      return 1;
+    }
+  }
+  return 0;
+}
+
+template <class T>
+void resolve(T* slot, const char* name) {
+  void* p = dlsym(RTLD_NEXT, name);
+  if (p) *slot = reinterpret_cast<T>(p);
+}
+
+UKASAN_ALWAYS_INLINE bool active(uptr ip) {
+  return g_instr_ready.load(std::memory_order_relaxed) && ip - g_rt_lo >= g_rt_size && !in_report();
+}
+
+// All shadow bytes of [addr, addr+size) zero (word at a time)?
+bool shadow_clean(uptr addr, uptr size) {
+  const u8* s = mem_to_shadow(addr);
+  const u8* e = mem_to_shadow(addr + size - 1) + 1;
+  while (s < e && (reinterpret_cast<uptr>(s) & 7)) {
+    if (*s) return false;
+    s++;
+  }
+  while (s + 8 <= e) {
+    if (*reinterpret_cast<const u64*>(s)) return false;
+    s += 8;
+  }
+  while (s < e) {
+    if (*s) return false;
+    s++;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool instr_check_range(uptr addr, uptr size, bool is_write, uptr ip) {
+  if (size == 0) return true;
+  if (addr < kPageSize) {
+    t_fault_reported = true;
+    report_access(addr, size, is_write, ip);
+    return false;
+  }
+  if (addr + size < addr || !addr_has_shadow(addr) || !addr_has_shadow(addr + size - 1)) return true;
+  if (UKASAN_LIKELY(shadow_clean(addr, size)) || !find_first_bad(addr, size)) return true;
+  report_access(addr, size, is_write, ip);
+  return false;
+}
+
+void interceptors_init() {
+  uptr self = reinterpret_cast<uptr>(&interceptors_init);
+  dl_iterate_phdr(find_self, &self);
+  resolve(&r_strlen, "strlen");
+  resolve(&r_strnlen, "strnlen");
+  resolve(&r_memcmp, "memcmp");
+  resolve(&r_memchr, "memchr");
+  resolve(&r_strcmp, "strcmp");
+  resolve(&r_strncmp, "strncmp");
+  resolve(&r_strchr, "strchr");
+  resolve(&r_strrchr, "strrchr");
+  resolve(&r_strdup, "strdup");
+  resolve(&r_vfprintf, "vfprintf");
+  resolve(&r_vsnprintf, "vsnprintf");
+  resolve(&r_vsprintf, "vsprintf");
+  resolve(&r_puts, "puts");
+  resolve(&r_fputs, "fputs");
+  resolve(&r_fwrite, "fwrite");
+  resolve(&r_fread, "fread");
+}
+
+// Checks the format string and the strings its %s conversions read.
+static void check_format(const char* fmt, va_list ap_in, uptr ip) {
+  if (!instr_check_range(reinterpret_cast<uptr>(fmt), r_strlen(fmt) + 1, false, ip)) return;
+  va_list ap;
+  va_copy(ap, ap_in);
+  for (const char* p = fmt; *p; p++) {
+    if (*p != '%') continue;
+    p++;
+    if (*p == '%') continue;
+    while (*p && fb_strchr("-+ #0'I", *p)) p++;
+    if (*p >= '0' && *p <= '9') {
+      while (*p >= '0' && *p <= '9') p++;
+      if (*p == '$') break;  // positional arguments: not followed
+    } else if (*p == '*') {
+      (void)va_arg(ap, int);
+      p++;
+    }
+    long prec = -1;
+    if (*p == '.') {
+      p++;
+      if (*p == '*') {
+        prec = va_arg(ap, int);
+        p++;
+      } else {
+        prec = 0;
+        while (*p >= '0' && *p <= '9') prec = prec * 10 + (*p++ - '0');
+      }
+    }
+    int lng = 0;  // 1 l, 2 ll/j/z/t/q, 3 L, -1 h/hh
+    for (;; p++) {
+      if (*p == 'l') lng++;
+      else if (*p == 'h') lng = -1;
+      else if (*p == 'j' || *p == 'z' || *p == 't' || *p == 'q') lng = 2;
+      else if (*p == 'L') lng = 3;
+      else break;
+    }
+    switch (*p) {
+      case 'd': case 'i': case 'o': case 'u': case 'x': case 'X': case 'c':
+        if (lng >= 1) (void)va_arg(ap, long);
+        else (void)va_arg(ap, int);
+        break;
+      case 'e': case 'E': case 'f': case 'F': case 'g': case 'G': case 'a': case 'A':
+        if (lng == 3) (void)va_arg(ap, long double);
+        else (void)va_arg(ap, double);
+        break;
+      case 'p': case 'n':
+        (void)va_arg(ap, void*);
+        break;
+      case 'C': (void)va_arg(ap, int); break;
+      case 'S': (void)va_arg(ap, void*); break;
+      case 's': {
+        const char* s = va_arg(ap, const char*);
+        if (lng >= 1 || !s) break;  // wide strings; "(null)"
+        size_t n = prec >= 0 ? r_strnlen(s, static_cast<size_t>(prec)) : r_strlen(s) + 1;
+        if (prec >= 0 && n < static_cast<size_t>(prec)) n++;  // read the terminator too
+        if (!instr_check_range(reinterpret_cast<uptr>(s), n, false, ip)) {
+          va_end(ap);
+          return;
+        }
+        break;
+      }
+      default:
+        va_end(ap);
+        return;  // unknown conversion: stop following arguments
+    }
+    if (!*p) break;
+  }
+  va_end(ap);
+}
+
+}  // namespace ukasan
+
+using namespace ukasan;
+
+// Resolved on first use too: the runtime itself formats with snprintf, maybe
+// before instr_init.
+#define REAL(name) (UKASAN_LIKELY(r_##name) ? r_##name : (resolve(&r_##name, #name), r_##name))
+
+// Definitions under the C names via asm labels: <string.h> declares C++
+// overloads of some of them.
+#define UKASAN_INTERCEPT(ret, name, ...)                                                           \
+  extern "C" __attribute__((visibility("default"))) ret ukasan_##name(__VA_ARGS__) __asm__(#name); \
+  extern "C" __attribute__((visibility("default"))) ret ukasan_##name(__VA_ARGS__)
+
+#define CHECK_R(p, n) \
+  if (active(ip)) instr_check_range(reinterpret_cast<uptr>(p), (n), false, ip)
+#define CHECK_W(p, n) \
+  if (active(ip)) instr_check_range(reinterpret_cast<uptr>(p), (n), true, ip)
+
+UKASAN_INTERCEPT(void*, memcpy, void* d, const void* s, size_t n) {
+  uptr ip = RET_IP;
+  if (active(ip)) {
+    instr_check_range(reinterpret_cast<uptr>(s), n, false, ip);
+    instr_check_range(reinterpret_cast<uptr>(d), n, true, ip);
+  }
+  return r_memcpy(d, s, n, kNoLimit);
+}
+UKASAN_INTERCEPT(void*, memmove, void* d, const void* s, size_t n) {
+  uptr ip = RET_IP;
+  if (active(ip)) {
+    instr_check_range(reinterpret_cast<uptr>(s), n, false, ip);
+    instr_check_range(reinterpret_cast<uptr>(d), n, true, ip);
+  }
+  return r_memmove(d, s, n, kNoLimit);
+}
+UKASAN_INTERCEPT(void*, memset, void* d, int c, size_t n) {
+  uptr ip = RET_IP;
+  CHECK_W(d, n);
+  return r_memset(d, c, n, kNoLimit);
+}
+// The compiler's own names for the intrinsics (clang/gcc may emit them).
+UKASAN_INTERCEPT(void*, __asan_memcpy, void* d, const void* s, size_t n) {
+  uptr ip = RET_IP;
+  if (active(ip)) {
+    instr_check_range(reinterpret_cast<uptr>(s), n, false, ip);
+    instr_check_range(reinterpret_cast<uptr>(d), n, true, ip);
+  }
+  return r_memcpy(d, s, n, kNoLimit);
+}
+UKASAN_INTERCEPT(void*, __asan_memmove, void* d, const void* s, size_t n) {
+  uptr ip = RET_IP;
+  if (active(ip)) {
+    instr_check_range(reinterpret_cast<uptr>(s), n, false, ip);
+    instr_check_range(reinterpret_cast<uptr>(d), n, true, ip);
+  }
+  return r_memmove(d, s, n, kNoLimit);
+}
+UKASAN_INTERCEPT(void*, __asan_memset, void* d, int c, size_t n) {
+  uptr ip = RET_IP;
+  CHECK_W(d, n);
+  return r_memset(d, c, n, kNoLimit);
+}
+UKASAN_INTERCEPT(int, memcmp, const void* a, const void* b, size_t n) {
+  uptr ip = RET_IP;
+  if (active(ip)) {
+    instr_check_range(reinterpret_cast<uptr>(a), n, false, ip);
+    instr_check_range(reinterpret_cast<uptr>(b), n, false, ip);
+  }
+  return r_memcmp(a, b, n);
+}
+UKASAN_INTERCEPT(int, bcmp, const void* a, const void* b, size_t n) {
+  uptr ip = RET_IP;
+  if (active(ip)) {
+    instr_check_range(reinterpret_cast<uptr>(a), n, false, ip);
+    instr_check_range(reinterpret_cast<uptr>(b), n, false, ip);
+  }
+  return r_memcmp(a, b, n);
+}
+UKASAN_INTERCEPT(void*, memchr, const void* s, int c, size_t n) {
+  uptr ip = RET_IP;
+  void* r = r_memchr(s, c, n);
+  CHECK_R(s, r ? static_cast<size_t>(static_cast<const char*>(r) - static_cast<const char*>(s)) + 1 : n);
+  return r;
+}
+UKASAN_INTERCEPT(size_t, strlen, const char* s) {
+  uptr ip = RET_IP;
+  size_t n = r_strlen(s);
+  CHECK_R(s, n + 1);
+  return n;
+}
+UKASAN_INTERCEPT(size_t, strnlen, const char* s, size_t m) {
+  uptr ip = RET_IP;
+  size_t n = r_strnlen(s, m);
+  CHECK_R(s, n < m ? n + 1 : n);
+  return n;
+}
+UKASAN_INTERCEPT(char*, strcpy, char* d, const char* s) {
+  uptr ip = RET_IP;
+  if (active(ip)) {
+    size_t n = r_strlen(s) + 1;
+    instr_check_range(reinterpret_cast<uptr>(s), n, false, ip);
+    instr_check_range(reinterpret_cast<uptr>(d), n, true, ip);
+  }
+  return r_strcpy(d, s, kNoLimit);
+}
+UKASAN_INTERCEPT(char*, strncpy, char* d, const char* s, size_t m) {
+  uptr ip = RET_IP;
+  if (active(ip)) {
+    size_t n = r_strnlen(s, m);
+    instr_check_range(reinterpret_cast<uptr>(s), n < m ? n + 1 : n, false, ip);
+    instr_check_range(reinterpret_cast<uptr>(d), m, true, ip);
+  }
+  return r_strncpy(d, s, m, kNoLimit);
+}
+UKASAN_INTERCEPT(char*, strcat, char* d, const char* s) {
+  uptr ip = RET_IP;
+  if (active(ip)) {
+    size_t dn = r_strlen(d), sn = r_strlen(s) + 1;
+    instr_check_range(reinterpret_cast<uptr>(d), dn + 1, false, ip);
+    instr_check_range(reinterpret_cast<uptr>(s), sn, false, ip);
+    instr_check_range(reinterpret_cast<uptr>(d) + dn, sn, true, ip);
+  }
+  return r_strcat(d, s, kNoLimit);
+}
+UKASAN_INTERCEPT(int, strcmp, const char* a, const char* b) {
+  uptr ip = RET_IP;
+  if (active(ip)) {
+    size_t i = 0;
+    while (a[i] && a[i] == b[i]) i++;
+    instr_check_range(reinterpret_cast<uptr>(a), i + 1, false, ip);
+    instr_check_range(reinterpret_cast<uptr>(b), i + 1, false, ip);
+  }
+  return r_strcmp(a, b);
+}
+UKASAN_INTERCEPT(int, strncmp, const char* a, const char* b, size_t n) {
+  uptr ip = RET_IP;
+  if (active(ip) && n) {
+    size_t i = 0;
+    while (i + 1 < n && a[i] && a[i] == b[i]) i++;
+    instr_check_range(reinterpret_cast<uptr>(a), i + 1, false, ip);
+    instr_check_range(reinterpret_cast<uptr>(b), i + 1, false, ip);
+  }
+  return r_strncmp(a, b, n);
+}
+UKASAN_INTERCEPT(char*, strchr, const char* s, int c) {
+  uptr ip = RET_IP;
+  char* r = r_strchr(s, c);
+  CHECK_R(s, r ? static_cast<size_t>(r - s) + 1 : r_strlen(s) + 1);
+  return r;
+}
+UKASAN_INTERCEPT(char*, strrchr, const char* s, int c) {
+  uptr ip = RET_IP;
+  CHECK_R(s, r_strlen(s) + 1);
+  return r_strrchr(s, c);
+}
+UKASAN_INTERCEPT(char*, strdup, const char* s) {
+  uptr ip = RET_IP;
+  CHECK_R(s, r_strlen(s) + 1);
+  return REAL(strdup)(s);
+}
+
+// ---- stdio --------------------------------------------------------------------------
+
+UKASAN_INTERCEPT(int, vfprintf, FILE* f, const char* fmt, va_list ap) {
+  uptr ip = RET_IP;
+  if (active(ip)) check_format(fmt, ap, ip);
+  return REAL(vfprintf)(f, fmt, ap);
+}
+UKASAN_INTERCEPT(int, vprintf, const char* fmt, va_list ap) {
+  uptr ip = RET_IP;
+  if (active(ip)) check_format(fmt, ap, ip);
+  return REAL(vfprintf)(stdout, fmt, ap);
+}
+UKASAN_INTERCEPT(int, fprintf, FILE* f, const char* fmt, ...) {
+  uptr ip = RET_IP;
+  va_list ap;
+  va_start(ap, fmt);
+  if (active(ip)) check_format(fmt, ap, ip);
+  int r = REAL(vfprintf)(f, fmt, ap);
+  va_end(ap);
+  return r;
+}
+UKASAN_INTERCEPT(int, printf, const char* fmt, ...) {
+  uptr ip = RET_IP;
+  va_list ap;
+  va_start(ap, fmt);
+  if (active(ip)) check_format(fmt, ap, ip);
+  int r = REAL(vfprintf)(stdout, fmt, ap);
+  va_end(ap);
+  return r;
+}
+UKASAN_INTERCEPT(int, vsnprintf, char* buf, size_t n, const char* fmt, va_list ap) {
+  uptr ip = RET_IP;
+  bool on = active(ip);
+  if (on) check_format(fmt, ap, ip);
+  int r = REAL(vsnprintf)(buf, n, fmt, ap);
+  if (on && r >= 0 && n) instr_check_range(reinterpret_cast<uptr>(buf), static_cast<size_t>(r) + 1 < n ? r + 1 : n, true, ip);
+  return r;
+}
+UKASAN_INTERCEPT(int, snprintf, char* buf, size_t n, const char* fmt, ...) {
+  uptr ip = RET_IP;
+  bool on = active(ip);
+  va_list ap;
+  va_start(ap, fmt);
+  if (on) check_format(fmt, ap, ip);
+  int r = REAL(vsnprintf)(buf, n, fmt, ap);
+  va_end(ap);
+  if (on && r >= 0 && n) instr_check_range(reinterpret_cast<uptr>(buf), static_cast<size_t>(r) + 1 < n ? r + 1 : n, true, ip);
+  return r;
+}
+UKASAN_INTERCEPT(int, vsprintf, char* buf, const char* fmt, va_list ap) {
+  uptr ip = RET_IP;
+  bool on = active(ip);
+  if (on) check_format(fmt, ap, ip);
+  int r = REAL(vsprintf)(buf, fmt, ap);
+  if (on && r >= 0) instr_check_range(reinterpret_cast<uptr>(buf), static_cast<size_t>(r) + 1, true, ip);
+  return r;
+}
+UKASAN_INTERCEPT(int, sprintf, char* buf, const char* fmt, ...) {
+  uptr ip = RET_IP;
+  bool on = active(ip);
+  va_list ap;
+  va_start(ap, fmt);
+  if (on) check_format(fmt, ap, ip);
+  int r = REAL(vsprintf)(buf, fmt, ap);
+  va_end(ap);
+  if (on && r >= 0) instr_check_range(reinterpret_cast<uptr>(buf), static_cast<size_t>(r) + 1, true, ip);
+  return r;
+}
+UKASAN_INTERCEPT(int, puts, const char* s) {
+  uptr ip = RET_IP;
+  CHECK_R(s, r_strlen(s) + 1);
+  return REAL(puts)(s);
+}
+UKASAN_INTERCEPT(int, fputs, const char* s, FILE* f) {
+  uptr ip = RET_IP;
+  CHECK_R(s, r_strlen(s) + 1);
+  return REAL(fputs)(s, f);
+}
+UKASAN_INTERCEPT(size_t, fwrite, const void* p, size_t size, size_t n, FILE* f) {
+  uptr ip = RET_IP;
+  CHECK_R(p, size * n);
+  return REAL(fwrite)(p, size, n, f);
+}
+UKASAN_INTERCEPT(size_t, fread, void* p, size_t size, size_t n, FILE* f) {
+  uptr ip = RET_IP;
+  size_t r = REAL(fread)(p, size, n, f);
+  CHECK_W(p, size * r);
+  return r;
+}

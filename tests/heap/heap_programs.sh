@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Real programs under LD_PRELOAD=libukasan.so: identical output to a plain
+# run, no report, clean exit; process-life cases (fork, spawn, threads, TLS
+# destructors, constructors, signal handlers); -lukasan linking.
+# Usage: bash heap_programs.sh SRC_DIR BUILD_DIR
+set -u
+src=$1 build=$2
+lib=$(cd "$build/lib" && pwd)/libukasan.so
+progs=$build/tests/heap/progs
+fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+unset UKASAN_OPTIONS
+
+# same NAME CMD...: stdout identical with and without the preload, stderr empty under it.
+same() {
+  local name=$1
+  shift
+  timeout 300 bash -c "$*" >"$tmp/plain" 2>/dev/null
+  local rc0=$?
+  LD_PRELOAD="$lib" timeout 300 bash -c "$*" >"$tmp/pre" 2>"$tmp/err"
+  local rc1=$?
+  if [ $rc0 -ne $rc1 ] || ! cmp -s "$tmp/plain" "$tmp/pre" || [ -s "$tmp/err" ]; then
+    echo "FAIL: $name (rc $rc0 vs $rc1)"; diff "$tmp/plain" "$tmp/pre" | head; head -50 "$tmp/err"; fail=1
+  else
+    echo "ok: $name ($(wc -c <"$tmp/pre") bytes identical)"
+  fi
+}
+
+cat >"$tmp/script.py" <<'PY'
+import collections, hashlib, json, re, threading
+words = [("w%d" % (i * 7919 % 5003)) * (i % 7 + 1) for i in range(60000)]
+c = collections.Counter(words)
+d = {k: [v, str(v) * 3] for k, v in c.items()}
+s = json.dumps(d, sort_keys=True)
+out = []
+def work(n):
+    out.append(hashlib.sha256((s * n).encode()).hexdigest())
+ts = [threading.Thread(target=work, args=(i,)) for i in range(1, 5)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print(len(s), sorted(out)[0], len(re.findall(r"w1\d+", s)))
+PY
+if command -v python3 >/dev/null; then
+  same "python3 (PYTHONMALLOC=malloc)" "PYTHONMALLOC=malloc python3 $tmp/script.py"
+fi
+same "coreutils pipeline" "seq 1 300000 | sort -r | uniq -c | sort -n -k2 | sha256sum"
+same "multi-threaded churn" "$progs/mt_stress"
+same "constructors, TLS destructors, atexit" "$progs/early_main"
+
+# fork/exec stress (the child allocates at once; posix_spawn, system, popen).
+LD_PRELOAD="$lib" timeout 300 "$progs/fork_exec" 300 >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -ne 0 ] || [ -s "$tmp/err" ] || ! grep -q '^done$' "$tmp/out" || ! grep -q '^spawned$' "$tmp/out" \
+   || ! grep -q '^system$' "$tmp/out" || ! grep -q '^popen$' "$tmp/out"; then
+  echo "FAIL: fork_exec (rc $rc)"; cat "$tmp/out" "$tmp/err" | head -40; fail=1
+else
+  echo "ok: fork/exec stress"
+fi
+
+# Thread churn: 6000 short threads; RSS growth after the first 1000 bounded
+# (a leaked thread state alone is ~9 KiB: 5000 leaks would be ~45 MiB).
+growth=$(UKASAN_OPTIONS=quarantine_size_mb=8 LD_PRELOAD="$lib" timeout 300 "$progs/thread_churn" 6000 2>"$tmp/err")
+rc=$?
+if [ $rc -ne 0 ] || [ -s "$tmp/err" ] || [ -z "$growth" ] || [ "$growth" -gt 12288 ]; then
+  echo "FAIL: thread churn (rc $rc, RSS growth ${growth:-?} KiB)"; cat "$tmp/err" | head; fail=1
+else
+  echo "ok: thread churn (RSS growth ${growth} KiB over 5000 threads)"
+fi
+
+# free() from a signal handler.
+LD_PRELOAD="$lib" timeout 120 "$progs/sigfree" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -ne 0 ] || [ -s "$tmp/err" ]; then echo "FAIL: sigfree (rc $rc)"; cat "$tmp/err" | head -40; fail=1; else echo "ok: free from a signal handler"; fi
+
+# Linked with -lukasan, no preload.
+LD_LIBRARY_PATH="$build/lib" timeout 60 "$progs/linked_heap" >"$tmp/out" 2>&1
+if [ $? -ne 0 ]; then echo "FAIL: linked_heap"; cat "$tmp/out"; fail=1; else echo "ok: -lukasan program ($(cat "$tmp/out"))"; fi
+
+# Silence by default; print_stats=1 prints the statistics at exit.
+LD_PRELOAD="$lib" /bin/true 2>"$tmp/err"
+if [ -s "$tmp/err" ]; then echo "FAIL: a clean run printed something"; cat "$tmp/err"; fail=1; else echo "ok: clean run is silent"; fi
+UKASAN_OPTIONS=print_stats=1 LD_PRELOAD="$lib" /bin/true 2>"$tmp/err"
+if ! grep -q "^ukasan: stats" "$tmp/err"; then echo "FAIL: print_stats=1 printed no statistics"; fail=1; else echo "ok: print_stats=1"; fi
+exit $fail

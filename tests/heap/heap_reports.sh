@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Uninstrumented programs with heap bugs, run under LD_PRELOAD=libukasan.so:
+# each must print the right "BUG: KASAN: <type>" header.
+# Usage: bash heap_reports.sh SRC_DIR BUILD_DIR
+set -u
+src=$1 build=$2
+lib=$build/lib/libukasan.so
+progs=$build/tests/heap/progs
+fail=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+# expect HEADER EXTRA_GREP [ENV...] -- PROG ARGS...
+expect() {
+  local header=$1 extra=$2
+  shift 2
+  local envs=()
+  while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+  shift
+  env "${envs[@]}" LD_PRELOAD="$lib" timeout 120 "$@" >"$out" 2>&1
+  local rc=$?
+  if ! grep -q "^BUG: KASAN: $header in " "$out" || ! grep -q -- "$extra" "$out" || [ $rc -ne 0 ]; then
+    echo "FAIL: $* (rc $rc): expected 'BUG: KASAN: $header' and '$extra'"
+    cat "$out"
+    fail=1
+  else
+    echo "ok: $* -> $(grep -m1 '^BUG: KASAN' "$out")"
+  fi
+}
+
+E=UKASAN_OPTIONS=exitcode=0
+Q=UKASAN_OPTIONS=exitcode=0:quarantine_size_mb=1:quarantine_cache_kb=64
+expect slab-use-after-free "Freed by task" $Q -- "$progs/uaf_write"
+expect slab-out-of-bounds "redzone after the 24-byte object" $E -- "$progs/overflow" right 24
+expect slab-out-of-bounds "redzone before the 100-byte object" $E -- "$progs/overflow" left 100
+expect slab-out-of-bounds "redzone after the 100000-byte object" $E -- "$progs/overflow" right 100000
+expect double-free "Free of addr" $E -- "$progs/double_free"
+expect invalid-free "not allocated by ukasan" $E -- "$progs/free_stack"
+expect invalid-free "not at the start of an object" $E -- "$progs/free_middle"
+expect alloc-dealloc-mismatch "allocated with operator new \[\] and is being freed with operator delete" $E -- "$progs/mismatch" newarray-delete
+expect alloc-dealloc-mismatch "allocated with malloc() and is being freed with operator delete" $E -- "$progs/mismatch" malloc-delete
+expect alloc-dealloc-mismatch "allocated with operator new and is being freed with free()" $E -- "$progs/mismatch" new-free
+expect alloc-dealloc-mismatch "sized operator delete (size 16)" $E -- "$progs/mismatch" sized
+
+# Matching pairs: silent, exit 0.
+LD_PRELOAD="$lib" "$progs/mismatch" ok >"$out" 2>&1
+if [ $? -ne 0 ] || [ -s "$out" ]; then echo "FAIL: mismatch ok printed or failed"; cat "$out"; fail=1; else echo "ok: matching pairs are silent"; fi
+
+# Default exitcode: a process that printed a report exits 1.
+LD_PRELOAD="$lib" "$progs/double_free" >"$out" 2>&1
+rc=$?
+if [ $rc -ne 1 ]; then echo "FAIL: default exit code after a report is $rc, not 1"; fail=1; else echo "ok: exit code 1 after a report"; fi
+exit $fail

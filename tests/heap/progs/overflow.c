@@ -1,0 +1,14 @@
+/* One byte past the end (and, with argv[1] = "left", one byte before the
+ * start): expect "BUG: KASAN: slab-out-of-bounds" when the block is freed. */
+#include <stdlib.h>
+#include <string.h>
+int main(int argc, char** argv) {
+  size_t n = argc > 2 ? strtoul(argv[2], 0, 0) : 24;
+  volatile char* volatile p = malloc(n);
+  if (argc > 1 && !strcmp(argv[1], "left"))
+    p[-1] = 'x';
+  else
+    p[n] = 'x';
+  free((void*)p);
+  return 0;
+}

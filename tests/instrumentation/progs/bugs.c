@@ -1,0 +1,53 @@
+/* One bad access per bug type, chosen by argv[1]; prints MARKER after it. */
+#include <alloca.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ukasan/slab.h>
+
+#define NI __attribute__((noinline))
+int global_arr[10];
+static char global_str[5] = "abcd";
+volatile long sink;
+volatile int idx = 10;
+
+NI void bug_slab_oob(void) { char *p = kmalloc(13, GFP_KERNEL); p[idx + 3] = 1; kfree(p); }
+NI void bug_slab_uaf(void) {
+  struct kmem_cache *c = kmem_cache_create("test_cache", 24, 0, 0, NULL);
+  long *p = kmem_cache_alloc(c, GFP_KERNEL);
+  kmem_cache_free(c, p);
+  sink = p[1];
+}
+NI void bug_large_uaf(void) { char *p = kmalloc(20000, GFP_KERNEL); kfree(p); sink = p[100]; }
+NI void bug_malloc_oob(void) { volatile char *p = malloc(24); p[idx + 14] = 1; free((void *)p); }
+static void *launder(void *p) { __asm__ volatile("" : "+r"(p)); return p; }
+NI void bug_malloc_uaf(void) { int *p = malloc(40); free(launder(p)); sink = p[2]; }
+NI void bug_global_oob(void) { sink = global_arr[idx]; }
+NI void bug_global_oob_static(void) { sink = global_str[idx - 5]; }
+NI void bug_stack_oob(void) { volatile char buf[24]; buf[0] = 0; sink = buf[idx + 14]; }
+NI void bug_alloca_oob(void) { volatile char *a = alloca(idx + 3); a[0] = 1; sink = a[idx + 3]; }
+NI void bug_null_deref(void) { volatile int *p = (int *)(long)(idx - 10); sink = p[2]; }
+NI void bug_wild(void) { volatile long *p = (long *)(0xdead000000000000UL + (unsigned long)idx); sink = *p; }
+NI void bug_memcpy_oob(void) { char *p = kmalloc(16, GFP_KERNEL); char src[32] = {0}; memcpy(p, src, idx + 7); kfree(p); }
+NI void bug_memset_uaf(void) { char *p = kmalloc(64, GFP_KERNEL); kfree(p); memset(p, 0, 8); }
+NI void bug_strlen_oob(void) { char *p = kmalloc(8, GFP_KERNEL); memset(p, 'x', 8); sink = strlen(p); kfree(p); }
+NI void bug_printf_oob(void) { char *p = kmalloc(4, GFP_KERNEL); memcpy(p, "abcd", 4); printf("%s\n", p); kfree(p); }
+NI void bug_atomic_uaf(void) { long *p = kmalloc(32, GFP_KERNEL); kfree(p); __atomic_fetch_add(p, 1, __ATOMIC_SEQ_CST); }
+
+int main(int argc, char **argv) {
+  static const struct { const char *name; void (*fn)(void); } tab[] = {
+    {"slab-oob", bug_slab_oob}, {"slab-uaf", bug_slab_uaf}, {"large-uaf", bug_large_uaf},
+    {"malloc-oob", bug_malloc_oob}, {"malloc-uaf", bug_malloc_uaf}, {"global-oob", bug_global_oob},
+    {"global-oob-static", bug_global_oob_static}, {"stack-oob", bug_stack_oob}, {"alloca-oob", bug_alloca_oob},
+    {"null", bug_null_deref}, {"wild", bug_wild}, {"memcpy-oob", bug_memcpy_oob}, {"memset-uaf", bug_memset_uaf},
+    {"strlen-oob", bug_strlen_oob}, {"printf-oob", bug_printf_oob}, {"atomic-uaf", bug_atomic_uaf},
+  };
+  for (int a = 1; a < argc; a++)
+    for (unsigned i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+      if (!strcmp(argv[a], tab[i].name)) {
+        tab[i].fn();
+        printf("MARKER %s continued\n", argv[a]);
+        fflush(stdout);
+      }
+  return 0;
+}

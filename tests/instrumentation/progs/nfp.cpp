@@ -1,0 +1,155 @@
+// No false positives: exceptions, longjmp, threads (stack reuse after a thread
+// died with poisoned frames), fork, vfork+exec, signals on an alternate stack
+// (and siglongjmp out of one), swapcontext, large frames, varargs. After each
+// one, uninstrumented code walks the stack below through checked libc calls.
+#include <csetjmp>
+#include <csignal>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <pthread.h>
+#include <stdexcept>
+#include <sys/wait.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+extern "C" long plain_touch_stack(int kb);
+#define NI __attribute__((noinline))
+static volatile long sink;
+static void touch() { sink = plain_touch_stack(60); }
+
+NI void use(volatile char *p) { sink = p[0]; }
+NI void deep_throw(int d) {
+  volatile char buf[200];
+  use(buf);
+  if (d == 0) throw std::runtime_error("deep");
+  deep_throw(d - 1);
+  use(buf);
+}
+static jmp_buf jb;
+NI void deep_longjmp(int d) {
+  volatile char buf[300];
+  use(buf);
+  if (d == 0) longjmp(jb, 1);
+  deep_longjmp(d - 1);
+  use(buf);
+}
+NI void *thread_deep_exit(void *) {
+  volatile char buf[500];
+  use(buf);
+  pthread_exit(nullptr);
+}
+NI void thread_deep2(int d) {
+  volatile char buf[256];
+  use(buf);
+  if (d == 0) pthread_exit(nullptr);
+  thread_deep2(d - 1);
+  use(buf);
+}
+NI void *thread_deep_exit2(void *) { thread_deep2(20); return nullptr; }
+NI void *thread_touch(void *) {
+  try { deep_throw(10); } catch (const std::exception &) {}
+  touch();
+  return nullptr;
+}
+NI int vsum(int n, ...) {
+  va_list ap;
+  va_start(ap, n);
+  int s = 0;
+  for (int i = 0; i < n; i++) s += va_arg(ap, int);
+  va_end(ap);
+  return s;
+}
+NI long big_frame(int i) {
+  volatile char big[1 << 20];
+  big[i] = 1;
+  big[(1 << 20) - 1 - i] = 2;
+  char small[10];
+  snprintf(small, sizeof small, "%d", i);
+  return big[i] + big[(1 << 20) - 1 - i] + small[0];
+}
+NI void vfork_child_deep(int d) {
+  volatile char buf[400];
+  use(buf);
+  if (d == 0) {
+    execl("/bin/true", "true", (char *)nullptr);
+    _exit(127);
+  }
+  vfork_child_deep(d - 1);
+  use(buf);
+}
+static sigjmp_buf sjb;
+static volatile int sig_mode;
+NI void handler_deep(int d) {
+  volatile char buf[128];
+  use(buf);
+  if (d == 0) {
+    if (sig_mode == 1) siglongjmp(sjb, 1);
+    return;
+  }
+  handler_deep(d - 1);
+  use(buf);
+}
+void on_sig(int) { handler_deep(5); }
+static ucontext_t main_ctx, fib_ctx;
+NI void fiber_fn() {
+  try { deep_throw(5); } catch (const std::exception &) {}
+  sink = plain_touch_stack(8);
+  swapcontext(&fib_ctx, &main_ctx);
+}
+
+int main() {
+  for (int i = 0; i < 3; i++) {
+    try { deep_throw(30); } catch (const std::exception &) {}
+    touch();
+  }
+  if (setjmp(jb) == 0) deep_longjmp(30);
+  touch();
+  for (int round = 0; round < 3; round++) {
+    pthread_t t[4];
+    for (auto &x : t) pthread_create(&x, nullptr, round == 1 ? thread_deep_exit : thread_deep_exit2, nullptr);
+    for (auto &x : t) pthread_join(x, nullptr);
+    for (auto &x : t) pthread_create(&x, nullptr, thread_touch, nullptr);
+    for (auto &x : t) pthread_join(x, nullptr);
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    try { deep_throw(5); } catch (const std::exception &) {}
+    touch();
+    _exit(0);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) { std::printf("fork child failed\n"); return 3; }
+  pid = vfork();
+  if (pid == 0) vfork_child_deep(10);
+  waitpid(pid, &st, 0);
+  touch();
+  stack_t ss;
+  ss.ss_sp = malloc(1 << 16);
+  ss.ss_size = 1 << 16;
+  ss.ss_flags = 0;
+  sigaltstack(&ss, nullptr);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sig;
+  sa.sa_flags = SA_ONSTACK;
+  sigaction(SIGUSR1, &sa, nullptr);
+  for (int i = 0; i < 3; i++) raise(SIGUSR1);
+  sig_mode = 1;
+  if (sigsetjmp(sjb, 1) == 0) raise(SIGUSR1);
+  touch();
+  static char fstack[1 << 17];
+  getcontext(&fib_ctx);
+  fib_ctx.uc_stack.ss_sp = fstack;
+  fib_ctx.uc_stack.ss_size = sizeof fstack;
+  fib_ctx.uc_link = &main_ctx;
+  makecontext(&fib_ctx, fiber_fn, 0);
+  swapcontext(&main_ctx, &fib_ctx);
+  touch();
+  sink = big_frame(3) + vsum(4, 1, 2, 3, 4);
+  touch();
+  std::printf("NFP-OK\n");
+  return 0;
+}
