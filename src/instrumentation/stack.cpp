@@ -28,7 +28,6 @@
 #include "shadow/shadow.h"
 #include "slab/slab.h"
 
-extern "C" void* __libc_stack_end;
 
 namespace ukasan {
 
@@ -60,33 +59,7 @@ static UKASAN_TLS uptr t_fiber_lo, t_fiber_top;  // the last swapcontext target
 void thread_stack_reset() { t_stack_lo = t_stack_top = 0; }
 
 void thread_stack_bounds(uptr* lo, uptr* top) {
-  if (UKASAN_UNLIKELY(!t_stack_top)) {
-    uptr l = 0, t = 0;
-    if (current_tid() == getpid()) {
-      t = reinterpret_cast<uptr>(__libc_stack_end);
-      struct rlimit rl;
-      uptr size = uptr(8) << 20;
-      if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) size = rl.rlim_cur;
-      if (size > (uptr(1) << 30)) size = uptr(1) << 30;
-      // __libc_stack_end is below the arguments and environment: round up
-      // to the page so the top frames' shadow is covered too.
-      t = round_up(t, kPageSize);
-      l = t > size ? t - size : 0;
-    } else {
-      pthread_attr_t attr;
-      if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-        void* addr = nullptr;
-        size_t size = 0;
-        if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr && size) {
-          l = reinterpret_cast<uptr>(addr);
-          t = l + size;
-        }
-        pthread_attr_destroy(&attr);
-      }
-    }
-    t_stack_lo = l;
-    t_stack_top = t;
-  }
+  if (UKASAN_UNLIKELY(!t_stack_top)) query_thread_stack(&t_stack_lo, &t_stack_top);
   *lo = t_stack_lo;
   *top = t_stack_top;
 }

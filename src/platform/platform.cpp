@@ -1,6 +1,8 @@
 #include "platform/platform.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <linux/membarrier.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,8 @@
 #include <unistd.h>
 
 #include <atomic>
+
+extern "C" void* __libc_stack_end;  // glibc/ld.so: the stack pointer at process entry
 
 namespace ukasan {
 
@@ -42,6 +46,34 @@ int current_tid() {
   return t_tid;
 }
 void platform_after_fork_child() { t_tid = 0; }
+
+void query_thread_stack(uptr* lo, uptr* top) {
+  uptr l = 0, t = 0;
+  if (current_tid() == getpid()) {
+    // The main thread: avoid pthread_getattr_np, which parses
+    // /proc/self/maps with stdio. __libc_stack_end is below the arguments and
+    // environment: round up so the top frames are covered.
+    t = round_up(reinterpret_cast<uptr>(__libc_stack_end), kPageSize);
+    struct rlimit rl;
+    uptr size = uptr(8) << 20;
+    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) size = rl.rlim_cur;
+    if (size > (uptr(1) << 30)) size = uptr(1) << 30;
+    l = t > size ? t - size : 0;
+  } else {
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      void* addr = nullptr;
+      size_t size = 0;
+      if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr && size) {
+        l = reinterpret_cast<uptr>(addr);
+        t = l + size;
+      }
+      pthread_attr_destroy(&attr);
+    }
+  }
+  *lo = l;
+  *top = t;
+}
 
 void current_comm(char* buf, uptr len) {
   char name[17] = {};

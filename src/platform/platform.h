@@ -13,6 +13,10 @@ void unmap(void* p, uptr size);
 void release_pages(void* p, uptr size);  // give the pages back to the OS, keep the range
 
 int current_tid();
+// The calling thread's stack [*lo, *top) (0, 0 if unknown). Main thread:
+// glibc's entry stack end rounded up to the page, minus RLIMIT_STACK (capped
+// at 1 GiB); other threads: pthread_getattr_np, which may call malloc.
+void query_thread_stack(uptr* lo, uptr* top);
 void platform_after_fork_child();  // the forking thread has a new tid in the child
 // Copies the current thread's name (like the kernel's current->comm) into buf.
 void current_comm(char* buf, uptr len);
@@ -31,4 +35,14 @@ void heavy_barrier();
 void heavy_barrier_init();
 
 u64 monotonic_ns();
+
+// memset/memcpy for the runtime's own writes into poisoned memory (redzones,
+// freed objects): never routed through the libc interceptors of the
+// instrumentation runtime, which would report them in a static link.
+inline void internal_memset(void* dst, int c, uptr n) {
+  asm volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
+}
+inline void internal_memcpy(void* dst, const void* src, uptr n) {
+  asm volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+}
 }  // namespace ukasan

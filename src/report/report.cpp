@@ -3,6 +3,7 @@
 #include "report/report.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -403,7 +404,10 @@ void report_at_exit() {
                      (unsigned long)d.unique_stacks, (unsigned long)d.bytes_used);
     write_all(2, buf, n > 0 ? static_cast<uptr>(n) : 0);
   }
-  if (report_count() > 0 && options().fault == kFaultReport && options().exitcode != 0) _exit(options().exitcode);
+  if (report_count() > 0 && options().fault == kFaultReport && options().exitcode != 0) {
+    fflush(nullptr);  // _exit skips stdio: do not lose the program's buffered output
+    _exit(options().exitcode);
+  }
 }
 
 }  // namespace ukasan

@@ -165,7 +165,7 @@ UKASAN_EXPORT void kfree_sensitive(const void* p) {
   Span* s;
   uptr n = usable_size(p, ip, &req, &c, &s);
   if (!n) return;
-  memset(const_cast<void*>(p), 0, n);  // the runtime writes the slack too (unchecked)
+  internal_memset(const_cast<void*>(p), 0, n);  // the slack too: poisoned, so not via memset()
   kfree_impl(p, ip);
 }
 

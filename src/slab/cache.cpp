@@ -359,22 +359,25 @@ void cache_destroy(KmemCache* c, uptr ip) {
         quarantine().extract_from_fifo(of_c, victims);
         quarantine().free_list(victims, nullptr);
       });
-  LockGuard g(c->lock);
   u64 live = 0;
-  for (Span* s = c->slabs; s; s = s->slab_next) live += s->inuse;
-  if (live) {
-    // Never free live objects: keep the slabs, report, keep the name.
-    report_destroy_leak(c, live, ip);
-  } else {
-    for (Span* s = c->slabs; s;) {
-      Span* nx = s->slab_next;
-      release_slab(s);
-      s = nx;
+  {
+    LockGuard g(c->lock);
+    for (Span* s = c->slabs; s; s = s->slab_next) live += s->inuse;
+    if (!live) {
+      for (Span* s = c->slabs; s;) {
+        Span* nx = s->slab_next;
+        release_slab(s);
+        s = nx;
+      }
+      c->slabs = nullptr;
+      c->partial = nullptr;
+      c->nslabs = 0;
     }
-    c->slabs = nullptr;
-    c->partial = nullptr;
-    c->nslabs = 0;
   }
+  // Never free live objects: keep the slabs and report. Not under c->lock:
+  // a report may spawn the symbolizer (fork handlers take every cache lock);
+  // the cache is already marked destroyed, so nothing else changes its slabs.
+  if (live) report_destroy_leak(c, live, ip);
   LockGuard g2(g_caches_lock);
   if (c->mag_id >= 0) g_mag_owner[c->mag_id] = nullptr;
   c->mag_id = -1;

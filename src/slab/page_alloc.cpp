@@ -2,6 +2,7 @@
 
 #include <new>
 
+#include "platform/options.h"
 #include "platform/platform.h"
 #include "shadow/shadow.h"
 
@@ -49,6 +50,11 @@ void PageAllocator::set_map(Span* s) {
 
 Span* PageAllocator::alloc_span(uptr npages, SpanKind kind) {
   LockGuard g(lock_);
+  // UKASAN_OPTIONS=debug_fail_pages=N (tests): simulated out of memory.
+  if (UKASAN_UNLIKELY(options().debug_fail_pages)) {
+    options().debug_fail_pages--;
+    return nullptr;
+  }
   Span* s = nullptr;
   if (npages <= kSmallRuns && small_free_[npages]) {
     s = small_free_[npages];

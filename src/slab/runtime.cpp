@@ -154,6 +154,7 @@ void quarantine_drain_all() {
 // (slot -> quarantine -> cache -> page), so the child never inherits a lock
 // held by a thread that does not exist there.
 static void fork_prepare() {
+  if (in_report()) return;  // the symbolizer being spawned by a report: it only execs
   exclusion().begin_sync();
   exclusion().lock_all_slots();
   quarantine().global_lock().lock();
@@ -164,6 +165,7 @@ static void fork_prepare() {
 }
 
 static void fork_parent() {
+  if (in_report()) return;  // the symbolizer being spawned by a report: it only execs
   report_unlock_after_fork(false);
   page_allocator().lock().unlock();
   for (u32 i = cache_count(); i-- > 0;) cache_by_index(i)->lock.unlock();
@@ -175,6 +177,7 @@ static void fork_parent() {
 
 
 static void fork_child() {
+  if (in_report()) return;  // the symbolizer being spawned by a report: it only execs
   report_unlock_after_fork(true);
   page_allocator().lock().reset();
   for (u32 i = 0; i < cache_count(); i++) cache_by_index(i)->lock.reset();
@@ -255,7 +258,23 @@ depot_handle_t save_stack_from(uptr ip) {
 
 // ---- large blocks --------------------------------------------------------------------
 
+// Eviction on the allocation path of page-backed blocks (the slab path does
+// it inside take_object). Without it a program that churns only large blocks
+// grows the quarantine without bound.
+static void reduce_on_alloc() {
+  if (!quarantine().over_limit()) return;
+  ThreadState* ts = thread_state();
+  Exclusion& ex = exclusion();
+  SectionMode m = ex.enter(ts);
+  if (m != SectionMode::kNested) {
+    const bool locked = m == SectionMode::kLocked;  // see take_object: no magazines then
+    quarantine().reduce(locked ? nullptr : ts, locked);
+  }
+  ex.exit(ts, m);
+}
+
 static Span* large_span_alloc(uptr npages) {
+  reduce_on_alloc();
   Span* s = page_allocator().alloc_span(npages, kSpanLarge);
   if (!s) {
     quarantine_drain_all();

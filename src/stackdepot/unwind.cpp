@@ -15,15 +15,12 @@
 // computation may call pthread_getattr_np, which allocates; since this
 // runtime can be the process's malloc, a TLS flag marks the computation and a
 // re-entrant capture returns 0 frames meanwhile.
-#include <pthread.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "platform/platform.h"
 #include "stackdepot/stackdepot.h"
-
-extern "C" void* __libc_stack_end;  // glibc/ld.so: sp at process entry (main thread)
 
 namespace ukasan {
 namespace {
@@ -36,31 +33,8 @@ UKASAN_TLS uptr t_stack_top;  // one past the highest address (0: unknown)
 
 UKASAN_NOINLINE void compute_stack_bounds() {
   t_bounds_state = kBoundsComputing;
-  uptr lo = 0, top = 0;
-  const long tid = syscall(SYS_gettid);
-  if (tid == static_cast<long>(getpid())) {
-    // Main thread: every frame lies below the entry stack pointer; avoid
-    // pthread_getattr_np, which parses /proc/self/maps with stdio for it.
-    top = reinterpret_cast<uptr>(__libc_stack_end);
-    struct rlimit rl;
-    uptr size = uptr(8) << 20;
-    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-      size = static_cast<uptr>(rl.rlim_cur);
-    else
-      size = uptr(1) << 30;
-    lo = top > size ? top - size : 0;
-  } else {
-    pthread_attr_t attr;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-      void* addr = nullptr;
-      size_t size = 0;
-      if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr && size) {
-        lo = reinterpret_cast<uptr>(addr);
-        top = lo + size;
-      }
-      pthread_attr_destroy(&attr);
-    }
-  }
+  uptr lo, top;
+  query_thread_stack(&lo, &top);
   t_stack_lo = lo;
   t_stack_top = top;
   t_bounds_state = kBoundsReady;

@@ -210,6 +210,7 @@ TEST_F(SlabTest, QuarantineFifoDelaysReuse) {
     freed_after += slot;
   }
   EXPECT_TRUE(reused) << "the victim must come back once the quarantine cycles";
+  if (reused) kmem_cache_free(c, victim);
   EXPECT_GE(freed_after, bound) << "reused after only " << freed_after << " bytes";
   ukasan_get_stats(&st);
   EXPECT_GT(st.evictions, 0u);
@@ -307,4 +308,24 @@ TEST_F(SlabTest, StatsTrackQuarantine) {
   ukasan_set_options("quarantine_size_mb=256:quarantine_cache_kb=1024");
 }
 
+}  // namespace
+
+namespace {
+// Page-backed blocks are evicted on the allocation path too: churning only
+// large blocks keeps the quarantine within its bound (plus one batch).
+TEST_F(SlabTest, LargeBlocksRespectTheQuarantineBound) {
+  ukasan_set_options("quarantine_size_mb=8:quarantine_cache_kb=256");
+  ukasan_quarantine_drain();
+  struct ukasan_stats st;
+  for (int i = 0; i < 400; i++) {
+    void* p = kmalloc(300 * 1024, GFP_KERNEL);
+    ASSERT_NE(p, nullptr);
+    kfree(p);
+    ukasan_get_stats(&st);
+    ASSERT_LE(st.quarantine_bytes, (8u << 20) + 2 * (300u << 10) + (256u << 10) + 8 * 4096) << "at " << i;
+  }
+  EXPECT_GT(st.evictions, 0u);
+  ukasan_quarantine_drain();
+  ukasan_set_options("quarantine_size_mb=256:quarantine_cache_kb=1024");
+}
 }  // namespace

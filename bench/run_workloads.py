@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""Whole-program and real-program benchmarks for ukasan (called by bench/run.sh).
+
+Runs every workload of bench/workloads.c under every available allocator,
+alternating allocators inside each repetition (rep 1: all allocators, rep 2:
+all allocators, ...) so that slow drift of a shared machine hits all of them
+alike; reports the median of the repetitions and ratios against glibc and
+scudo computed from those medians. Writes under OUT:
+  workloads.md        the tables (Markdown)
+  results.json        every single run
+  occ-*.dat / *.png   RSS and ukasan quarantine occupancy over time (rep 1),
+                      plots if gnuplot is installed
+Nothing here is a pass/fail gate: targets are reported as met/missed.
+Usage: run_workloads.py BUILD_DIR OUT_DIR   (env QUICK=1: fewer ops, 3 reps still)
+"""
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+BUILD, OUT = sys.argv[1], sys.argv[2]
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+QUICK = os.environ.get("QUICK", "0") not in ("", "0")
+REPS = int(os.environ.get("BENCH_REPS", "3"))
+QMB = 256  # quarantine bound for every quarantining allocator (MiB)
+os.makedirs(OUT, exist_ok=True)
+
+WL_BIN = os.path.join(BUILD, "bin", "bench_workloads")
+LIBUKASAN = os.path.join(BUILD, "lib", "libukasan.so")
+SCUDO = "/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.scudo_standalone-x86_64.so"
+LIBDIR = "/usr/lib/x86_64-linux-gnu"
+
+
+def sh(cmd):
+    return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
+
+
+LIBASAN = sh("gcc -print-file-name=libasan.so")
+
+# ---- extra builds of the workload binary -------------------------------------
+src_c = os.path.join(SRC, "bench", "workloads.c")
+instr_bin = os.path.join(OUT, "workloads-ukasan-cc")
+asan_bin = os.path.join(OUT, "workloads-asan")
+cc = os.path.join(BUILD, "bin", "ukasan-cc")
+have_instr = subprocess.run([cc, "-O2", "-g", src_c, "-o", instr_bin, "-lpthread", "-ldl"],
+                            capture_output=True).returncode == 0
+have_asan_build = subprocess.run(["gcc", "-O2", "-g", "-fno-omit-frame-pointer", "-fsanitize=address", src_c,
+                                  "-o", asan_bin, "-lpthread", "-ldl"], capture_output=True).returncode == 0
+
+# ---- allocators: name -> (binary or None for the plain one, env additions) ----
+ALLOCS = [("glibc", None, {})]
+for name, lib in (("jemalloc", "libjemalloc.so.2"), ("tcmalloc", "libtcmalloc_minimal.so.4"),
+                  ("mimalloc", "libmimalloc.so.2")):
+    if os.path.exists(os.path.join(LIBDIR, lib)):
+        ALLOCS.append((name, None, {"LD_PRELOAD": os.path.join(LIBDIR, lib)}))
+if os.path.exists(SCUDO):
+    ALLOCS.append(("scudo+q", None, {
+        "LD_PRELOAD": SCUDO,
+        # Same global bound as ukasan; ukasan's per-CPU queue is 1 MiB; ukasan
+        # quarantines every size, so the max chunk size covers the largest block.
+        "SCUDO_OPTIONS": f"quarantine_size_kb={QMB * 1024}:thread_local_quarantine_size_kb=1024:"
+                         f"quarantine_max_chunk_size={2 << 20}"}))
+if LIBASAN and os.path.exists(LIBASAN):
+    ALLOCS.append(("asan-preload", None, {"LD_PRELOAD": LIBASAN,
+                                          "ASAN_OPTIONS": f"quarantine_size_mb={QMB}:detect_leaks=0"}))
+if have_asan_build:
+    ALLOCS.append(("asan-build", asan_bin, {"ASAN_OPTIONS": f"quarantine_size_mb={QMB}:detect_leaks=0"}))
+UK_ENV = {"UKASAN_OPTIONS": f"quarantine_size_mb={QMB}"}
+ALLOCS.append(("ukasan", None, dict(UK_ENV, LD_PRELOAD=LIBUKASAN)))
+if have_instr:
+    ALLOCS.append(("ukasan-cc", instr_bin, dict(UK_ENV)))
+
+# ---- workloads: (label, workload, threads, ops per thread) -------------------
+f = 0.3 if QUICK else 1.0
+WORKLOADS = [
+    ("churn-1t", "churn", 1, int(1_000_000 * f)),
+    ("churn-2t", "churn", 2, int(1_000_000 * f)),  # the headline
+    ("xthread-2t", "xthread", 2, int(500_000 * f)),
+    ("threads-2t", "threads", 2, int(400 * f)),
+    ("large-2t", "large", 2, int(2000 * f)),
+    ("longlived-2t", "longlived", 2, int(500_000 * f)),
+]
+
+
+def run_one(binary, env_add, args, occ=None):
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    env.update(env_add)
+    if occ:
+        env["BENCH_OCC"] = occ
+    t0 = time.time()
+    p = subprocess.run([binary] + [str(a) for a in args], env=env, capture_output=True, text=True, timeout=300)
+    wall = time.time() - t0
+    res = {"rc": p.returncode, "wall": wall}
+    for line in p.stdout.splitlines():
+        if line.startswith("RESULT "):
+            for kv in line.split()[1:]:
+                k, v = kv.split("=", 1)
+                try:
+                    res[k] = float(v)
+                except ValueError:
+                    res[k] = v
+    if p.returncode != 0 or "ns_op" not in res:
+        res["error"] = (p.stderr or p.stdout)[-300:]
+    return res
+
+
+results = []  # dicts: alloc, wl, rep, metrics
+print(f"# allocators: {', '.join(a[0] for a in ALLOCS)}", flush=True)
+print(f"# load average at start: {open('/proc/loadavg').read().split()[:3]}", flush=True)
+for rep in range(REPS):
+    for label, wl, thr, ops in WORKLOADS:
+        for name, binary, env_add in ALLOCS:
+            occ = os.path.join(OUT, f"occ-{label}-{name}.dat") if rep == 0 else None
+            r = run_one(binary or WL_BIN, env_add, [wl, thr, ops], occ)
+            r.update(alloc=name, wl=label, rep=rep)
+            results.append(r)
+            if "error" in r:
+                print(f"  {label} {name} rep{rep}: FAILED rc={r['rc']}: {r['error']!r}", flush=True)
+    print(f"# rep {rep + 1}/{REPS} done", flush=True)
+
+
+def med(label, name, key):
+    v = [r[key] for r in results if r["wl"] == label and r["alloc"] == name and key in r and "error" not in r]
+    return statistics.median(v) if v else None
+
+
+def fmt(v, nd=0):
+    if v is None:
+        return "-"
+    return f"{v:,.{nd}f}"
+
+
+md = []
+md.append(f"Median of {REPS} interleaved runs; ns/op = wall time / (malloc+free pairs) over all threads; "
+          f"RSS = peak (getrusage, MiB); latencies in ns from rdtsc around every 4th call; "
+          f"quarantine bound {QMB} MiB for ukasan, scudo+q, ASan. load average at start: "
+          f"{' '.join(open('/proc/loadavg').read().split()[:3])}.\n")
+for label, wl, thr, ops in WORKLOADS:
+    md.append(f"### {label} ({wl}, {thr} threads, {ops} ops/thread)\n")
+    md.append("| allocator | ns/op | × glibc | × scudo+q | peak RSS MiB | malloc p50/p99/p99.9/max | "
+              "free p50/p99/p99.9/max |")
+    md.append("|---|---|---|---|---|---|---|")
+    g = med(label, "glibc", "ns_op")
+    s = med(label, "scudo+q", "ns_op")
+    for name, _, _ in ALLOCS:
+        n = med(label, name, "ns_op")
+        rss = med(label, name, "rss_kib")
+        lat = lambda k: "/".join(fmt(med(label, name, f"{k}_{p}")) for p in ("p50", "p99", "p999", "max"))
+        md.append(f"| {name} | {fmt(n, 1)} | {fmt(n / g if n and g else None, 2)} | "
+                  f"{fmt(n / s if n and s else None, 2)} | {fmt(rss / 1024 if rss else None, 1)} | "
+                  f"{lat('malloc')} | {lat('free')} |")
+    md.append("")
+
+# ---- headline targets ------------------------------------------------------------
+u2, g2, s2 = med("churn-2t", "ukasan", "ns_op"), med("churn-2t", "glibc", "ns_op"), med("churn-2t", "scudo+q", "ns_op")
+u1 = med("churn-1t", "ukasan", "ns_op")
+urss = med("churn-2t", "ukasan", "rss_kib")
+ufree = med("churn-2t", "ukasan", "free_p999")
+live_mib = 2 * 4096 * (16 + 1024) / 2 / 2**20  # live requested bytes, 2 threads x 4096 blocks
+bound_mib = (QMB + live_mib) * 1.15
+md.append("### Headline targets (churn, 2 threads, 16-1024 B, window 4096, 256 MiB quarantine)\n")
+md.append("| target | measured | met? |")
+md.append("|---|---|---|")
+
+
+def tgt(name, val, ok):
+    md.append(f"| {name} | {val} | {'met' if ok else 'MISSED'} |")
+
+
+if u2 and s2:
+    tgt("ukasan ≤ 0.15 × scudo+q time", f"{u2 / s2:.2f} ×", u2 / s2 <= 0.15)
+if u2 and g2:
+    tgt("ukasan ≤ 2 × glibc time", f"{u2 / g2:.1f} ×", u2 / g2 <= 2)
+if urss:
+    tgt(f"peak RSS ≤ 1.15 × (quarantine + live) = {bound_mib:.0f} MiB", f"{urss / 1024:.0f} MiB",
+        urss / 1024 <= bound_mib)
+if ufree is not None:
+    tgt("free() p99.9 ≤ 5 µs", f"{ufree / 1000:.2f} µs", ufree <= 5000)
+if u1 and u2:
+    # Same ops per thread: throughput ratio = 2 * t(1 thread) / t(2 threads) = 2 * u1*N / (u2*2N)... in ns/op terms:
+    scale = u1 / u2
+    tgt("2-thread throughput ≥ 1.8 × 1-thread", f"{scale:.2f} ×", scale >= 1.8)
+    g1 = med("churn-1t", "glibc", "ns_op")
+    if g1 and g2:
+        md.append(f"\n(glibc's own 2-thread scaling in the same run: {g1 / g2:.2f} ×; below 1.8 × the machine "
+                  f"did not give the two threads two CPUs.)")
+md.append("")
+
+# ---- real programs -----------------------------------------------------------------
+PY = sh("python3 -c 'import sys; print(sys.executable)'")
+PY_SCRIPT = os.path.join(SRC, "bench", "real_python.py")
+SQL = os.path.join(SRC, "bench", "real_sqlite.sql")
+real = []
+if PY:
+    real.append(("python3", [PY, PY_SCRIPT, "0.3" if QUICK else "1"], {"PYTHONMALLOC": "malloc"}))
+if shutil.which("sqlite3"):
+    real.append(("sqlite3", [shutil.which("sqlite3"), ":memory:"], {}))
+
+REAL_ALLOCS = [a for a in ALLOCS if a[1] is None]  # preloads only (same binary)
+
+
+def run_real(cmd, env_add, stdin_path):
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    env.update(env_add)
+    stdin = open(stdin_path) if stdin_path else subprocess.DEVNULL
+    t0 = time.time()
+    p = subprocess.Popen(cmd, env=env, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.time() - t0
+    err = p.stderr.read().decode(errors="replace")
+    p.stderr.close()
+    return {"wall": wall, "rss_kib": ru.ru_maxrss, "rc": os.waitstatus_to_exitcode(status), "err": err[-300:]}
+
+
+real_res = []
+for rep in range(REPS):
+    for rname, cmd, extra in real:
+        for name, _, env_add in REAL_ALLOCS:
+            env = dict(env_add)
+            env.update(extra)
+            r = run_real(cmd, env, SQL if rname == "sqlite3" else None)
+            r.update(alloc=name, prog=rname, rep=rep)
+            real_res.append(r)
+            if r["rc"] != 0:
+                print(f"  {rname} {name}: rc={r['rc']} {r['err']!r}", flush=True)
+
+if real:
+    md.append(f"### Real programs (median of {REPS}; python3 with PYTHONMALLOC=malloc running bench/real_python.py, "
+              f"sqlite3 :memory: running bench/real_sqlite.sql)\n")
+    md.append("| program | allocator | wall s | × glibc | peak RSS MiB | exit |")
+    md.append("|---|---|---|---|---|---|")
+    for rname, _, _ in real:
+        def m(name, key):
+            v = [r[key] for r in real_res if r["prog"] == rname and r["alloc"] == name]
+            return statistics.median(v) if v else None
+        g = m("glibc", "wall")
+        for name, _, _ in REAL_ALLOCS:
+            w = m(name, "wall")
+            rc = max(r["rc"] for r in real_res if r["prog"] == rname and r["alloc"] == name)
+            md.append(f"| {rname} | {name} | {fmt(w, 3)} | {fmt(w / g if w and g else None, 2)} | "
+                      f"{fmt(m(name, 'rss_kib') / 1024, 1)} | {rc} |")
+    md.append("")
+
+# ---- plots -----------------------------------------------------------------------
+plots = []
+if shutil.which("gnuplot"):
+    for label, _, _, _ in WORKLOADS:
+        files = [(n, os.path.join(OUT, f"occ-{label}-{n}.dat")) for n, _, _ in ALLOCS]
+        files = [(n, p) for n, p in files if os.path.exists(p) and os.path.getsize(p) > 0]
+        if not files:
+            continue
+        png = os.path.join(OUT, f"rss-{label}.png")
+        series = ", ".join(f"'{p}' using 1:($2/1024) with lines title '{n} RSS'" for n, p in files)
+        uk = [(n, p) for n, p in files if n.startswith("ukasan")]
+        series += "".join(f", '{p}' using 1:($3/1024) with lines dt 2 lw 2 title '{n} quarantine'" for n, p in uk)
+        script = (f"set terminal png size 900,500; set output '{png}'; set xlabel 'seconds'; "
+                  f"set ylabel 'MiB'; set key outside right; set title '{label}: RSS and ukasan quarantine (rep 1)'; "
+                  f"plot {series}\n")
+        if subprocess.run(["gnuplot"], input=script, text=True, capture_output=True).returncode == 0:
+            plots.append(png)
+    # ns/op bar chart per workload, normalised to glibc.
+    dat = os.path.join(OUT, "ratios.dat")
+    with open(dat, "w") as fh:
+        fh.write("wl " + " ".join(n for n, _, _ in ALLOCS) + "\n")
+        for label, _, _, _ in WORKLOADS:
+            g = med(label, "glibc", "ns_op") or 1
+            fh.write(label + " " + " ".join(fmt((med(label, n, "ns_op") or 0) / g, 3).replace(",", "")
+                                             for n, _, _ in ALLOCS) + "\n")
+    png = os.path.join(OUT, "time-vs-glibc.png")
+    cols = " ".join(f"'{dat}' using {i + 2}:xtic(1) title '{n}'," for i, (n, _, _) in enumerate(ALLOCS))
+    script = (f"set terminal png size 1100,500; set output '{png}'; set style data histograms; "
+              f"set style fill solid; set logscale y; set ylabel 'time / glibc (log)'; set key outside right; "
+              f"set title 'workload time relative to glibc (median)'; plot {cols.rstrip(',')}\n")
+    if subprocess.run(["gnuplot"], input=script, text=True, capture_output=True).returncode == 0:
+        plots.append(png)
+if plots:
+    md.append("Plots: " + ", ".join(os.path.relpath(p, OUT) for p in plots) + "\n")
+
+with open(os.path.join(OUT, "results.json"), "w") as fh:
+    json.dump({"workloads": results, "real": real_res}, fh, indent=1)
+with open(os.path.join(OUT, "workloads.md"), "w") as fh:
+    fh.write("\n".join(md) + "\n")
+print("\n".join(md))
