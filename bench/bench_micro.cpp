@@ -208,6 +208,7 @@ BENCHMARK(BM_KmemCacheAllocFree)
     ->ArgsProduct({{0, 1}, {0, 1}})
     ->Threads(1)
     ->Threads(2)
+    ->Threads(4)  // oversubscribed on 2 cores: where a spinning waiter can hurt
     ->UseRealTime();
 
 // ---- stacks -------------------------------------------------------------------

@@ -14,6 +14,7 @@
 
 #include <atomic>
 
+#include "platform/platform.h"
 #include "platform/types.h"
 
 namespace ukasan {
@@ -75,17 +76,17 @@ class PiMutex {
   constexpr PiMutex() = default;
   void lock() {
     u32 expected = 0;
-    u32 tid = static_cast<u32>(syscall(SYS_gettid));
+    u32 tid = static_cast<u32>(current_tid());  // cached: gettid is a syscall
     if (v_.compare_exchange_strong(expected, tid, std::memory_order_acquire)) return;
     while (syscall(SYS_futex, reinterpret_cast<u32*>(&v_), FUTEX_LOCK_PI_PRIVATE, 0, nullptr, nullptr, 0) != 0) {
     }
   }
   bool try_lock() {
     u32 expected = 0;
-    return v_.compare_exchange_strong(expected, static_cast<u32>(syscall(SYS_gettid)), std::memory_order_acquire);
+    return v_.compare_exchange_strong(expected, static_cast<u32>(current_tid()), std::memory_order_acquire);
   }
   void unlock() {
-    u32 tid = static_cast<u32>(syscall(SYS_gettid));
+    u32 tid = static_cast<u32>(current_tid());
     if (v_.compare_exchange_strong(tid, 0, std::memory_order_release)) return;
     syscall(SYS_futex, reinterpret_cast<u32*>(&v_), FUTEX_UNLOCK_PI_PRIVATE, 0, nullptr, nullptr, 0);
   }
