@@ -28,6 +28,10 @@ test-tsan:
 bench: build
 	@if [ -x bench/run.sh ]; then bash bench/run.sh $(BUILD); else echo "no benchmarks yet"; fi
 
+# Long run of the slab API fuzzer (tests/fuzz): FUZZ_TIME seconds (default 600), 2 jobs.
+fuzz: build
+	@bash tests/fuzz/run_fuzz.sh $(abspath $(BUILD))/bin/slab_fuzzer $(CURDIR)/tests/fuzz/corpus $(abspath $(BUILD))/fuzz-long $(or $(FUZZ_TIME),600) -jobs=2 -workers=2; rc=$$?; [ $$rc = 77 ] && rc=0; exit $$rc
+
 verify:
 	@bash verify/run.sh
 

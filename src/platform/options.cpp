@@ -60,7 +60,14 @@ static bool set_bool(bool* dst, const char* v, uptr len) {
   if (len == 5 && !memcmp(v, "false", 5)) { *dst = false; return true; }
   return false;
 }
-static bool set_size(u64* dst, const char* v, uptr len) { return parse_u64(v, len, dst); }
+// Sizes are in units (MiB, KiB, bytes) that the runtime shifts into bytes:
+// anything above 2^40 units could overflow 64 bits, and is no sane bound.
+static bool set_size(u64* dst, const char* v, uptr len) {
+  u64 x;
+  if (!parse_u64(v, len, &x) || x > (1ull << 40)) return false;
+  *dst = x;
+  return true;
+}
 static bool set_int(int* dst, const char* v, uptr len) {
   u64 x;
   if (!parse_u64(v, len, &x) || x > 255) return false;  // exit statuses are 0..255
@@ -68,8 +75,9 @@ static bool set_int(int* dst, const char* v, uptr len) {
   return true;
 }
 static bool set_str(const char** dst, const char* v, uptr len) {
-  if (len >= sizeof(g_str_storage[0]) || g_str_used >= 4) return false;
-  char* s = g_str_storage[g_str_used++];
+  if (len >= sizeof(g_str_storage[0])) return false;
+  // A ring of buffers: a new value never overwrites the one in use.
+  char* s = g_str_storage[g_str_used++ % 4];
   memcpy(s, v, len);
   s[len] = 0;
   *dst = s;

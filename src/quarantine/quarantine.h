@@ -187,6 +187,7 @@ class Quarantine {
     uptr before = out.bytes;
     for (unsigned i = 0; i < kBatches; i++) fifo_[i].extract_if(pred, out);
     bytes_.store(bytes_.load(std::memory_order_relaxed) - (out.bytes - before), std::memory_order_relaxed);
+    compact_locked();
   }
 
   // Frees every node of a list (outside any quarantine lock).
@@ -243,6 +244,27 @@ class Quarantine {
       if (nt != head_) tail_ = nt;
     }
     return total > max_bytes_.load(std::memory_order_relaxed);
+  }
+
+  // Removal can leave empty batches anywhere in the ring; were they kept,
+  // repeated drains/destroys would fill the ring with empty slots, the tail
+  // batch would then grow without bound and one eviction would free the
+  // whole quarantine (found by the fuzzer). Move the non-empty batches
+  // together, oldest first. Slow path only: O(kBatches).
+  void compact_locked() {
+    unsigned n = 0;
+    for (unsigned i = head_;; i = (i + 1) % kBatches) {
+      if (!fifo_[i].empty()) {
+        unsigned dst = (head_ + n) % kBatches;
+        if (dst != i) {
+          fifo_[dst] = fifo_[i];
+          fifo_[i] = List();
+        }
+        n++;
+      }
+      if (i == tail_) break;
+    }
+    tail_ = n ? (head_ + n - 1) % kBatches : head_;
   }
 
   List pop_oldest_locked() {

@@ -31,12 +31,16 @@ u64 report_count() { return g_reports.load(std::memory_order_relaxed); }
 
 void report_init() {
   const char* path = options().log_path;
+  static int log_fd = -1;  // the fd we opened for log_path, if any
   if (path && *path) {
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0)
+    if (fd >= 0) {
       set_report_fd(fd);
-    else
+      if (log_fd >= 0) close(log_fd);
+      log_fd = fd;
+    } else {
       raw_puts(2, "ukasan: cannot open log_path; reporting to stderr\n");
+    }
   }
   symbolizer_disable(!options().symbolize);
 }
