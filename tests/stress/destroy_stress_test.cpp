@@ -24,9 +24,9 @@ using ukasan_test::ReportCapture;
 namespace {
 
 #if defined(__SANITIZE_THREAD__) || defined(UKASAN_DYNAMIC_SHADOW)
-constexpr int kRounds = 1000;
+constexpr int kRounds = 300;  // ThreadSanitizer is ~20x slower
 #else
-constexpr int kRounds = 1000;
+constexpr int kRounds = 2000;
 #endif
 
 struct Inbox {
