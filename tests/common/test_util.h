@@ -10,6 +10,19 @@
 
 namespace ukasan_test {
 
+// Splits text into lines (without the newlines; a last unterminated line counts).
+inline std::vector<std::string> split_lines(const std::string& t) {
+  std::vector<std::string> v;
+  size_t s = 0;
+  while (s < t.size()) {
+    size_t e = t.find('\n', s);
+    if (e == std::string::npos) e = t.size();
+    v.push_back(t.substr(s, e - s));
+    s = e + 1;
+  }
+  return v;
+}
+
 // Collects everything the runtime reports while in scope.
 class ReportCapture {
  public:
@@ -28,20 +41,7 @@ class ReportCapture {
     if (end > 0) pread(fd_, out.data(), out.size(), 0);
     return out;
   }
-  std::vector<std::string> lines() const {
-    std::vector<std::string> v;
-    std::string t = text(), cur;
-    for (char c : t) {
-      if (c == '\n') {
-        v.push_back(cur);
-        cur.clear();
-      } else {
-        cur += c;
-      }
-    }
-    if (!cur.empty()) v.push_back(cur);
-    return v;
-  }
+  std::vector<std::string> lines() const { return split_lines(text()); }
   // The "BUG: KASAN: ..." lines, in order.
   std::vector<std::string> headers() const {
     std::vector<std::string> v;

@@ -40,6 +40,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/test_util.h"
 #include "ukasan/slab.h"
 #include "ukasan/ukasan.h"
 
@@ -113,17 +114,7 @@ std::string new_report_text() {
   return t;
 }
 
-std::vector<std::string> split_lines(const std::string& t) {
-  std::vector<std::string> v;
-  size_t s = 0;
-  while (s < t.size()) {
-    size_t e = t.find('\n', s);
-    if (e == std::string::npos) e = t.size();
-    v.push_back(t.substr(s, e - s));
-    s = e + 1;
-  }
-  return v;
-}
+using ukasan_test::split_lines;
 
 // Checks the reports printed since the last call: exactly n, each header's
 // type in `types` (empty: any). leak: a destroy-with-objects message (not a

@@ -33,17 +33,7 @@ class BadInputTest : public ::testing::Test {
   void TearDown() override { ukasan_set_options("symbolize=1:debug_fail_pages=0"); }
 };
 
-std::vector<std::string> split(const std::string& t) {
-  std::vector<std::string> v;
-  size_t s = 0;
-  while (s < t.size()) {
-    size_t e = t.find('\n', s);
-    if (e == std::string::npos) e = t.size();
-    v.push_back(t.substr(s, e - s));
-    s = e + 1;
-  }
-  return v;
-}
+using ukasan_test::split_lines;
 
 // ---- UKASAN_OPTIONS ---------------------------------------------------------
 
@@ -107,7 +97,7 @@ TEST_F(BadInputTest, MalformedOptionEntriesAreNamedAndFallBackToDefaults) {
     int errors = ukasan_set_options(m.entry);
     std::string err = testing::internal::GetCapturedStderr();
     EXPECT_EQ(errors, 1);
-    std::vector<std::string> lines = split(err);
+    std::vector<std::string> lines = split_lines(err);
     ASSERT_EQ(lines.size(), 1u) << err;
     EXPECT_NE(lines[0].find(m.named), std::string::npos) << lines[0];
     EXPECT_NE(lines[0].find("UKASAN_OPTIONS"), std::string::npos) << lines[0];
@@ -143,7 +133,7 @@ TEST_F(BadInputTest, EmptyEntriesAreIgnoredAndGoodEntriesAroundBadOnesApply) {
 
   testing::internal::CaptureStderr();
   EXPECT_EQ(ukasan_set_options("exitcode=3:bogus:multi_shot=0:quarantine_size_mb=zz:print_stats=0"), 2);
-  std::vector<std::string> lines = split(testing::internal::GetCapturedStderr());
+  std::vector<std::string> lines = split_lines(testing::internal::GetCapturedStderr());
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_NE(lines[0].find("bogus"), std::string::npos);
   EXPECT_NE(lines[1].find("quarantine_size_mb"), std::string::npos);
