@@ -17,8 +17,11 @@
 //
 // Callback requirements (all static):
 //   using Node;                          // intrusive node in the freed object
-//   Node* next(Node*); void set_next(Node*, Node*);
+//   Node* next(Node*); void set_next(Node*, Node*);   // the signal-nested
+//                                        // stack and the out-of-memory spill
 //   uptr size(Node*);                    // bytes accounted (full slot)
+//   void prefetch(Node*);                // hint: recycle(node) comes soon
+//   void* map(uptr bytes);               // zeroed memory for chunks, or null
 //   void recycle(Node*, void* ctx);      // really free; ctx from the caller
 //   void in_flight();                    // called while a batch is off every
 //                                        // list (testing hook; usually empty)
@@ -35,49 +38,158 @@ class Quarantine {
  public:
   using Node = typename Cb::Node;
 
+  // Nodes are kept in chunks of pointers (2 KiB each), not chained through
+  // the objects: eviction then knows the next objects' addresses in advance
+  // and prefetches them, instead of taking one dependent cache miss per
+  // object while chasing a linked list through cold memory. The cost is
+  // 8 bytes per quarantined object. If no chunk can be had (out of memory),
+  // nodes fall back to an intrusive `spill` chain, so a push never fails.
+  static constexpr unsigned kChunkNodes = 254;
+  struct Chunk {
+    Chunk* next;
+    unsigned count;
+    Node* nodes[kChunkNodes];
+  };
+
   struct List {
-    Node* head = nullptr;
-    Node* tail = nullptr;
+    Chunk* head = nullptr;
+    Chunk* tail = nullptr;
+    Node* spill = nullptr;
     uptr bytes = 0;
     uptr count = 0;
 
-    bool empty() const { return head == nullptr; }
-    void push(Node* n, uptr sz) {
-      Cb::set_next(n, nullptr);
-      if (tail)
-        Cb::set_next(tail, n);
-      else
-        head = n;
-      tail = n;
+    bool empty() const { return count == 0; }
+    UKASAN_ALWAYS_INLINE void push(Node* n, uptr sz) {
       bytes += sz;
       count++;
+      if (UKASAN_LIKELY(tail && tail->count < kChunkNodes)) {
+        tail->nodes[tail->count++] = n;
+        return;
+      }
+      push_slow(n);
     }
-    void append(List& o) {  // moves o into this (o becomes empty)
+    void append(List& o) {  // moves o into this (o becomes empty); O(1) unless spilled
       if (o.empty()) return;
-      if (tail)
-        Cb::set_next(tail, o.head);
-      else
-        head = o.head;
-      tail = o.tail;
+      if (o.head) {
+        if (tail)
+          tail->next = o.head;
+        else
+          head = o.head;
+        tail = o.tail;
+      }
+      while (o.spill) {
+        Node* n = o.spill;
+        o.spill = Cb::next(n);
+        Cb::set_next(n, spill);
+        spill = n;
+      }
       bytes += o.bytes;
       count += o.count;
       o = List();
     }
+    template <typename F>
+    void for_each(F f) const {
+      for (Chunk* c = head; c; c = c->next)
+        for (unsigned i = 0; i < c->count; i++) f(c->nodes[i]);
+      for (Node* n = spill; n; n = Cb::next(n)) f(n);
+    }
     // Moves the nodes matching pred into out, keeping the order of both.
     template <typename Pred>
     void extract_if(Pred pred, List& out) {
-      List keep;
-      for (Node* n = head; n;) {
-        Node* nx = Cb::next(n);
-        if (pred(n))
-          out.push(n, Cb::size(n));
-        else
-          keep.push(n, Cb::size(n));
-        n = nx;
+      Chunk** pc = &head;
+      Chunk* last = nullptr;
+      while (Chunk* c = *pc) {
+        unsigned j = 0;
+        for (unsigned i = 0; i < c->count; i++) {
+          Node* n = c->nodes[i];
+          if (pred(n)) {
+            uptr sz = Cb::size(n);
+            bytes -= sz;
+            count--;
+            out.push(n, sz);
+          } else {
+            c->nodes[j++] = n;
+          }
+        }
+        c->count = j;
+        if (j == 0) {
+          *pc = c->next;
+          free_chunk(c);
+        } else {
+          last = c;
+          pc = &c->next;
+        }
       }
-      *this = keep;
+      tail = last;
+      Node* keep = nullptr;
+      while (spill) {
+        Node* n = spill;
+        spill = Cb::next(n);
+        if (pred(n)) {
+          uptr sz = Cb::size(n);
+          bytes -= sz;
+          count--;
+          out.push(n, sz);
+        } else {
+          Cb::set_next(n, keep);
+          keep = n;
+        }
+      }
+      spill = keep;
+    }
+    // Gives the chunks back (the nodes themselves are the caller's).
+    void release() {
+      while (head) {
+        Chunk* c = head;
+        head = c->next;
+        free_chunk(c);
+      }
+      *this = List();
+    }
+
+   private:
+    UKASAN_NOINLINE void push_slow(Node* n) {
+      Chunk* c = alloc_chunk();
+      if (!c) {
+        Cb::set_next(n, spill);
+        spill = n;
+        return;
+      }
+      c->nodes[c->count++] = n;
+      if (tail)
+        tail->next = c;
+      else
+        head = c;
+      tail = c;
     }
   };
+
+  // The chunk pool: chunks come from Cb::map(), are recycled through a free
+  // list under their own leaf lock (taken once per kChunkNodes frees), and are
+  // never unmapped.
+  static Chunk* alloc_chunk() {
+    LockGuard g(pool_lock_);
+    if (!pool_free_) {
+      constexpr uptr kMapBytes = 256 * 1024;
+      Chunk* block = static_cast<Chunk*>(Cb::map(kMapBytes));
+      if (!block) return nullptr;
+      for (uptr i = 0; i < kMapBytes / sizeof(Chunk); i++) {
+        block[i].next = pool_free_;
+        pool_free_ = &block[i];
+      }
+    }
+    Chunk* c = pool_free_;
+    pool_free_ = c->next;
+    c->next = nullptr;
+    c->count = 0;
+    return c;
+  }
+  static void free_chunk(Chunk* c) {
+    LockGuard g(pool_lock_);
+    c->next = pool_free_;
+    pool_free_ = c;
+  }
+  static Lock& pool_lock() { return pool_lock_; }
 
   // The per-CPU queue. Touched only by its owner inside a FAST/LOCKED section,
   // or by a synchronizer that holds the slot lock while no FAST section runs.
@@ -167,9 +279,10 @@ class Quarantine {
     victim = pop_oldest_locked();
     if (!locked_mode) lock_.unlock();
     Cb::in_flight();
+    const uptr freed = victim.bytes;
     free_list(victim, ctx);
     if (locked_mode) lock_.unlock();
-    return victim.bytes;
+    return freed;
   }
 
   // Synchronizer only (no FAST section running; caller holds the slot lock):
@@ -190,13 +303,25 @@ class Quarantine {
     compact_locked();
   }
 
-  // Frees every node of a list (outside any quarantine lock).
+  // Frees every node of a list (outside any quarantine lock), prefetching
+  // a few objects ahead, then gives the list's chunks back.
   void free_list(List& l, void* ctx) {
-    for (Node* n = l.head; n;) {
+    constexpr unsigned kAhead = 8;
+    for (Chunk* c = l.head; c; c = c->next) {
+      for (unsigned i = 0; i < c->count; i++) {
+        if (i + kAhead < c->count)
+          Cb::prefetch(c->nodes[i + kAhead]);
+        else if (c->next && i + kAhead - c->count < c->next->count)
+          Cb::prefetch(c->next->nodes[i + kAhead - c->count]);
+        Cb::recycle(c->nodes[i], ctx);
+      }
+    }
+    for (Node* n = l.spill; n;) {
       Node* nx = Cb::next(n);
       Cb::recycle(n, ctx);
       n = nx;
     }
+    l.release();
   }
 
   Stats stats() {
@@ -285,6 +410,8 @@ class Quarantine {
     return victim;
   }
 
+  static inline Lock pool_lock_;
+  static inline Chunk* pool_free_ = nullptr;
   Lock lock_;
   std::atomic<uptr> bytes_{0};
   std::atomic<uptr> max_bytes_{0};

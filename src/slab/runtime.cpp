@@ -58,6 +58,18 @@ void SlabQuarantineCb::in_flight() {
   if (UKASAN_UNLIKELY(options().debug_stress)) sched_yield();
 }
 
+void* SlabQuarantineCb::map(uptr bytes) { return map_anon(bytes); }
+
+// Eviction frees objects a few ahead of this one: start loading the lines
+// recycle() will touch (the node, and the object's alloc metadata).
+void SlabQuarantineCb::prefetch(QNode* n) {
+  uptr a = reinterpret_cast<uptr>(n);
+  __builtin_prefetch(n, 1);
+  if (Span* s = page_allocator().span_of(a)) {
+    if (s->kind == kSpanSlab) __builtin_prefetch(alloc_meta(s->cache, a - s->cache->free_meta_off), 1);
+  }
+}
+
 void SlabQuarantineCb::recycle(QNode* n, void* ctx) {
   uptr a = reinterpret_cast<uptr>(n);
   EvictHook hook = __atomic_load_n(&g_evict_hook, __ATOMIC_ACQUIRE);
@@ -158,6 +170,7 @@ static void fork_prepare() {
   exclusion().begin_sync();
   exclusion().lock_all_slots();
   quarantine().global_lock().lock();
+  SlabQuarantine::pool_lock().lock();
   caches_lock().lock();
   for (u32 i = 0; i < cache_count(); i++) cache_by_index(i)->lock.lock();
   page_allocator().lock().lock();
@@ -170,6 +183,7 @@ static void fork_parent() {
   page_allocator().lock().unlock();
   for (u32 i = cache_count(); i-- > 0;) cache_by_index(i)->lock.unlock();
   caches_lock().unlock();
+  SlabQuarantine::pool_lock().unlock();
   quarantine().global_lock().unlock();
   exclusion().unlock_all_slots(false);
   exclusion().end_sync();
@@ -182,6 +196,7 @@ static void fork_child() {
   page_allocator().lock().reset();
   for (u32 i = 0; i < cache_count(); i++) cache_by_index(i)->lock.reset();
   caches_lock().reset();
+  SlabQuarantine::pool_lock().reset();
   quarantine().global_lock().reset();
   exclusion().unlock_all_slots(true);
   exclusion().reset_after_fork_child();

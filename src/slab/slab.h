@@ -22,6 +22,8 @@ struct SlabQuarantineCb {
   static uptr size(Node* n);
   static void recycle(Node* n, void* ctx);  // ctx: ThreadState* or nullptr
   static void in_flight();                  // debug_stress: widen the race windows
+  static void prefetch(Node* n);
+  static void* map(uptr bytes);
 };
 using SlabQuarantine = Quarantine<SlabQuarantineCb>;
 

@@ -3,6 +3,8 @@
 // removes "caches" and drains. Also runs under ThreadSanitizer in CI.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -30,6 +32,8 @@ struct Cb {
   static Node* next(Node* n) { return n->next; }
   static void set_next(Node* n, Node* x) { n->next = x; }
   static ukasan::uptr size(Node*) { return 64; }
+  static void prefetch(Node*) {}
+  static void* map(ukasan::uptr bytes) { return calloc(1, bytes); }
   static void in_flight() {
     static thread_local unsigned calls;
     if (++calls % 16 == 0) std::this_thread::yield();
@@ -131,11 +135,8 @@ TEST(QuarantineStress, ConservationWithRemoveAndDrain) {
                      [&] {
                        g_q.extract_from_fifo(of_k, l);
                        // Free while still excluding FAST sections, as destroy does.
-                       for (Node* n = l.head; n;) {
-                         Node* nx = n->next;
-                         n->freed.fetch_add(1, std::memory_order_relaxed);
-                         n = nx;
-                       }
+                       l.for_each([](Node* n) { n->freed.fetch_add(1, std::memory_order_relaxed); });
+                       l.release();
                      });
     // Nothing of k may be evicted from now until k is recreated.
     g_removed[k].store(true, std::memory_order_release);
@@ -150,11 +151,8 @@ TEST(QuarantineStress, ConservationWithRemoveAndDrain) {
   auto all = [](Node*) { return true; };
   g_ex.synchronize([&](ukasan::ExclusionSlot* s) { g_q.extract_from_queue(static_cast<Slot*>(s)->queue, all, rest); },
                    [&] { g_q.extract_from_fifo(all, rest); });
-  for (Node* n = rest.head; n;) {
-    Node* nx = n->next;
-    n->freed.fetch_add(1, std::memory_order_relaxed);
-    n = nx;
-  }
+  rest.for_each([](Node* n) { n->freed.fetch_add(1, std::memory_order_relaxed); });
+  rest.release();
   long bad = 0;
   for (auto& n : nodes) bad += n.freed.load() != 1;
   EXPECT_EQ(bad, 0) << "nodes not freed exactly once";

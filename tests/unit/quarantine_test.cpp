@@ -1,6 +1,8 @@
 // The generic quarantine on its own: a fake node type, no slabs.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
 #include <vector>
 
 #include "quarantine/quarantine.h"
@@ -22,6 +24,8 @@ struct FakeCb {
   static void set_next(Node* n, Node* x) { n->next = x; }
   static ukasan::uptr size(Node* n) { return n->size; }
   static void in_flight() {}
+  static void prefetch(Node*) {}
+  static void* map(ukasan::uptr bytes) { return calloc(1, bytes); }
   static void recycle(Node* n, void*) {
     n->freed++;
     g_order.push_back(n->id);
@@ -82,7 +86,7 @@ TEST(Quarantine, ExtractAndNestedPut) {
   q.extract_from_queue(pcpu, is_odd, odd);
   q.extract_from_fifo(is_odd, odd);
   EXPECT_EQ(odd.count, 50u);
-  for (FakeNode* n = odd.head; n; n = n->next) EXPECT_EQ(n->id % 2, 1u);
+  odd.for_each([](FakeNode* n) { EXPECT_EQ(n->id % 2, 1u); });
   g_order.clear();
   q.free_list(odd, nullptr);
   Q::List rest;
