@@ -96,21 +96,20 @@ class Quarantine {
     // Moves the nodes matching pred into out, keeping the order of both.
     template <typename Pred>
     void extract_if(Pred pred, List& out) {
+      auto take = [&](Node* n) {
+        if (!pred(n)) return false;
+        uptr sz = Cb::size(n);
+        bytes -= sz;
+        count--;
+        out.push(n, sz);
+        return true;
+      };
       Chunk** pc = &head;
       Chunk* last = nullptr;
       while (Chunk* c = *pc) {
         unsigned j = 0;
-        for (unsigned i = 0; i < c->count; i++) {
-          Node* n = c->nodes[i];
-          if (pred(n)) {
-            uptr sz = Cb::size(n);
-            bytes -= sz;
-            count--;
-            out.push(n, sz);
-          } else {
-            c->nodes[j++] = n;
-          }
-        }
+        for (unsigned i = 0; i < c->count; i++)
+          if (!take(c->nodes[i])) c->nodes[j++] = c->nodes[i];
         c->count = j;
         if (j == 0) {
           *pc = c->next;
@@ -125,12 +124,7 @@ class Quarantine {
       while (spill) {
         Node* n = spill;
         spill = Cb::next(n);
-        if (pred(n)) {
-          uptr sz = Cb::size(n);
-          bytes -= sz;
-          count--;
-          out.push(n, sz);
-        } else {
+        if (!take(n)) {
           Cb::set_next(n, keep);
           keep = n;
         }
