@@ -12,11 +12,12 @@
 //               OLDEST batch - exactly one per call - and frees it outside the
 //               global lock. Bound per call: one batch = at most
 //               batch_bytes + cache_bytes bytes of objects (stats record the max).
-//   remove_if(): used by a synchronizer to take every matching node out of
-//               each Queue (via the exclusion walk) and out of the FIFO.
+//   extract_from_queue() / extract_from_fifo(): used by a synchronizer
+//               (destroy, drain) to take every matching node out of each
+//               Queue (via the exclusion walk) and out of the FIFO.
 //
 // Callback requirements (all static):
-//   using Node;                          // intrusive node in the freed object
+//   using Node;                          // a node in the freed object (its address is what is queued)
 //   Node* next(Node*); void set_next(Node*, Node*);   // the signal-nested
 //                                        // stack and the out-of-memory spill
 //   uptr size(Node*);                    // bytes accounted (full slot)
