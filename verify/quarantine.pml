@@ -5,7 +5,7 @@
  *   src/percpu/exclusion.h      enter / exit / synchronize (busy flag + `slow`
  *                               counter, per-slot lock fallback)
  *   src/quarantine/quarantine.h put, transfer (per-CPU queue -> global FIFO),
- *                               reduce, remove_if / drain (remove_cache,
+ *                               reduce, extract_from_queue/_fifo (remove_cache,
  *                               drain_all)
  *   src/slab/                   thread-exit flush of the calling thread's queue
  *
@@ -284,7 +284,7 @@ inline thread_exit(s) {
   exit_section(s)
 }
 
-/* remove_if(cache mask cm) called from slot `self` (NOSLOT: none), local
+/* remove_if = the synchronizer's extract_from_queue + extract_from_fifo (cache mask cm) called from slot `self` (NOSLOT: none), local
  * list L = fl[p].  remove_cache(C): cm = mask of C; drain_all: cm = ALL. */
 inline remove_objs(cm, self, p) {
   lock(rmutex);
