@@ -252,8 +252,10 @@ class Quarantine {
     return transfer(q);
   }
 
-  bool over_limit() const {
-    return bytes_.load(std::memory_order_relaxed) > max_bytes_.load(std::memory_order_relaxed);
+  // slack: how far past the bound the caller tolerates (an allocation path
+  // that leaves the eviction to a background thread unless it falls behind).
+  bool over_limit(uptr slack = 0) const {
+    return bytes_.load(std::memory_order_relaxed) > max_bytes_.load(std::memory_order_relaxed) + slack;
   }
 
   // Evicts at most one batch. locked_mode: the caller is in a LOCKED section

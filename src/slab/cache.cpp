@@ -260,7 +260,7 @@ static void* take_object(KmemCache* c, ThreadState* ts) {
   // In LOCKED mode a synchronizer may already have emptied this thread's
   // magazines: evicted objects then go straight to the slabs (ctx null), or
   // a destroy would count them as live.
-  if (UKASAN_UNLIKELY(quarantine().over_limit())) {
+  if (UKASAN_UNLIKELY(quarantine().over_limit()) && quarantine().over_limit(alloc_reduce_slack())) {
     const bool locked = m == SectionMode::kLocked;
     quarantine().reduce(locked ? nullptr : ts, locked);
   }

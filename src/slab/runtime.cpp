@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <time.h>
 
 #include <new>
 
@@ -158,6 +159,10 @@ ThreadState* thread_state() {
   return thread_state_slow();
 }
 
+// The background evictor's state (see below); the fork handlers reset it.
+static std::atomic<bool> g_evictor_running{false};
+static std::atomic<bool> g_evictor_tried{false};
+
 // ---- drain / fork ----------------------------------------------------------------
 
 void quarantine_drain_all() {
@@ -210,6 +215,10 @@ static void fork_child() {
   quarantine().global_lock().reset();
   exclusion().unlock_all_slots(true);
   exclusion().reset_after_fork_child();
+  // The evictor thread does not exist in the child: allocations evict again
+  // (a new evictor is started if the quarantine overflows there).
+  g_evictor_running.store(false, std::memory_order_relaxed);
+  g_evictor_tried.store(false, std::memory_order_relaxed);
   platform_after_fork_child();
   ThreadState* self = t_state;
   if (self) self->tid = current_tid();
@@ -220,6 +229,57 @@ static void fork_child() {
     thread_exit_flush(static_cast<ThreadState*>(s));
     s->claimed.store(0, std::memory_order_relaxed);
   }
+}
+
+// ---- the background evictor (evict_thread=1) ---------------------------------------
+//
+// A thread that evicts whenever the quarantine is over its bound, so that the
+// allocation path (which then only evicts when the evictor falls two batches
+// behind) stops paying for it. It is an ordinary owner: it evicts inside its
+// own section, so destroy/drain/fork synchronize with it like with any thread.
+
+
+static void* evictor_main(void*) {
+  ThreadState* ts = thread_state();
+  Exclusion& ex = exclusion();
+  for (;;) {
+    if (quarantine().over_limit()) {
+      SectionMode m = ex.enter(ts);
+      if (m != SectionMode::kNested) {
+        const bool locked = m == SectionMode::kLocked;  // see take_object: no magazines then
+        quarantine().reduce(locked ? nullptr : ts, locked);
+      }
+      ex.exit(ts, m);
+      continue;
+    }
+    struct timespec pause = {0, 200 * 1000};  // 200 us: a batch is >= 1 MiB of frees
+    nanosleep(&pause, nullptr);
+  }
+  return nullptr;
+}
+
+// Started lazily, the first time the quarantine overflows (long after libc is
+// up, unlike runtime_init, which may run inside the first malloc).
+static void start_evictor() {
+  if (g_evictor_tried.exchange(true)) return;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t th;
+  if (pthread_create(&th, &attr, evictor_main, nullptr) == 0) {
+    pthread_setname_np(th, "ukasan-evict");
+    g_evictor_running.store(true, std::memory_order_release);
+  }
+  pthread_attr_destroy(&attr);
+}
+
+uptr alloc_reduce_slack() {
+  if (UKASAN_LIKELY(!options().evict_thread)) return 0;
+  if (!g_evictor_running.load(std::memory_order_acquire)) {
+    start_evictor();
+    if (!g_evictor_running.load(std::memory_order_acquire)) return 0;
+  }
+  return 2 * quarantine().batch_bytes();
 }
 
 // ---- init --------------------------------------------------------------------------
@@ -287,7 +347,7 @@ depot_handle_t save_stack_from(uptr ip) {
 // it inside take_object). Without it a program that churns only large blocks
 // grows the quarantine without bound.
 static void reduce_on_alloc() {
-  if (!quarantine().over_limit()) return;
+  if (!quarantine().over_limit() || !quarantine().over_limit(alloc_reduce_slack())) return;
   ThreadState* ts = thread_state();
   Exclusion& ex = exclusion();
   SectionMode m = ex.enter(ts);

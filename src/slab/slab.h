@@ -116,6 +116,12 @@ depot_handle_t save_stack_from(uptr ip);
 KmemCache* kmalloc_cache_for(uptr size);  // nullptr above KMALLOC_MAX_CACHE_SIZE
 constexpr uptr kKmallocMax = 8192;
 
+// How far past its bound the quarantine may go before an allocation evicts:
+// 0, or two batches while the background evictor (evict_thread=1) runs.
+// Called only when the quarantine is over its bound (slow path); starts the
+// evictor on first use when the option asks for it.
+uptr alloc_reduce_slack();
+
 // Drain every queue and the FIFO (synchronizer); used by OOM and the API.
 void quarantine_drain_all();
 
