@@ -270,6 +270,7 @@ static void* take_object(KmemCache* c, ThreadState* ts) {
 
 void* cache_alloc(KmemCache* c, gfp_t flags, uptr requested, uptr ip) {
   ThreadState* ts = thread_state();
+  if (UKASAN_UNLIKELY(options().evict_thread)) evictor_maybe_start();  // before take_object evicts
   void* obj = take_object(c, ts);
   if (UKASAN_UNLIKELY(!obj)) {
     // Out of memory: give the quarantine back and retry once before failing.

@@ -274,12 +274,14 @@ static void start_evictor() {
 }
 
 uptr alloc_reduce_slack() {
-  if (UKASAN_LIKELY(!options().evict_thread)) return 0;
-  if (!g_evictor_running.load(std::memory_order_acquire)) {
+  return g_evictor_running.load(std::memory_order_acquire) ? 2 * quarantine().batch_bytes() : 0;
+}
+
+// Outside any section: pthread_create allocates, and an allocation inside our
+// own section would only get the signal-nested (try-lock) path.
+void evictor_maybe_start() {
+  if (options().evict_thread && !g_evictor_running.load(std::memory_order_relaxed) && quarantine().over_limit())
     start_evictor();
-    if (!g_evictor_running.load(std::memory_order_acquire)) return 0;
-  }
-  return 2 * quarantine().batch_bytes();
 }
 
 // ---- init --------------------------------------------------------------------------
@@ -347,7 +349,9 @@ depot_handle_t save_stack_from(uptr ip) {
 // it inside take_object). Without it a program that churns only large blocks
 // grows the quarantine without bound.
 static void reduce_on_alloc() {
-  if (!quarantine().over_limit() || !quarantine().over_limit(alloc_reduce_slack())) return;
+  if (!quarantine().over_limit()) return;
+  if (UKASAN_UNLIKELY(options().evict_thread)) evictor_maybe_start();
+  if (!quarantine().over_limit(alloc_reduce_slack())) return;
   ThreadState* ts = thread_state();
   Exclusion& ex = exclusion();
   SectionMode m = ex.enter(ts);

@@ -118,9 +118,10 @@ constexpr uptr kKmallocMax = 8192;
 
 // How far past its bound the quarantine may go before an allocation evicts:
 // 0, or two batches while the background evictor (evict_thread=1) runs.
-// Called only when the quarantine is over its bound (slow path); starts the
-// evictor on first use when the option asks for it.
 uptr alloc_reduce_slack();
+// Starts the evictor if the option asks for it and the quarantine has
+// overflowed. Must be called outside any section.
+void evictor_maybe_start();
 
 // Drain every queue and the FIFO (synchronizer); used by OOM and the API.
 void quarantine_drain_all();
