@@ -109,15 +109,12 @@ static void print_stack_handle(depot_handle_t h) {
 static void print_current_stack(uptr ip) {
   uptr pcs[64];
   unsigned n = capture_stack(pcs, 64, 0);
-  unsigned i = 0;
-  while (i < n && pcs[i] != ip) i++;
-  if (i == n) {  // ip is not on the frame chain: print it, then what we have
-    report_printf("Call Trace:\n");
-    print_stack_trace(&ip, 1);
-    return;
-  }
+  unsigned i = frame_index_of(pcs, n, ip);
   report_printf("Call Trace:\n");
-  print_stack_trace(pcs + i, n - i);
+  if (i == n)  // ip is not on the frame chain: print the access site alone
+    print_stack_trace(&ip, 1);
+  else
+    print_stack_trace(pcs + i, n - i);
 }
 
 static void print_header(const char* type, uptr ip, const char* fn_override) {

@@ -257,13 +257,8 @@ static void* take_object(KmemCache* c, ThreadState* ts) {
     obj = central_pop_locked(c);
   }
   // Eviction runs on the allocation path, like the kernel's quarantine_reduce.
-  // In LOCKED mode a synchronizer may already have emptied this thread's
-  // magazines: evicted objects then go straight to the slabs (ctx null), or
-  // a destroy would count them as live.
-  if (UKASAN_UNLIKELY(quarantine().over_limit()) && quarantine().over_limit(alloc_reduce_slack())) {
-    const bool locked = m == SectionMode::kLocked;
-    quarantine().reduce(locked ? nullptr : ts, locked);
-  }
+  if (UKASAN_UNLIKELY(quarantine().over_limit()) && quarantine().over_limit(alloc_reduce_slack()))
+    reduce_in_section(ts, m);
   ex.exit(ts, m);
   return obj;
 }

@@ -231,6 +231,18 @@ static void fork_child() {
   }
 }
 
+void reduce_in_section(ThreadState* ts, SectionMode m) {
+  const bool locked = m == SectionMode::kLocked;
+  quarantine().reduce(locked ? nullptr : ts, locked);
+}
+
+void reduce_once(ThreadState* ts) {
+  Exclusion& ex = exclusion();
+  SectionMode m = ex.enter(ts);
+  if (m != SectionMode::kNested) reduce_in_section(ts, m);
+  ex.exit(ts, m);
+}
+
 // ---- the background evictor (evict_thread=1) ---------------------------------------
 //
 // A thread that evicts whenever the quarantine is over its bound, so that the
@@ -241,15 +253,9 @@ static void fork_child() {
 
 static void* evictor_main(void*) {
   ThreadState* ts = thread_state();
-  Exclusion& ex = exclusion();
   for (;;) {
     if (quarantine().over_limit()) {
-      SectionMode m = ex.enter(ts);
-      if (m != SectionMode::kNested) {
-        const bool locked = m == SectionMode::kLocked;  // see take_object: no magazines then
-        quarantine().reduce(locked ? nullptr : ts, locked);
-      }
-      ex.exit(ts, m);
+      reduce_once(ts);
       continue;
     }
     struct timespec pause = {0, 200 * 1000};  // 200 us: a batch is >= 1 MiB of frees
@@ -335,8 +341,7 @@ void runtime_set_quarantine_bytes(u64 bytes) {
 depot_handle_t save_stack_from(uptr ip) {
   uptr pcs[kMaxStackFrames + 8];
   unsigned n = capture_stack(pcs, kMaxStackFrames + 8, 0);
-  unsigned i = 0;
-  while (i < n && pcs[i] != ip) i++;
+  unsigned i = frame_index_of(pcs, n, ip);
   if (i == n) i = 0;  // ip not on the frame chain (tail call): keep everything
   unsigned cnt = n - i;
   if (cnt > kMaxStackFrames) cnt = kMaxStackFrames;
@@ -352,14 +357,7 @@ static void reduce_on_alloc() {
   if (!quarantine().over_limit()) return;
   if (UKASAN_UNLIKELY(options().evict_thread)) evictor_maybe_start();
   if (!quarantine().over_limit(alloc_reduce_slack())) return;
-  ThreadState* ts = thread_state();
-  Exclusion& ex = exclusion();
-  SectionMode m = ex.enter(ts);
-  if (m != SectionMode::kNested) {
-    const bool locked = m == SectionMode::kLocked;  // see take_object: no magazines then
-    quarantine().reduce(locked ? nullptr : ts, locked);
-  }
-  ex.exit(ts, m);
+  reduce_once(thread_state());
 }
 
 static Span* large_span_alloc(uptr npages) {

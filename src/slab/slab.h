@@ -119,6 +119,13 @@ constexpr uptr kKmallocMax = 8192;
 // How far past its bound the quarantine may go before an allocation evicts:
 // 0, or two batches while the background evictor (evict_thread=1) runs.
 uptr alloc_reduce_slack();
+// Evicts one batch from inside the caller's section m (not kNested). In
+// LOCKED mode a synchronizer may already have emptied this thread's
+// magazines: evicted objects then go straight to the slabs, or a destroy
+// would count them as live.
+void reduce_in_section(ThreadState* ts, SectionMode m);
+// The same in a section of its own (a no-op when nested in a signal handler).
+void reduce_once(ThreadState* ts);
 // Starts the evictor if the option asks for it and the quarantine has
 // overflowed. Must be called outside any section.
 void evictor_maybe_start();

@@ -16,6 +16,14 @@ constexpr unsigned kMaxStackFrames = 32;
 // the number of return addresses written to pcs (<= max).
 unsigned capture_stack(uptr* pcs, unsigned max, unsigned skip);
 
+// Index of ip in pcs (the frame that returns into the caller of interest),
+// or n when ip is not on the frame chain (e.g. a tail call).
+inline unsigned frame_index_of(const uptr* pcs, unsigned n, uptr ip) {
+  unsigned i = 0;
+  while (i < n && pcs[i] != ip) i++;
+  return i;
+}
+
 // Store a stack; identical stacks get the same handle. Returns 0 when n == 0
 // or the depot's memory bound is reached (counted in stats.dropped). Stacks
 // deeper than kMaxStackFrames are truncated to their innermost kMaxStackFrames.
