@@ -66,6 +66,7 @@ static inline uptr boot_size(const void* p) { return reinterpret_cast<const uptr
 
 static std::atomic<bool> g_heap_ready{false};
 static uptr g_poison_bytes;  // options().poison_check_bytes
+static uptr g_canary_bytes;  // options().redzone_check_bytes (0: the whole slack)
 
 static void on_evict(KmemCache* c, uptr obj, Span* large);
 
@@ -73,6 +74,7 @@ static UKASAN_NOINLINE bool heap_init_slow() {
   runtime_init();
   if (!runtime_ready()) return false;  // re-entered from inside runtime_init on this thread
   g_poison_bytes = options().poison_check_bytes;
+  g_canary_bytes = options().redzone_check_bytes;
   __atomic_store_n(&g_evict_hook, &on_evict, __ATOMIC_RELEASE);
   g_heap_ready.store(true, std::memory_order_release);
   return true;
@@ -156,16 +158,21 @@ static inline bool slab_has_left_guard(const KmemCache* c) { return c->free_meta
 
 static constexpr uptr kLargeGuardCheck = 16;  // bytes of each guard page checked to be zero
 
+// End (offset from the object) of the redzone bytes the block owns, and of
+// those it fills with the canary: the first redzone_check_bytes past its end.
+// Filling and checking the whole slack of a size class touched up to half a
+// slot at every malloc and free, one cold line after another; a linear
+// overflow starts at the end, so the bytes right after it catch it.
+static inline uptr owned_end(const Block& b) { return b.c ? slab_rz_end(b.c) : round_up(b.req, kPageSize); }
+static inline uptr canary_end(const Block& b) {
+  const uptr end = owned_end(b);
+  return g_canary_bytes && b.req + g_canary_bytes < end ? b.req + g_canary_bytes : end;
+}
+
 static void arm(const Block& b) {
-  if (b.c) {
-    uptr end = slab_rz_end(b.c);
-    raw_fill(b.obj + b.req, kRedzoneByte, end - b.req);
-    if (slab_has_left_guard(b.c)) *reinterpret_cast<volatile u8*>(b.obj - 1) = kRedzoneByte;
-  } else {
-    uptr end = round_up(b.req, kPageSize);
-    raw_fill(b.obj + b.req, kRedzoneByte, end - b.req);
-    // The guard pages are never written: they read as zero.
-  }
+  raw_fill(b.obj + b.req, kRedzoneByte, canary_end(b) - b.req);
+  // Large blocks: the guard pages are never written; they read as zero.
+  if (b.c && slab_has_left_guard(b.c)) *reinterpret_cast<volatile u8*>(b.obj - 1) = kRedzoneByte;
 }
 
 // First and last index in [lo, hi) of mem whose byte differs from want; false if none.
@@ -205,9 +212,9 @@ static void diff_detail(char* buf, uptr len, const char* prefix, uptr mem, uptr 
 static void check_canaries(const Block& b, uptr ip) {
   uptr first, last;
   char detail[256], prefix[160];
-  const uptr rz_end = b.c ? slab_rz_end(b.c) : round_up(b.req, kPageSize);
+  const uptr rz_end = canary_end(b);
   bool right = find_diff(b.obj, b.req, rz_end, kRedzoneByte, &first, &last);
-  if (!right && !b.c) {  // a large block: the first bytes of the guard page after it
+  if (!right && !b.c && rz_end == owned_end(b)) {  // a large block: the first bytes of the guard page after it
     right = find_diff(b.obj, rz_end, rz_end + kLargeGuardCheck, 0, &first, &last);
   }
   if (right) {
@@ -405,7 +412,8 @@ void* heap_realloc(void* ptr, uptr n, uptr ip) {
     check_canaries(b, ip);
     poison(b.obj, b.c->obj_bytes, kShadowSlabRedzone);
     unpoison(b.obj, n);
-    if (n < b.req) raw_fill(b.obj + n, kRedzoneByte, b.req - n);
+    b.req = n;
+    arm(b);
     b.am->requested = static_cast<u32>(n);
     return ptr;
   }
@@ -413,7 +421,8 @@ void* heap_realloc(void* ptr, uptr n, uptr ip) {
     check_canaries(b, ip);
     poison(b.obj, round_up(b.req, kPageSize), kShadowPageRedzone);
     unpoison(b.obj, n);
-    if (n < b.req) raw_fill(b.obj + n, kRedzoneByte, b.req - n);
+    b.req = n;
+    arm(b);
     b.s->large_size = n;
     b.am->requested = static_cast<u32>(n);
     return ptr;

@@ -200,13 +200,87 @@ static void central_push_locked(KmemCache* c, void* obj) {
   if (!s->on_partial) partial_add(c, s);
 }
 
-static void mag_flush(KmemCache* c, Magazine& m, u32 keep) {
-  if (m.count <= keep) return;
-  LockGuard g(c->lock);
-  while (m.count > keep) central_push_locked(c, m.objs[--m.count]);
+// ---- the depot (c->lock held) ------------------------------------------------
+
+static DepotBlock* depot_block_locked(KmemCache* c) {
+  if (DepotBlock* b = c->depot_empty) {
+    c->depot_empty = b->next;
+    return b;
+  }
+  // Blocks come in 16 KiB chunks mapped per cache (under c->lock, so fork's
+  // prepare handler, which takes every cache lock, also covers them); the
+  // first block of a chunk only links the chunks for cache_destroy.
+  constexpr uptr kChunk = 16384, kBlocks = kChunk / sizeof(DepotBlock);
+  DepotBlock* b = static_cast<DepotBlock*>(map_anon(kChunk));
+  if (!b) return nullptr;
+  b[0].next = c->depot_chunks;
+  c->depot_chunks = &b[0];
+  for (uptr i = kBlocks; i-- > 2;) {
+    b[i].next = c->depot_empty;
+    c->depot_empty = &b[i];
+  }
+  return &b[1];
 }
 
-void flush_magazine(KmemCache* c, Magazine& m) { mag_flush(c, m, 0); }
+// Back to the slabs: every object of the depot (before counting live
+// objects or looking for empty slabs).
+static void drain_depot_locked(KmemCache* c) {
+  while (DepotBlock* b = c->depot) {
+    c->depot = b->next;
+    for (void* o : b->objs) central_push_locked(c, o);
+    b->next = c->depot_empty;
+    c->depot_empty = b;
+  }
+}
+
+static void unmap_depot_locked(KmemCache* c) {
+  for (DepotBlock* ch = c->depot_chunks; ch;) {
+    DepotBlock* nx = ch->next;
+    unmap(ch, 16384);
+    ch = nx;
+  }
+  c->depot = c->depot_empty = c->depot_chunks = nullptr;
+}
+
+// A full magazine goes to the depot whole (pointers copied, no object
+// touched); without memory for a block, half of it goes to the slabs.
+static void mag_to_depot(KmemCache* c, Magazine& m) {
+  LockGuard g(c->lock);
+  DepotBlock* b = depot_block_locked(c);
+  if (UKASAN_UNLIKELY(!b)) {
+    while (m.count > kMagSize / 2) central_push_locked(c, m.objs[--m.count]);
+    return;
+  }
+  for (unsigned i = 0; i < kMagSize; i++) b->objs[i] = m.objs[i];
+  b->next = c->depot;
+  c->depot = b;
+  m.count = 0;
+}
+
+// Refills an empty magazine: a full block from the depot, else up to half a
+// magazine carved from the slabs.
+static void mag_refill(KmemCache* c, Magazine& m) {
+  LockGuard g(c->lock);
+  if (DepotBlock* b = c->depot) {
+    c->depot = b->next;
+    for (unsigned i = 0; i < kMagSize; i++) m.objs[i] = b->objs[i];
+    m.count = kMagSize;
+    b->next = c->depot_empty;
+    c->depot_empty = b;
+    return;
+  }
+  for (u32 i = 0; i < kMagSize / 2; i++) {
+    void* o = central_pop_locked(c);
+    if (!o) break;
+    m.objs[m.count++] = o;
+  }
+}
+
+void flush_magazine(KmemCache* c, Magazine& m) {
+  if (!m.count) return;
+  LockGuard g(c->lock);
+  while (m.count) central_push_locked(c, m.objs[--m.count]);
+}
 
 // Returns a free object to the allocator proper (after the quarantine, or
 // directly for non-quarantined frees). ts: the caller's own thread state when
@@ -215,7 +289,7 @@ void release_object(KmemCache* c, void* obj, ThreadState* ts) {
   alloc_meta(c, reinterpret_cast<uptr>(obj))->state.store(kObjFree, std::memory_order_relaxed);
   if (ts && c->mag_id >= 0) {
     Magazine& m = ts->mags[c->mag_id];
-    if (m.count == kMagSize) mag_flush(c, m, kMagSize / 2);
+    if (UKASAN_UNLIKELY(m.count == kMagSize)) mag_to_depot(c, m);
     m.objs[m.count++] = obj;
     return;
   }
@@ -241,17 +315,8 @@ static void* take_object(KmemCache* c, ThreadState* ts) {
   }
   if (c->mag_id >= 0) {
     Magazine& mg = ts->mags[c->mag_id];
-    if (UKASAN_LIKELY(mg.count)) {
-      obj = mg.objs[--mg.count];
-    } else {
-      LockGuard g(c->lock);
-      for (u32 i = 0; i < kMagSize / 2; i++) {
-        void* o = central_pop_locked(c);
-        if (!o) break;
-        mg.objs[mg.count++] = o;
-      }
-      if (mg.count) obj = mg.objs[--mg.count];
-    }
+    if (UKASAN_UNLIKELY(!mg.count)) mag_refill(c, mg);
+    if (UKASAN_LIKELY(mg.count)) obj = mg.objs[--mg.count];
   } else {
     LockGuard g(c->lock);
     obj = central_pop_locked(c);
@@ -278,7 +343,7 @@ void* cache_alloc(KmemCache* c, gfp_t flags, uptr requested, uptr ip) {
   am->alloc_tid = static_cast<u32>(ts->tid);
   am->requested = static_cast<u32>(requested);
   am->kind = 0;
-  am->alloc_stack = options().stacktrace ? save_stack_from(ip) : 0;
+  am->alloc_stack = options().stacktrace ? save_stack_from(ts, ip) : 0;
   am->check = meta_check(o);
   am->state.store(kObjAllocated, std::memory_order_release);
   if (requested != c->obj_bytes) poison(o, c->obj_bytes, kShadowSlabRedzone);
@@ -296,7 +361,7 @@ void cache_free(KmemCache* c, void* obj, uptr ip) {
   if (!rcu) {
     FreeMeta* fm = free_meta(c, o);
     fm->free_tid = static_cast<u32>(ts->tid);
-    fm->free_stack = options().stacktrace ? save_stack_from(ip) : 0;
+    fm->free_stack = options().stacktrace ? save_stack_from(ts, ip) : 0;
     poison(o, c->obj_bytes, kShadowSlabFree);
     *mem_to_shadow(o) = kShadowSlabFreeTrack;
   }
@@ -309,7 +374,7 @@ void cache_free(KmemCache* c, void* obj, uptr ip) {
     return;
   }
   if (UKASAN_LIKELY(g_quarantine_enabled && !rcu))
-    quarantine().put(ts->queue, &free_meta(c, o)->node, c->slot_size);
+    quarantine().put(ts->queue, &free_meta(c, o)->node, quarantine_charge(c->slot_size));
   else
     release_object(c, obj, m == SectionMode::kLocked ? nullptr : ts);  // see take_object
   ex.exit(ts, m);
@@ -358,8 +423,10 @@ void cache_destroy(KmemCache* c, uptr ip) {
   u64 live = 0;
   {
     LockGuard g(c->lock);
+    drain_depot_locked(c);
     for (Span* s = c->slabs; s; s = s->slab_next) live += s->inuse;
     if (!live) {
+      unmap_depot_locked(c);
       for (Span* s = c->slabs; s;) {
         Span* nx = s->slab_next;
         release_slab(s);
@@ -381,6 +448,7 @@ void cache_destroy(KmemCache* c, uptr ip) {
 
 int cache_shrink(KmemCache* c) {
   LockGuard g(c->lock);
+  drain_depot_locked(c);
   Span** pp = &c->slabs;
   while (*pp) {
     Span* s = *pp;

@@ -27,6 +27,12 @@ struct SlabQuarantineCb {
 };
 using SlabQuarantine = Quarantine<SlabQuarantineCb>;
 
+// What one quarantined object of `bytes` (slot, or pages of a large block)
+// costs, counted against quarantine_size_mb: the memory itself, its shadow
+// (1/8) and its pointer in a batch chunk. The bound is then the memory the
+// quarantine really holds, so peak RSS stays near bound + live heap.
+inline uptr quarantine_charge(uptr bytes) { return bytes + bytes / 8 + sizeof(void*); }
+
 // ---- caches -------------------------------------------------------------
 enum CacheState : u8 { kCacheUnused = 0, kCacheActive = 1, kCacheDestroyed = 2 };
 
@@ -52,15 +58,29 @@ struct KmemCache {
   Span* partial = nullptr;
   Span* slabs = nullptr;
   u64 nslabs = 0;
+  // The depot (c->lock): full magazines of free objects, exchanged whole
+  // with the threads' magazines. Moving objects between a thread and its
+  // cache then copies pointers only and never touches a (cold) object, as a
+  // slab freelist linked through the objects would. Objects in the depot
+  // still count in their slab's inuse until drain_depot_locked() hands them
+  // back (destroy, shrink).
+  struct DepotBlock* depot = nullptr;
+  struct DepotBlock* depot_empty = nullptr;
+  struct DepotBlock* depot_chunks = nullptr;  // mapped chunks, by their first block
 };
 
 constexpr unsigned kMaxCaches = 4096;
 constexpr unsigned kMagCaches = 64;
-constexpr unsigned kMagSize = 15;
+constexpr unsigned kMagSize = 31;  // a Magazine and a DepotBlock are 256 bytes
 
 struct Magazine {
   u32 count;
   void* objs[kMagSize];
+};
+
+struct DepotBlock {
+  DepotBlock* next;
+  void* objs[kMagSize];  // always full while on KmemCache::depot
 };
 
 // One per thread; never freed (a finished thread's state is reused), so a
@@ -68,6 +88,7 @@ struct Magazine {
 struct ThreadState : ExclusionSlot {
   SlabQuarantine::Queue queue;
   Magazine mags[kMagCaches];
+  DepotMemo stacks;  // recent alloc/free stacks of this thread
   int tid;
 };
 
@@ -110,8 +131,9 @@ extern EvictHook g_evict_hook;
 bool free_check(const void* ptr, KmemCache* expected, uptr ip, Span** span_out);
 void free_validated(void* ptr, Span* s, uptr ip);
 
-// Capture the current stack starting at the frame that returns to ip.
-depot_handle_t save_stack_from(uptr ip);
+// Capture the current stack starting at the frame that returns to ip
+// (ts: the caller's thread state, whose memo skips the depot lookup).
+depot_handle_t save_stack_from(ThreadState* ts, uptr ip);
 
 KmemCache* kmalloc_cache_for(uptr size);  // nullptr above KMALLOC_MAX_CACHE_SIZE
 constexpr uptr kKmallocMax = 8192;

@@ -171,6 +171,43 @@ depot_handle_t depot_save(const uptr* pcs, unsigned n) {
   }
 }
 
+depot_handle_t depot_save_memo(DepotMemo* m, const uptr* pcs, unsigned n) {
+  if (n == 0 || pcs == nullptr) return 0;
+  if (n > kMaxStackFrames) n = kMaxStackFrames;
+  // busy is set and cleared by this thread only; a signal handler that runs
+  // in between sees it set and leaves the memo alone, so an entry is never
+  // read while half written (compiler barriers: same thread, no fences).
+  if (UKASAN_UNLIKELY(m->busy)) return depot_save(pcs, n);
+  m->busy = 1;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  const unsigned set = static_cast<unsigned>((pcs[0] ^ (pcs[0] >> 11)) & (DepotMemo::kSets - 1));
+  DepotMemo::Entry* way = &m->e[2 * set];
+  depot_handle_t h = 0;
+  for (unsigned w = 0; w < 2 && !h; w++) {
+    DepotMemo::Entry& x = way[w];
+    if (x.h == 0 || x.n != n) continue;
+    unsigned i = 0;
+    while (i < n && x.pcs[i] == pcs[i]) i++;
+    if (i == n) {
+      h = x.h;
+      x.stamp = ++m->clock;
+    }
+  }
+  if (!h) {
+    h = depot_save(pcs, n);
+    if (h) {
+      DepotMemo::Entry& v = way[0].stamp <= way[1].stamp ? way[0] : way[1];
+      v.n = n;
+      for (unsigned i = 0; i < n; i++) v.pcs[i] = pcs[i];
+      v.h = h;
+      v.stamp = ++m->clock;
+    }
+  }
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  m->busy = 0;
+  return h;
+}
+
 unsigned depot_fetch(depot_handle_t h, const uptr** pcs) {
   if (pcs) *pcs = nullptr;
   if (h == 0) return 0;

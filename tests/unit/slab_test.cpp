@@ -189,12 +189,14 @@ TEST_F(SlabTest, QuarantineFifoDelaysReuse) {
   ukasan_get_stats(&st);
   const uint64_t bound = st.quarantine_max_bytes;
   ASSERT_EQ(bound, 1u << 20);
-  // The accounted size is the full slot (object + redzone + metadata):
-  // neighbours in a fresh slab are one slot apart.
+  // The accounted size is the full slot (object + redzone + metadata;
+  // neighbours in a fresh slab are one slot apart) plus its shadow (1/8) and
+  // its 8-byte pointer in a batch chunk.
   char* n1 = static_cast<char*>(kmem_cache_alloc(c, GFP_KERNEL));
   char* n2 = static_cast<char*>(kmem_cache_alloc(c, GFP_KERNEL));
-  const uint64_t slot = n1 > n2 ? n1 - n2 : n2 - n1;
-  EXPECT_GE(slot, 100u + 16u);
+  const uint64_t slot_bytes = n1 > n2 ? n1 - n2 : n2 - n1;
+  EXPECT_GE(slot_bytes, 100u + 16u);
+  const uint64_t slot = slot_bytes + slot_bytes / 8 + 8;
   void* victim = kmem_cache_alloc(c, GFP_KERNEL);
   kmem_cache_free(c, victim);
   kmem_cache_free(c, n1);
@@ -261,6 +263,37 @@ TEST_F(SlabTest, CleanDestroyPrintsNothing) {
     kmem_cache_destroy(c);
   }
   EXPECT_EQ(cap.text(), "");
+}
+
+// Frees beyond a magazine go to the cache's depot as whole magazines; they
+// are free objects for reuse, for destroy's leak count and for shrink.
+TEST_F(SlabTest, DepotObjectsAreReusedAndCountedFree) {
+  ReportCapture cap;
+  // SLAB_TYPESAFE_BY_RCU: not quarantined, so frees reach the depot at once.
+  struct kmem_cache* c = kmem_cache_create("depot_cache", 48, 0, SLAB_TYPESAFE_BY_RCU, nullptr);
+  std::vector<void*> v;
+  for (int i = 0; i < 2000; i++) v.push_back(kmem_cache_alloc(c, GFP_KERNEL));
+  std::set<void*> first(v.begin(), v.end());
+  for (void* o : v) kmem_cache_free(c, o);
+  v.clear();
+  for (int i = 0; i < 2000; i++) v.push_back(kmem_cache_alloc(c, GFP_KERNEL));
+  EXPECT_EQ(std::set<void*>(v.begin(), v.end()), first) << "freed objects come back from the depot";
+  for (size_t i = 1; i < v.size(); i++) kmem_cache_free(c, v[i]);
+  kmem_cache_destroy(c);
+  std::string t = cap.text();
+  EXPECT_NE(t.find("Objects remaining in depot_cache on kmem_cache_destroy(): 1\n"), std::string::npos) << t;
+  EXPECT_TRUE(accessible(v[0], 48)) << "the leaked object stays usable";
+
+  // Shrink gives back slabs whose objects are all in the depot.
+  struct kmem_cache* d = kmem_cache_create("depot_shrink", 48, 0, SLAB_TYPESAFE_BY_RCU, nullptr);
+  v.clear();
+  for (int i = 0; i < 2000; i++) v.push_back(kmem_cache_alloc(d, GFP_KERNEL));
+  for (void* o : v) kmem_cache_free(d, o);
+  kmem_cache_shrink(d);
+  size_t released = 0;
+  for (void* o : v) released += *ukasan::mem_to_shadow(reinterpret_cast<uintptr_t>(o)) == ukasan::kShadowPageFree;
+  EXPECT_GT(released, 1000u) << "slabs holding only depot objects are released";
+  kmem_cache_destroy(d);
 }
 
 TEST_F(SlabTest, DoubleDestroyIsReportedNotACrash) {

@@ -1,5 +1,6 @@
 /* One byte past the end (and, with argv[1] = "left", one byte before the
- * start): expect "BUG: KASAN: slab-out-of-bounds" when the block is freed. */
+ * start; with "far", argv[3] bytes past the end): expect "BUG: KASAN:
+ * slab-out-of-bounds" when the block is freed. */
 #include <stdlib.h>
 #include <string.h>
 int main(int argc, char** argv) {
@@ -7,6 +8,8 @@ int main(int argc, char** argv) {
   volatile char* volatile p = malloc(n);
   if (argc > 1 && !strcmp(argv[1], "left"))
     p[-1] = 'x';
+  else if (argc > 3 && !strcmp(argv[1], "far"))
+    p[n + strtoul(argv[3], 0, 0)] = 'x';
   else
     p[n] = 'x';
   free((void*)p);
