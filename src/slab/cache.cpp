@@ -122,7 +122,10 @@ uptr slab_object_of(const Span* s, uptr p) {
 
 // ---- central lists (c->lock held) ----------------------------------------
 
-static Span* new_slab_locked(KmemCache* c) {
+// Builds a slab (poisons it, writes every object's metadata, runs the
+// constructor): it first-touches its pages, so it runs without c->lock where
+// it can; link_slab_locked() then publishes it.
+static Span* build_slab(KmemCache* c) {
   Span* s = page_allocator().alloc_span(c->slab_pages, kSpanSlab);
   if (!s) return nullptr;
   s->cache = c;
@@ -152,10 +155,13 @@ static Span* new_slab_locked(KmemCache* c) {
     head = fm;
   }
   s->freelist = head;
+  return s;
+}
+
+static void link_slab_locked(KmemCache* c, Span* s) {
   s->slab_next = c->slabs;
   c->slabs = s;
   c->nslabs++;
-  return s;
 }
 
 static void partial_add(KmemCache* c, Span* s) {
@@ -176,11 +182,15 @@ static void partial_remove(KmemCache* c, Span* s) {
   s->partial_next = s->partial_prev = nullptr;
 }
 
-static void* central_pop_locked(KmemCache* c) {
+// A free object from the slabs; grow: build a new slab (under the lock) if
+// none has one, else return nullptr.
+static void* central_pop_locked(KmemCache* c, bool grow = true) {
   Span* s = c->partial;
   if (!s) {
-    s = new_slab_locked(c);
+    if (!grow) return nullptr;
+    s = build_slab(c);
     if (!s) return nullptr;
+    link_slab_locked(c, s);
     partial_add(c, s);
   }
   FreeMeta* fm = s->freelist;
@@ -258,21 +268,33 @@ static void mag_to_depot(KmemCache* c, Magazine& m) {
 }
 
 // Refills an empty magazine: a full block from the depot, else up to half a
-// magazine carved from the slabs.
+// magazine carved from the slabs, else from a new slab built outside the
+// lock (its page faults used to stall the other threads spinning on it).
 static void mag_refill(KmemCache* c, Magazine& m) {
-  LockGuard g(c->lock);
-  if (DepotBlock* b = c->depot) {
-    c->depot = b->next;
-    for (unsigned i = 0; i < kMagSize; i++) m.objs[i] = b->objs[i];
-    m.count = kMagSize;
-    b->next = c->depot_empty;
-    c->depot_empty = b;
-    return;
-  }
-  for (u32 i = 0; i < kMagSize / 2; i++) {
-    void* o = central_pop_locked(c);
-    if (!o) break;
-    m.objs[m.count++] = o;
+  for (Span* fresh = nullptr;;) {
+    {
+      LockGuard g(c->lock);
+      if (fresh) {
+        link_slab_locked(c, fresh);
+        partial_add(c, fresh);
+      }
+      if (DepotBlock* b = c->depot) {
+        c->depot = b->next;
+        for (unsigned i = 0; i < kMagSize; i++) m.objs[i] = b->objs[i];
+        m.count = kMagSize;
+        b->next = c->depot_empty;
+        c->depot_empty = b;
+        return;
+      }
+      for (u32 i = 0; i < kMagSize / 2; i++) {
+        void* o = central_pop_locked(c, /*grow=*/false);
+        if (!o) break;
+        m.objs[m.count++] = o;
+      }
+      if (m.count || fresh) return;
+    }
+    fresh = build_slab(c);
+    if (!fresh) return;
   }
 }
 
