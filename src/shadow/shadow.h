@@ -15,6 +15,7 @@
 #pragma once
 #include <string.h>
 
+#include "platform/platform.h"
 #include "platform/types.h"
 
 namespace ukasan {
@@ -72,15 +73,46 @@ void shadow_init_dynamic(uptr lo, uptr hi);
 bool shadow_ready();
 
 // Poison [addr, addr+size) with value; addr granule-aligned, size rounded up.
+// Shadow runs are short (an object's is 1/8 of it): plain word stores, not
+// a call into memset, which in libukasan.so is the instrumentation layer's
+// interceptor (a PLT hop and a caller check per call). The empty asm keeps
+// the compiler from turning the loop back into that call.
+UKASAN_ALWAYS_INLINE void shadow_fill(u8* s, u8 v, uptr n) {
+  if (n >= 256) {
+    internal_memset(s, v, n);
+    return;
+  }
+  const u64 w = 0x0101010101010101ull * v;
+  uptr i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __builtin_memcpy(s + i, &w, 8);
+    asm volatile("" ::: "memory");
+  }
+  for (; i < n; i++) {
+    s[i] = v;
+    asm volatile("" ::: "memory");
+  }
+}
+
 inline void poison(uptr addr, uptr size, u8 value) {
-  memset(mem_to_shadow(addr), value, round_up(size, kGranule) >> kShadowScale);
+  shadow_fill(mem_to_shadow(addr), value, round_up(size, kGranule) >> kShadowScale);
 }
 // Unpoison exactly size bytes from granule-aligned addr (partial last granule).
 inline void unpoison(uptr addr, uptr size) {
   u8* s = mem_to_shadow(addr);
   uptr full = size >> kShadowScale;
-  memset(s, 0, full);
+  shadow_fill(s, 0, full);
   if (size & (kGranule - 1)) s[full] = static_cast<u8>(size & (kGranule - 1));
+}
+// An object of size bytes at granule-aligned addr in a region of `total`
+// bytes: accessible up to size (exactly), `rest` after it; one pass.
+inline void unpoison_within(uptr addr, uptr size, uptr total, u8 rest) {
+  u8* s = mem_to_shadow(addr);
+  uptr full = size >> kShadowScale;
+  shadow_fill(s, 0, full);
+  if (size & (kGranule - 1)) s[full++] = static_cast<u8>(size & (kGranule - 1));
+  uptr all = round_up(total, kGranule) >> kShadowScale;
+  if (all > full) shadow_fill(s + full, rest, all - full);
 }
 
 // Is the single byte at addr accessible?

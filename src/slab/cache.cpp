@@ -368,8 +368,7 @@ void* cache_alloc(KmemCache* c, gfp_t flags, uptr requested, uptr ip) {
   am->alloc_stack = options().stacktrace ? save_stack_from(ts, ip) : 0;
   am->check = meta_check(o);
   am->state.store(kObjAllocated, std::memory_order_release);
-  if (requested != c->obj_bytes) poison(o, c->obj_bytes, kShadowSlabRedzone);
-  unpoison(o, requested);
+  unpoison_within(o, requested, c->obj_bytes, kShadowSlabRedzone);
   if (flags & 0x100u /*__GFP_ZERO*/) memset(obj, 0, requested);
   return obj;
 }
