@@ -146,15 +146,13 @@ static bool live_block(uptr p, Block* b) {
 }
 
 // End (offset from the object) of the redzone bytes a slab object owns: up to
-// its metadata.
+// the metadata at the end of its slot (the next object's AllocMeta, and its
+// own FreeMeta when that cannot live in the freed object).
 static inline uptr slab_rz_end(const KmemCache* c) {
-  uptr e = c->alloc_meta_off;
-  if (c->free_meta_off && c->free_meta_off < e) e = c->free_meta_off;
-  return e;
+  return c->free_meta_off ? c->free_meta_off : c->slot_size - sizeof(AllocMeta);
 }
-// The byte before a slab object is a canary when the previous slot ends with
-// its AllocMeta (whose last byte, `guard`, is ours) or it is the slab's lead.
-static inline bool slab_has_left_guard(const KmemCache* c) { return c->free_meta_off == 0; }
+// The byte before a slab object is the last byte of its AllocMeta, `guard`:
+// a canary.
 
 static constexpr uptr kLargeGuardCheck = 16;  // bytes of each guard page checked to be zero
 
@@ -172,7 +170,7 @@ static inline uptr canary_end(const Block& b) {
 static void arm(const Block& b) {
   raw_fill(b.obj + b.req, kRedzoneByte, canary_end(b) - b.req);
   // Large blocks: the guard pages are never written; they read as zero.
-  if (b.c && slab_has_left_guard(b.c)) *reinterpret_cast<volatile u8*>(b.obj - 1) = kRedzoneByte;
+  if (b.c) *reinterpret_cast<volatile u8*>(b.obj - 1) = kRedzoneByte;
 }
 
 // First and last index in [lo, hi) of mem whose byte differs from want; false if none.
@@ -228,7 +226,7 @@ static void check_canaries(const Block& b, uptr ip) {
   }
   uptr bad = 0, size = 0;
   if (b.c) {
-    if (slab_has_left_guard(b.c) && *reinterpret_cast<volatile u8*>(b.obj - 1) != kRedzoneByte) {
+    if (*reinterpret_cast<volatile u8*>(b.obj - 1) != kRedzoneByte) {
       bad = b.obj - 1;
       size = 1;
     }

@@ -10,6 +10,8 @@ using u16 = uint16_t;
 using u32 = uint32_t;
 using u64 = uint64_t;
 using s8 = int8_t;
+using s32 = int32_t;
+using sptr = intptr_t;
 using uptr = uintptr_t;
 
 constexpr uptr kPageSize = 4096;

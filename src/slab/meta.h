@@ -27,7 +27,7 @@ struct AllocMeta {
   std::atomic<u8> state;      // ObjState; CAS on free makes concurrent double frees safe
   u8 check;                   // integrity byte: corrupted metadata is detected, never trusted
   u8 kind;                    // allocation API (heap: malloc/new/new[]; 0: kernel API); see src/heap
-  u8 guard;                   // heap: canary byte guarding the start of the NEXT slot's object
+  u8 guard;                   // heap: canary byte at obj - 1, guarding the object's start
 };
 static_assert(sizeof(AllocMeta) == 16);
 

@@ -43,7 +43,7 @@ struct KmemCache {
   u32 obj_bytes;      // object_size rounded to the granule
   u32 slot_size;      // object + redzone (incl. metadata), multiple of align
   u32 lead;           // redzone before the first object of a slab
-  u32 alloc_meta_off; // from object start
+  s32 alloc_meta_off; // from object start (negative: just before the object)
   u32 free_meta_off;  // from object start (0: inside the freed object)
   u32 objs_per_slab;
   u32 slab_pages;
@@ -101,7 +101,7 @@ ThreadState* thread_state();  // never null after runtime_init
 
 // Object geometry helpers.
 inline AllocMeta* alloc_meta(const KmemCache* c, uptr obj) {
-  return reinterpret_cast<AllocMeta*>(obj + c->alloc_meta_off);
+  return reinterpret_cast<AllocMeta*>(obj + static_cast<sptr>(c->alloc_meta_off));
 }
 inline FreeMeta* free_meta(const KmemCache* c, uptr obj) {
   return reinterpret_cast<FreeMeta*>(obj + c->free_meta_off);
