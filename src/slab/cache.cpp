@@ -344,6 +344,13 @@ static void* take_object(KmemCache* c, ThreadState* ts) {
     Magazine& mg = ts->mags[c->mag_id];
     if (UKASAN_UNLIKELY(!mg.count)) mag_refill(c, mg);
     if (UKASAN_LIKELY(mg.count)) obj = mg.objs[--mg.count];
+    // The next allocation from this magazine writes that object's metadata
+    // and shadow, both cold since it was freed: start loading them now.
+    if (UKASAN_LIKELY(mg.count)) {
+      const uptr nx = reinterpret_cast<uptr>(mg.objs[mg.count - 1]);
+      __builtin_prefetch(alloc_meta(c, nx), 1);
+      __builtin_prefetch(mem_to_shadow(nx), 1);
+    }
   } else {
     LockGuard g(c->lock);
     obj = central_pop_locked(c);
