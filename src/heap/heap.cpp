@@ -157,14 +157,17 @@ static inline uptr slab_rz_end(const KmemCache* c) {
 static constexpr uptr kLargeGuardCheck = 16;  // bytes of each guard page checked to be zero
 
 // End (offset from the object) of the redzone bytes the block owns, and of
-// those it fills with the canary: the first redzone_check_bytes past its end.
-// Filling and checking the whole slack of a size class touched up to half a
-// slot at every malloc and free, one cold line after another; a linear
-// overflow starts at the end, so the bytes right after it catch it.
+// those it fills with the canary: at least redzone_check_bytes past its end,
+// then on to the end of that cache line. Filling and checking the whole
+// slack of a size class touched up to half a slot at every malloc and free,
+// one cold line after another; a linear overflow starts at the end, so the
+// bytes right after it catch it, and the rest of their line costs nothing.
 static inline uptr owned_end(const Block& b) { return b.c ? slab_rz_end(b.c) : round_up(b.req, kPageSize); }
 static inline uptr canary_end(const Block& b) {
   const uptr end = owned_end(b);
-  return g_canary_bytes && b.req + g_canary_bytes < end ? b.req + g_canary_bytes : end;
+  if (!g_canary_bytes) return end;
+  const uptr e = round_up(b.obj + b.req + g_canary_bytes, 64) - b.obj;
+  return e < end ? e : end;
 }
 
 static void arm(const Block& b) {
@@ -369,13 +372,16 @@ void* heap_alloc(uptr size, uptr align, u8 kind, bool zero, uptr ip) {
 }
 
 static void release_block(void* ptr, const Block* b, uptr ip) {
+  // The pattern goes in first: it never overlaps the canary, and streaming
+  // through the object brings in the line where the canary starts. (b is a
+  // live block; should a racing free win the CAS below, it only wrote the
+  // pattern into an object being freed anyway.)
+  const bool pattern = b && g_quarantine_enabled && g_poison_bytes;
+  if (pattern) fill_poison(*b);
   if (b) check_canaries(*b, ip);
   Span* sp;
   if (!free_check(ptr, nullptr, ip, &sp)) return;  // reported: double-free / invalid-free
-  if (b && g_quarantine_enabled && g_poison_bytes) {
-    fill_poison(*b);
-    b->am->kind |= kKindPoisoned;
-  }
+  if (pattern) b->am->kind |= kKindPoisoned;
   free_validated(ptr, sp, ip);
 }
 
