@@ -8,12 +8,11 @@
 
 namespace ukasan {
 
-static Options g_options;
+Options g_options;  // constant-initialised (zero) until options_init_from_env()
 // Storage for string options (log_path); no heap.
 static char g_str_storage[4][512];
 static int g_str_used;
 
-Options& options() { return g_options; }
 
 void options_set_defaults() {
 #define UKASAN_OPTION(type, name, def, desc) g_options.name = def;

@@ -18,7 +18,8 @@ struct Options {
 #undef UKASAN_OPTION
 };
 
-Options& options();
+extern Options g_options;
+inline Options& options() { return g_options; }
 // Set all options to their defaults.
 void options_set_defaults();
 // Parse "k=v:k=v". A malformed or unknown entry prints one line naming it to

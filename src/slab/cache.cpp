@@ -98,6 +98,10 @@ KmemCache* cache_create(const char* name, u32 size, u32 align, slab_flags_t flag
   uptr slab_bytes = round_up(c->lead + want, kPageSize);
   c->slab_pages = static_cast<u32>(slab_bytes / kPageSize);
   c->objs_per_slab = static_cast<u32>((slab_bytes - c->lead) / c->slot_size);
+  // Every free maps a pointer to its slot: a multiply instead of a divide.
+  // With m = floor(2^32 / d) + 1, (x * m) >> 32 == x / d for all x < X as
+  // long as X * d <= 2^32 (the error x * (m - 2^32/d) / 2^32 stays < 1/d).
+  c->slot_recip = slab_bytes * c->slot_size <= (1ull << 32) ? static_cast<u32>((1ull << 32) / c->slot_size + 1) : 0;
   c->flags = flags;
   c->ctor = ctor;
   c->quarantined = !rcu;
@@ -116,14 +120,6 @@ KmemCache* cache_create(const char* name, u32 size, u32 align, slab_flags_t flag
   return c;
 }
 
-uptr slab_object_of(const Span* s, uptr p) {
-  const KmemCache* c = s->cache;
-  uptr first = s->start + c->lead;
-  if (p < first) return first;
-  uptr idx = (p - first) / c->slot_size;
-  if (idx >= s->nobjs) idx = s->nobjs - 1;
-  return first + idx * c->slot_size;
-}
 
 // ---- central lists (c->lock held) ----------------------------------------
 

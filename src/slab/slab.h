@@ -46,6 +46,7 @@ struct KmemCache {
   s32 alloc_meta_off; // from object start (negative: just before the object)
   u32 free_meta_off;  // from object start (0: inside the freed object)
   u32 objs_per_slab;
+  u32 slot_recip;     // 2^32 / slot_size + 1 when exact for every slab offset (else 0)
   u32 slab_pages;
   slab_flags_t flags;
   void (*ctor)(void*);
@@ -106,8 +107,17 @@ inline AllocMeta* alloc_meta(const KmemCache* c, uptr obj) {
 inline FreeMeta* free_meta(const KmemCache* c, uptr obj) {
   return reinterpret_cast<FreeMeta*>(obj + c->free_meta_off);
 }
-// Object whose slot contains p (p inside the slab's object area), or 0.
-uptr slab_object_of(const Span* s, uptr p);
+// Object whose slot contains p (p inside the slab's span; before the first
+// object: the first, past the last: the last).
+inline uptr slab_object_of(const Span* s, uptr p) {
+  const KmemCache* c = s->cache;
+  const uptr first = s->start + c->lead;
+  if (p < first) return first;
+  const uptr off = p - first;
+  uptr idx = c->slot_recip ? (off * c->slot_recip) >> 32 : off / c->slot_size;
+  if (idx >= s->nobjs) idx = s->nobjs - 1;
+  return first + idx * c->slot_size;
+}
 
 KmemCache* cache_create(const char* name, u32 size, u32 align, slab_flags_t flags, void (*ctor)(void*),
                         bool is_kmalloc);

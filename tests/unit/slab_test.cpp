@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "shadow/shadow.h"
+#include "slab/slab.h"
 #include "test_util.h"
 #include "ukasan/slab.h"
 
@@ -294,6 +295,27 @@ TEST_F(SlabTest, DepotObjectsAreReusedAndCountedFree) {
   for (void* o : v) released += *ukasan::mem_to_shadow(reinterpret_cast<uintptr_t>(o)) == ukasan::kShadowPageFree;
   EXPECT_GT(released, 1000u) << "slabs holding only depot objects are released";
   kmem_cache_destroy(d);
+}
+
+// slab_object_of maps every byte of a slab to its slot with a reciprocal
+// multiply; it must agree with the division everywhere.
+TEST_F(SlabTest, SlotOfEveryByteMatchesDivision) {
+  for (unsigned size : {8u, 24u, 100u, 192u, 1000u, 4000u, 8192u, 20000u, 70000u, 300000u}) {
+    struct kmem_cache* kc = kmem_cache_create("slot_map", size, 0, 0, nullptr);
+    void* o = kmem_cache_alloc(kc, GFP_KERNEL);
+    ukasan::Span* s = ukasan::page_allocator().span_of(reinterpret_cast<uintptr_t>(o));
+    ASSERT_NE(s, nullptr);
+    const ukasan::KmemCache* c = s->cache;
+    const uintptr_t first = s->start + c->lead, end = s->start + s->npages * ukasan::kPageSize;
+    for (uintptr_t p = first; p < end; p++) {
+      uintptr_t idx = (p - first) / c->slot_size;
+      if (idx >= s->nobjs) idx = s->nobjs - 1;
+      ASSERT_EQ(ukasan::slab_object_of(s, p), first + idx * c->slot_size) << "size " << size << " offset " << p - first;
+    }
+    kmem_cache_free(kc, o);
+    ukasan_quarantine_drain();
+    kmem_cache_destroy(kc);
+  }
 }
 
 TEST_F(SlabTest, DoubleDestroyIsReportedNotACrash) {
