@@ -402,10 +402,12 @@ void cache_free(KmemCache* c, void* obj, uptr ip) {
     quarantine().put_nested(ts->queue, &free_meta(c, o)->node);
     return;
   }
-  if (UKASAN_LIKELY(g_quarantine_enabled && !rcu))
-    quarantine().put(ts->queue, &free_meta(c, o)->node, quarantine_charge(c->slot_size));
-  else
+  if (UKASAN_LIKELY(g_quarantine_enabled && !rcu)) {
+    if (UKASAN_UNLIKELY(quarantine().put(ts->queue, &free_meta(c, o)->node, quarantine_charge(c->slot_size))))
+      reduce_after_transfer(ts, m);
+  } else {
     release_object(c, obj, m == SectionMode::kLocked ? nullptr : ts);  // see take_object
+  }
   ex.exit(ts, m);
 }
 

@@ -283,6 +283,15 @@ uptr alloc_reduce_slack() {
   return g_evictor_running.load(std::memory_order_acquire) ? 2 * quarantine().batch_bytes() : 0;
 }
 
+// Eviction normally runs on the allocation path (free stays cheap). A burst
+// of frees with no allocations in between (a program tearing down a big
+// structure, or exiting) would then grow the quarantine without bound: once
+// a transfer leaves the FIFO two batches past what allocations tolerate, the
+// freeing thread evicts one batch itself. Same step bound as any reduce.
+void reduce_after_transfer(ThreadState* ts, SectionMode m) {
+  if (quarantine().over_limit(alloc_reduce_slack() + 2 * quarantine().batch_bytes())) reduce_in_section(ts, m);
+}
+
 // Outside any section: pthread_create allocates, and an allocation inside our
 // own section would only get the signal-nested (try-lock) path.
 void evictor_maybe_start() {
@@ -411,9 +420,10 @@ static void large_free(Span* s, uptr ip) {
     quarantine().put_nested(ts->queue, &s->large_free.node);
     return;
   }
-  if (g_quarantine_enabled)
-    quarantine().put(ts->queue, &s->large_free.node, quarantine_charge(s->npages * kPageSize));
-  else
+  if (g_quarantine_enabled) {
+    if (UKASAN_UNLIKELY(quarantine().put(ts->queue, &s->large_free.node, quarantine_charge(s->npages * kPageSize))))
+      reduce_after_transfer(ts, m);
+  } else
     large_release(s);
   ex.exit(ts, m);
 }

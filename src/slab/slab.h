@@ -156,6 +156,9 @@ uptr alloc_reduce_slack();
 // magazines: evicted objects then go straight to the slabs, or a destroy
 // would count them as live.
 void reduce_in_section(ThreadState* ts, SectionMode m);
+// After a free's put() moved the queue to the FIFO (inside section m): evict
+// one batch if the FIFO is two batches past what allocations tolerate.
+void reduce_after_transfer(ThreadState* ts, SectionMode m);
 // The same in a section of its own (a no-op when nested in a signal handler).
 void reduce_once(ThreadState* ts);
 // Starts the evictor if the option asks for it and the quarantine has

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <algorithm>
 #include <set>
 #include <vector>
 
@@ -221,6 +222,30 @@ TEST_F(SlabTest, QuarantineFifoDelaysReuse) {
   EXPECT_GT(st.evictions, 0u);
   // One eviction step frees one batch: at most batch + one per-CPU queue.
   EXPECT_LE(st.max_evict_bytes, (64u << 10) * 2 + slot);
+  ukasan_quarantine_drain();
+  kmem_cache_destroy(c);
+  ukasan_set_options("quarantine_size_mb=256:quarantine_cache_kb=1024");
+}
+
+// Frees with no allocation in between (tearing down a big structure) must
+// not grow the quarantine past its bound: the freeing thread evicts once the
+// FIFO is two batches over.
+TEST_F(SlabTest, FreeBurstKeepsTheQuarantineBound) {
+  ukasan_set_options("quarantine_size_mb=1:quarantine_cache_kb=64");
+  ukasan_quarantine_drain();
+  struct kmem_cache* c = kmem_cache_create("burst", 200, 0, 0, nullptr);
+  std::vector<void*> v;
+  for (int i = 0; i < 40000; i++) v.push_back(kmem_cache_alloc(c, GFP_KERNEL));  // ~10 MiB of slots
+  struct ukasan_stats st;
+  uint64_t peak = 0;
+  for (void* o : v) {
+    kmem_cache_free(c, o);
+    ukasan_get_stats(&st);
+    peak = std::max(peak, st.quarantine_bytes);
+  }
+  // bound + 2 batches (64 KiB each at this bound) + the transfer that tipped it.
+  EXPECT_LE(peak, st.quarantine_max_bytes + 3 * (64u << 10) + 1024) << "evictions " << st.evictions;
+  EXPECT_GT(st.evictions, 0u);
   ukasan_quarantine_drain();
   kmem_cache_destroy(c);
   ukasan_set_options("quarantine_size_mb=256:quarantine_cache_kb=1024");
