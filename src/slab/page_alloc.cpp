@@ -19,17 +19,22 @@ PageAllocator& page_allocator() { return g_pages; }
 
 bool PageAllocator::init() {
   if (base_) return true;
-  void* a = map_anon(kArenaSize, /*noreserve=*/true);
-  if (!a) return false;
-  void* m = map_anon(kArenaSize / kPageSize * sizeof(Span*), /*noreserve=*/true);
-  if (!m) {
-    unmap(a, kArenaSize);
-    return false;
+  // Address space only (NORESERVE). Where it is limited (ulimit -v, or
+  // valgrind, which callgrind profiles need) a smaller arena is taken.
+  for (uptr size = kArenaSize; size >= (uptr(1) << 30); size >>= 3) {
+    void* a = map_anon(size, /*noreserve=*/true);
+    if (!a) continue;
+    void* m = map_anon(size / kPageSize * sizeof(Span*), /*noreserve=*/true);
+    if (!m) {
+      unmap(a, size);
+      continue;
+    }
+    map_ = static_cast<std::atomic<Span*>*>(m);
+    size_ = size;
+    base_ = reinterpret_cast<uptr>(a);
+    return true;
   }
-  map_ = static_cast<std::atomic<Span*>*>(m);
-  size_ = kArenaSize;
-  base_ = reinterpret_cast<uptr>(a);
-  return true;
+  return false;
 }
 
 Span* PageAllocator::new_descriptor() {
