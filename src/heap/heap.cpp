@@ -9,6 +9,8 @@
 
 #include <atomic>
 
+#include <emmintrin.h>
+
 #include "platform/options.h"
 #include "report/report.h"
 #include "shadow/shadow.h"
@@ -184,6 +186,17 @@ static bool find_diff(uptr mem, uptr lo, uptr hi, u8 want, uptr* first, uptr* la
   while (i < hi && ((mem + i) & 7)) {
     if (m[i] != want) goto found;
     i++;
+  }
+  {
+    // 32 bytes per step (SSE2, baseline x86-64): the check runs over whole
+    // freed objects at eviction.
+    const __m128i w = _mm_set1_epi8(static_cast<char>(want));
+    while (i + 32 <= hi) {
+      const __m128i a = _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m + i)), w);
+      const __m128i b = _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m + i + 16)), w);
+      if (_mm_movemask_epi8(_mm_and_si128(a, b)) != 0xffff) break;
+      i += 32;
+    }
   }
   while (i + 8 <= hi) {
     u64 v;

@@ -31,6 +31,11 @@ expect() {
 E=UKASAN_OPTIONS=exitcode=0
 Q=UKASAN_OPTIONS=exitcode=0:quarantine_size_mb=1:quarantine_cache_kb=64
 expect slab-use-after-free "Freed by task" $Q -- "$progs/uaf_write"
+# The pattern check finds the exact bytes wherever they are in the object.
+expect slab-use-after-free "2 bytes at offset 40 of the freed 100-byte object" $Q -- "$progs/uaf_write" 100 40
+expect slab-use-after-free "2 bytes at offset 17 of the freed 2000-byte object" $Q -- "$progs/uaf_write" 2000 17
+expect slab-use-after-free "2 bytes at offset 1234 of the freed 2000-byte object" $Q -- "$progs/uaf_write" 2000 1234
+expect slab-use-after-free "1 bytes at offset 1999 of the freed 2000-byte object" $Q -- "$progs/uaf_write" 2000 1999
 expect slab-out-of-bounds "redzone after the 24-byte object" $E -- "$progs/overflow" right 24
 expect slab-out-of-bounds "redzone before the 100-byte object" $E -- "$progs/overflow" left 100
 expect slab-out-of-bounds "redzone after the 100000-byte object" $E -- "$progs/overflow" right 100000

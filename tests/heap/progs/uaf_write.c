@@ -1,13 +1,17 @@
 /* Writes into a freed block, then churns the heap until the block leaves the
- * quarantine: expect "BUG: KASAN: slab-use-after-free" (detected at eviction). */
+ * quarantine: expect "BUG: KASAN: slab-use-after-free" (detected at eviction).
+ * Usage: uaf_write [SIZE OFFSET] (default 100 40): two bytes at OFFSET (one
+ * if OFFSET is the last byte). */
 #include <stdlib.h>
 #include <string.h>
-int main(void) {
-  volatile char* volatile p = malloc(100);
-  memset((char*)p, 1, 100);
+int main(int argc, char** argv) {
+  size_t size = argc > 2 ? strtoul(argv[1], 0, 0) : 100;
+  size_t off = argc > 2 ? strtoul(argv[2], 0, 0) : 40;
+  volatile char* volatile p = malloc(size);
+  memset((char*)p, 1, size);
   free((void*)p);
-  p[40] = 'A'; /* write after free */
-  p[41] = 'B';
+  p[off] = 'A'; /* write after free */
+  if (off + 1 < size) p[off + 1] = 'B';
   for (int i = 0; i < 200000; i++) {
     void* volatile q = malloc(64 + (i % 8) * 16);
     free(q);
