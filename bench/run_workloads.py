@@ -83,6 +83,14 @@ WORKLOADS = [
     ("large-2t", "large", 2, int(2000 * f)),
     ("longlived-2t", "longlived", 2, int(500_000 * f)),
 ]
+# Scaling: churn at more thread counts (BENCH_THREADS="1 2 4 8 16"; by default
+# the powers of two up to the CPU count). 1 and 2 are the rows above.
+_ncpu = os.cpu_count() or 1
+SCALE_THREADS = [int(t) for t in os.environ.get(
+    "BENCH_THREADS", " ".join(str(1 << i) for i in range(8) if (1 << i) <= max(_ncpu, 2))).split()]
+for _t in SCALE_THREADS:
+    if _t > 2:
+        WORKLOADS.append((f"churn-{_t}t", "churn", _t, int(1_000_000 * f)))
 
 
 def run_one(binary, env_add, args, occ=None):
@@ -188,6 +196,23 @@ if u1 and u2:
     if g1 and g2:
         md.append(f"\n(glibc's own 2-thread scaling in the same run: {g1 / g2:.2f} ×; below 1.8 × the machine "
                   f"did not give the two threads two CPUs.)")
+md.append("")
+
+# ---- scaling ---------------------------------------------------------------------
+# Every thread does the same ops, so throughput(N) / throughput(1) = ns_op(1) / ns_op(N).
+scale_labels = [(t, "churn-1t" if t == 1 else "churn-2t" if t == 2 else f"churn-{t}t") for t in sorted(set(SCALE_THREADS) | {1, 2})]
+md.append(f"### Scaling (churn, throughput relative to 1 thread; {_ncpu} CPUs; BENCH_THREADS to change)\n")
+md.append("| allocator | " + " | ".join(f"{t} thr" for t, _ in scale_labels) + " |")
+md.append("|---|" + "---|" * len(scale_labels))
+for name in ("glibc", "scudo+q", "asan-preload", "ukasan"):
+    base = med("churn-1t", name, "ns_op")
+    if not base:
+        continue
+    cells = []
+    for t, lab in scale_labels:
+        v = med(lab, name, "ns_op")
+        cells.append(f"{base / v:.2f} ×" if v else "-")
+    md.append(f"| {name} | " + " | ".join(cells) + " |")
 md.append("")
 
 # ---- real programs -----------------------------------------------------------------

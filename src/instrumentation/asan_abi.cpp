@@ -43,7 +43,7 @@ UKASAN_NOINLINE static void check_slow(uptr addr, uptr size, bool is_write, uptr
     report_access(addr, size, is_write, ip);
     return;
   }
-  if (find_first_bad(addr, size)) report_access(addr, size, is_write, ip);
+  if (!range_accessible(addr, size)) report_access(addr, size, is_write, ip);
 }
 
 // Fast path for 1..16 bytes: both end granules (and the middle one for 16)
@@ -251,7 +251,7 @@ UKASAN_DEFINE_ACCESS(16)
 static UKASAN_ALWAYS_INLINE void check_any(uptr addr, uptr size, bool is_write, uptr ip) {
   if (UKASAN_UNLIKELY(size == 0)) return;
   if (UKASAN_LIKELY(g_instr_ready.load(std::memory_order_relaxed) && addr >= kPageSize && addr + size > addr &&
-                    addr_has_shadow(addr) && addr_has_shadow(addr + size - 1) && !find_first_bad(addr, size)))
+                    addr_has_shadow(addr) && addr_has_shadow(addr + size - 1) && range_accessible(addr, size)))
     return;
   check_slow(addr, size, is_write, ip);
 }

@@ -165,25 +165,6 @@ UKASAN_ALWAYS_INLINE bool active(uptr ip) {
   return g_instr_ready.load(std::memory_order_relaxed) && ip - g_rt_lo >= g_rt_size && !in_report();
 }
 
-// All shadow bytes of [addr, addr+size) zero (word at a time)?
-bool shadow_clean(uptr addr, uptr size) {
-  const u8* s = mem_to_shadow(addr);
-  const u8* e = mem_to_shadow(addr + size - 1) + 1;
-  while (s < e && (reinterpret_cast<uptr>(s) & 7)) {
-    if (*s) return false;
-    s++;
-  }
-  while (s + 8 <= e) {
-    if (*reinterpret_cast<const u64*>(s)) return false;
-    s += 8;
-  }
-  while (s < e) {
-    if (*s) return false;
-    s++;
-  }
-  return true;
-}
-
 }  // namespace
 
 bool instr_check_range(uptr addr, uptr size, bool is_write, uptr ip) {
@@ -194,7 +175,7 @@ bool instr_check_range(uptr addr, uptr size, bool is_write, uptr ip) {
     return false;
   }
   if (addr + size < addr || !addr_has_shadow(addr) || !addr_has_shadow(addr + size - 1)) return true;
-  if (UKASAN_LIKELY(shadow_clean(addr, size)) || !find_first_bad(addr, size)) return true;
+  if (UKASAN_LIKELY(range_accessible(addr, size))) return true;
   report_access(addr, size, is_write, ip);
   return false;
 }

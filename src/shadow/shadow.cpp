@@ -66,4 +66,31 @@ uptr find_first_bad(uptr addr, uptr size) {
   return 0;
 }
 
+// Every granule but the last must have shadow 0 (a nonzero one leaves at
+// least its last byte, which the range covers, inaccessible); the last
+// granule may be partial, and the range's last byte must fall inside its
+// accessible part. Word at a time: strings and odd-sized objects end in a
+// partial granule, which used to send every such check (each intercepted
+// memcpy of a string) to the byte-by-byte search.
+bool range_accessible(uptr addr, uptr size) {
+  const uptr last = addr + size - 1;
+  const s8 tail = static_cast<s8>(*mem_to_shadow(last));
+  if (tail != 0 && static_cast<s8>(last & (kGranule - 1)) >= tail) return false;
+  const u8* s = mem_to_shadow(addr);
+  const u8* e = mem_to_shadow(last);
+  while (s < e && (reinterpret_cast<uptr>(s) & 7)) {
+    if (*s) return false;
+    s++;
+  }
+  while (s + 8 <= e) {
+    if (*reinterpret_cast<const u64*>(s)) return false;
+    s += 8;
+  }
+  while (s < e) {
+    if (*s) return false;
+    s++;
+  }
+  return true;
+}
+
 }  // namespace ukasan

@@ -125,4 +125,9 @@ UKASAN_ALWAYS_INLINE bool byte_is_poisoned(uptr addr) {
 // address. Caller guarantees the range has shadow.
 uptr find_first_bad(uptr addr, uptr size);
 
+// Is every byte of [addr, addr+size) (size > 0) accessible? The fast
+// question behind every range check; find_first_bad locates the byte only
+// once this says no. Caller guarantees the range has shadow.
+bool range_accessible(uptr addr, uptr size);
+
 }  // namespace ukasan
