@@ -270,6 +270,30 @@ TEST(HeapReports, DoubleInvalidMismatch) {
   EXPECT_NE(t.find("allocated with operator new [] and is being freed with operator delete"), std::string::npos);
 }
 
+// Heap-only classes between and past the kmalloc ones: 4097..6144 and
+// 8193..16384 come from slabs (malloc-6144/12288/16384), larger blocks are
+// page-backed.
+TEST(HeapReports, HeapOnlySizeClasses) {
+  struct Case {
+    size_t n;
+    const char* cache;
+  };
+  for (Case k : {Case{5000, "malloc-6144"}, Case{6144, "malloc-6144"}, Case{6145, "kmalloc-8192"},
+                 Case{9000, "malloc-12288"}, Case{12289, "malloc-16384"}, Case{16384, "malloc-16384"}}) {
+    ReportCapture cap;
+    volatile char* p = static_cast<char*>(malloc(k.n));
+    EXPECT_EQ(malloc_usable_size(const_cast<char*>(p)), k.n);
+    p[k.n] = 1;
+    free(const_cast<char*>(p));
+    std::string t = cap.text();
+    EXPECT_NE(t.find(std::string("which belongs to the cache ") + k.cache + " of size"), std::string::npos)
+        << k.n << "\n" << t;
+  }
+  void* big = malloc(16385);
+  EXPECT_TRUE(aligned(big, 4096)) << "past the heap classes: a page-backed block";
+  free(big);
+}
+
 TEST(HeapReports, CanariesAtFree) {
   ReportCapture cap;
   uint64_t before = ukasan_report_count();
