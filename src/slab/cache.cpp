@@ -213,6 +213,8 @@ static void central_push_locked(KmemCache* c, void* obj) {
 
 // ---- the depot (c->lock held) ------------------------------------------------
 
+static constexpr uptr kDepotChunk = 16384;  // bytes of depot blocks mapped at a time
+
 static DepotBlock* depot_block_locked(KmemCache* c) {
   if (DepotBlock* b = c->depot_empty) {
     c->depot_empty = b->next;
@@ -221,8 +223,8 @@ static DepotBlock* depot_block_locked(KmemCache* c) {
   // Blocks come in 16 KiB chunks mapped per cache (under c->lock, so fork's
   // prepare handler, which takes every cache lock, also covers them); the
   // first block of a chunk only links the chunks for cache_destroy.
-  constexpr uptr kChunk = 16384, kBlocks = kChunk / sizeof(DepotBlock);
-  DepotBlock* b = static_cast<DepotBlock*>(map_anon(kChunk));
+  constexpr uptr kBlocks = kDepotChunk / sizeof(DepotBlock);
+  DepotBlock* b = static_cast<DepotBlock*>(map_anon(kDepotChunk));
   if (!b) return nullptr;
   b[0].next = c->depot_chunks;
   c->depot_chunks = &b[0];
@@ -247,7 +249,7 @@ static void drain_depot_locked(KmemCache* c) {
 static void unmap_depot_locked(KmemCache* c) {
   for (DepotBlock* ch = c->depot_chunks; ch;) {
     DepotBlock* nx = ch->next;
-    unmap(ch, 16384);
+    unmap(ch, kDepotChunk);
     ch = nx;
   }
   c->depot = c->depot_empty = c->depot_chunks = nullptr;
