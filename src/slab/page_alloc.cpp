@@ -17,12 +17,31 @@ static constexpr uptr kArenaSize = 1ull << 40;  // 1 TiB of address space, NORES
 static PageAllocator g_pages;
 PageAllocator& page_allocator() { return g_pages; }
 
+// The arena must lie in application memory, where every address has its own
+// shadow. The kernel places mappings there, but where the shadow gap could
+// not be reserved (valgrind) a mapping may land in the gap, whose "shadow"
+// overlaps the arena itself: every poison would then corrupt the heap. Such a
+// placement is refused and high memory is asked for explicitly.
+static void* map_arena(uptr size) {
+  void* a = map_anon(size, /*noreserve=*/true);
+#if !UKASAN_DYNAMIC_SHADOW
+  const uptr lo = reinterpret_cast<uptr>(a);
+  if (a && !(addr_has_shadow(lo) && addr_has_shadow(lo + size - 1))) {
+    unmap(a, size);
+    a = nullptr;
+    for (uptr hint = uptr(0x500000000000); !a && hint + size <= uptr(0x700000000000); hint += uptr(1) << 44)
+      a = map_fixed_noreplace(hint, size, /*accessible=*/true);
+  }
+#endif
+  return a;
+}
+
 bool PageAllocator::init() {
   if (base_) return true;
   // Address space only (NORESERVE). Where it is limited (ulimit -v, or
   // valgrind, which callgrind profiles need) a smaller arena is taken.
   for (uptr size = kArenaSize; size >= (uptr(1) << 30); size >>= 3) {
-    void* a = map_anon(size, /*noreserve=*/true);
+    void* a = map_arena(size);
     if (!a) continue;
     void* m = map_anon(size / kPageSize * sizeof(Span*), /*noreserve=*/true);
     if (!m) {
