@@ -375,7 +375,7 @@ void* cache_alloc(KmemCache* c, gfp_t flags, uptr requested, uptr ip) {
   am->alloc_tid = static_cast<u32>(ts->tid);
   am->requested = static_cast<u32>(requested);
   am->kind = 0;
-  am->alloc_stack = options().stacktrace ? save_stack_from(ts, ip) : 0;
+  am->alloc_stack = options().stacktrace ? save_stack_from(ip) : 0;
   am->check = meta_check(o);
   am->state.store(kObjAllocated, std::memory_order_release);
   unpoison_within(o, requested, c->obj_bytes, kShadowSlabRedzone);
@@ -392,7 +392,7 @@ void cache_free(KmemCache* c, void* obj, uptr ip) {
   if (!rcu) {
     FreeMeta* fm = free_meta(c, o);
     fm->free_tid = static_cast<u32>(ts->tid);
-    fm->free_stack = options().stacktrace ? save_stack_from(ts, ip) : 0;
+    fm->free_stack = options().stacktrace ? save_stack_from(ip) : 0;
     poison(o, c->obj_bytes, kShadowSlabFree);
     *mem_to_shadow(o) = kShadowSlabFreeTrack;
   }

@@ -347,14 +347,14 @@ void runtime_set_quarantine_bytes(u64 bytes) {
 
 // ---- stacks ------------------------------------------------------------------------
 
-depot_handle_t save_stack_from(ThreadState* ts, uptr ip) {
+depot_handle_t save_stack_from(uptr ip) {
   uptr pcs[kMaxStackFrames + 8];
   unsigned n = capture_stack(pcs, kMaxStackFrames + 8, 0);
   unsigned i = frame_index_of(pcs, n, ip);
   if (i == n) i = 0;  // ip not on the frame chain (tail call): keep everything
   unsigned cnt = n - i;
   if (cnt > kMaxStackFrames) cnt = kMaxStackFrames;
-  return depot_save_memo(&ts->stacks, pcs + i, cnt);
+  return depot_save(pcs + i, cnt);
 }
 
 // ---- large blocks --------------------------------------------------------------------
@@ -393,7 +393,7 @@ void* large_alloc(uptr size, gfp_t flags, uptr ip, uptr align) {
   am.alloc_tid = static_cast<u32>(ts->tid);
   am.requested = static_cast<u32>(size);
   am.kind = 0;
-  am.alloc_stack = options().stacktrace ? save_stack_from(ts, ip) : 0;
+  am.alloc_stack = options().stacktrace ? save_stack_from(ip) : 0;
   am.check = meta_check(user);
   s->large_free.free_stack = 0;
   s->large_free.free_tid = 0;
@@ -412,7 +412,7 @@ uptr large_size(const Span* s) { return s->large_size; }
 static void large_free(Span* s, uptr ip) {
   ThreadState* ts = thread_state();
   s->large_free.free_tid = static_cast<u32>(ts->tid);
-  s->large_free.free_stack = options().stacktrace ? save_stack_from(ts, ip) : 0;
+  s->large_free.free_stack = options().stacktrace ? save_stack_from(ip) : 0;
   poison(s->user, round_up(large_size(s), kPageSize), kShadowPageFree);
   Exclusion& ex = exclusion();
   SectionMode m = ex.enter(ts);

@@ -89,7 +89,6 @@ struct DepotBlock {
 struct ThreadState : ExclusionSlot {
   SlabQuarantine::Queue queue;
   Magazine mags[kMagCaches];
-  DepotMemo stacks;  // recent alloc/free stacks of this thread
   int tid;
 };
 
@@ -141,9 +140,8 @@ extern EvictHook g_evict_hook;
 bool free_check(const void* ptr, KmemCache* expected, uptr ip, Span** span_out);
 void free_validated(void* ptr, Span* s, uptr ip);
 
-// Capture the current stack starting at the frame that returns to ip
-// (ts: the caller's thread state, whose memo skips the depot lookup).
-depot_handle_t save_stack_from(ThreadState* ts, uptr ip);
+// Capture the current stack starting at the frame that returns to ip.
+depot_handle_t save_stack_from(uptr ip);
 
 KmemCache* kmalloc_cache_for(uptr size);  // nullptr above KMALLOC_MAX_CACHE_SIZE
 constexpr uptr kKmallocMax = 8192;

@@ -84,29 +84,27 @@ UKASAN_ALWAYS_INLINE uptr* record_pcs(RecordHeader* rec) {
   return reinterpret_cast<uptr*>(rec + 1);
 }
 
-// 32-bit hash of the frames (murmur3-style mixing of each half word).
+// 32-bit hash of the frames: two independent multiply-xor chains (even and
+// odd frames), so a deep stack costs about one multiply latency per two
+// frames instead of two dependent murmur rounds per frame (a 32-frame
+// interpreter stack is hashed on every malloc and free). Return addresses
+// are already well spread; the final avalanche mixes the chains.
 UKASAN_ALWAYS_INLINE u32 hash_stack(const uptr* pcs, unsigned n) {
-  constexpr u32 c1 = 0xcc9e2d51, c2 = 0x1b873593;
-  u32 h = 0x9747b28c ^ n;
-  auto mix = [&](u32 k) {
-    k *= c1;
-    k = (k << 15) | (k >> 17);
-    k *= c2;
-    h ^= k;
-    h = (h << 13) | (h >> 19);
-    h = h * 5 + 0xe6546b64;
-  };
-  for (unsigned i = 0; i < n; i++) {
-    const u64 v = pcs[i];
-    mix(static_cast<u32>(v));
-    mix(static_cast<u32>(v >> 32));
+  constexpr u64 k1 = 0x9E3779B97F4A7C15ull, k2 = 0xC2B2AE3D27D4EB4Full;
+  u64 a = 0x243F6A8885A308D3ull ^ n, b = 0x13198A2E03707344ull;
+  unsigned i = 0;
+  for (; i + 2 <= n; i += 2) {
+    a = (a ^ pcs[i]) * k1;
+    b = (b ^ pcs[i + 1]) * k2;
+    a ^= a >> 29;
+    b ^= b >> 29;
   }
-  h ^= h >> 16;
-  h *= 0x85ebca6b;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35;
-  h ^= h >> 16;
-  return h;
+  if (i < n) a = (a ^ pcs[i]) * k1;
+  u64 h = a ^ ((b << 31) | (b >> 33));
+  h ^= h >> 33;
+  h *= 0xFF51AFD7ED558CCDull;
+  h ^= h >> 33;
+  return static_cast<u32>(h);
 }
 
 UKASAN_ALWAYS_INLINE bool same_stack(RecordHeader* rec, u32 hash, const uptr* pcs, unsigned n) {
@@ -169,43 +167,6 @@ depot_handle_t depot_save(const uptr* pcs, unsigned n) {
     // Lost the race (or spurious failure): check what was added meanwhile.
     if (u32 found = find(r, head, rec->next, hash, pcs, n)) return found;
   }
-}
-
-depot_handle_t depot_save_memo(DepotMemo* m, const uptr* pcs, unsigned n) {
-  if (n == 0 || pcs == nullptr) return 0;
-  if (n > kMaxStackFrames) n = kMaxStackFrames;
-  // busy is set and cleared by this thread only; a signal handler that runs
-  // in between sees it set and leaves the memo alone, so an entry is never
-  // read while half written (compiler barriers: same thread, no fences).
-  if (UKASAN_UNLIKELY(m->busy)) return depot_save(pcs, n);
-  m->busy = 1;
-  __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  const unsigned set = static_cast<unsigned>((pcs[0] ^ (pcs[0] >> 11)) & (DepotMemo::kSets - 1));
-  DepotMemo::Entry* way = &m->e[2 * set];
-  depot_handle_t h = 0;
-  for (unsigned w = 0; w < 2 && !h; w++) {
-    DepotMemo::Entry& x = way[w];
-    if (x.h == 0 || x.n != n) continue;
-    unsigned i = 0;
-    while (i < n && x.pcs[i] == pcs[i]) i++;
-    if (i == n) {
-      h = x.h;
-      x.stamp = ++m->clock;
-    }
-  }
-  if (!h) {
-    h = depot_save(pcs, n);
-    if (h) {
-      DepotMemo::Entry& v = way[0].stamp <= way[1].stamp ? way[0] : way[1];
-      v.n = n;
-      for (unsigned i = 0; i < n; i++) v.pcs[i] = pcs[i];
-      v.h = h;
-      v.stamp = ++m->clock;
-    }
-  }
-  __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  m->busy = 0;
-  return h;
 }
 
 unsigned depot_fetch(depot_handle_t h, const uptr** pcs) {

@@ -29,26 +29,6 @@ inline unsigned frame_index_of(const uptr* pcs, unsigned n, uptr ip) {
 // deeper than kMaxStackFrames are truncated to their innermost kMaxStackFrames.
 depot_handle_t depot_save(const uptr* pcs, unsigned n);
 
-// A caller-owned memo of recent saves (one per thread): a stack equal to a
-// remembered one gets its handle back without hashing or a depot lookup.
-// Handles never change, so an entry never goes stale. Two-way sets keyed by
-// the innermost frame, so an allocation site and a free site that share a
-// set still both hit. Not shared between threads; a save that interrupts
-// another on the same memo (a signal handler) bypasses it.
-struct DepotMemo {
-  static constexpr unsigned kSets = 4;
-  struct Entry {
-    u32 n;
-    depot_handle_t h;  // 0: empty
-    u64 stamp;         // last use, for replacement
-    uptr pcs[kMaxStackFrames];
-  };
-  Entry e[2 * kSets];
-  u64 clock;
-  u8 busy;
-};
-depot_handle_t depot_save_memo(DepotMemo* m, const uptr* pcs, unsigned n);
-
 // Fetch a stack by handle. Returns frame count and sets *pcs (0 for handle 0
 // or an invalid handle).
 unsigned depot_fetch(depot_handle_t h, const uptr** pcs);

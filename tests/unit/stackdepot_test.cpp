@@ -69,32 +69,27 @@ TEST(StackDepot, SameStackSameHandleDifferentStackDifferentHandle) {
   EXPECT_NE(hc, 0u);
 }
 
-// The per-thread memo answers exactly as the depot does: many stacks that
-// share the innermost frame (one set) and stacks that differ only deep down.
-TEST(StackDepot, MemoAgreesWithTheDepot) {
-  static DepotMemo memo;  // zero-initialised, as in a fresh ThreadState
-  uptr a[8], b[8];
-  for (int round = 0; round < 3; round++) {
-    for (uptr k = 0; k < 64; k++) {
-      for (int i = 0; i < 8; i++) a[i] = 0x5000000 + i * 0x100;
-      a[0] = 0x5000000 + (k % 3) * 0x4000;  // at most 3 first frames: sets collide
-      a[7] = 0x6000000 + k;                 // distinct outermost frame
-      depot_handle_t h = depot_save_memo(&memo, a, 8);
-      ASSERT_NE(h, 0u);
-      EXPECT_EQ(h, depot_save(a, 8)) << "k=" << k;
-      memcpy(b, a, sizeof(a));
-      EXPECT_EQ(depot_save_memo(&memo, b, 7), depot_save(b, 7)) << "a prefix is a different stack";
-    }
+// Stacks that differ in one frame anywhere, or only in depth, are different
+// stacks; equal ones share a handle (the hash mixes even and odd frames in
+// separate chains: both must count).
+TEST(StackDepot, EveryFrameAndTheDepthCount) {
+  uptr base[12];
+  for (int i = 0; i < 12; i++) base[i] = 0x8000000 + uptr(i) * 0x40;
+  const depot_handle_t h0 = depot_save(base, 12);
+  ASSERT_NE(h0, 0u);
+  std::vector<depot_handle_t> seen{h0};
+  for (int pos = 0; pos < 12; pos++) {
+    uptr v[12];
+    memcpy(v, base, sizeof(v));
+    v[pos] += 8;
+    depot_handle_t h = depot_save(v, 12);
+    EXPECT_EQ(h, depot_save(v, 12)) << pos;
+    seen.push_back(h);
   }
-  // A save that finds the memo busy (a signal handler interrupting a save on
-  // the same thread) goes to the depot and leaves the memo untouched.
-  memo.busy = 1;
-  DepotMemo before = memo;
-  a[7] = 0x7000000;
-  EXPECT_EQ(depot_save_memo(&memo, a, 8), depot_save(a, 8));
-  EXPECT_EQ(memcmp(&before, &memo, sizeof(memo)), 0);
-  memo.busy = 0;
-  EXPECT_EQ(depot_save_memo(&memo, a, 0), 0u);
+  for (unsigned n = 1; n < 12; n++) seen.push_back(depot_save(base, n));
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(std::unique(seen.begin(), seen.end()), seen.end()) << "a collision of handles";
+  EXPECT_EQ(depot_save(base, 12), h0);
 }
 
 TEST(StackDepot, FetchRoundTrip) {
