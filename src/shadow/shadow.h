@@ -97,13 +97,6 @@ UKASAN_ALWAYS_INLINE void shadow_fill(u8* s, u8 v, uptr n) {
 inline void poison(uptr addr, uptr size, u8 value) {
   shadow_fill(mem_to_shadow(addr), value, round_up(size, kGranule) >> kShadowScale);
 }
-// Unpoison exactly size bytes from granule-aligned addr (partial last granule).
-inline void unpoison(uptr addr, uptr size) {
-  u8* s = mem_to_shadow(addr);
-  uptr full = size >> kShadowScale;
-  shadow_fill(s, 0, full);
-  if (size & (kGranule - 1)) s[full] = static_cast<u8>(size & (kGranule - 1));
-}
 // An object of size bytes at granule-aligned addr in a region of `total`
 // bytes: accessible up to size (exactly), `rest` after it; one pass.
 inline void unpoison_within(uptr addr, uptr size, uptr total, u8 rest) {
@@ -114,6 +107,8 @@ inline void unpoison_within(uptr addr, uptr size, uptr total, u8 rest) {
   uptr all = round_up(total, kGranule) >> kShadowScale;
   if (all > full) shadow_fill(s + full, rest, all - full);
 }
+// Unpoison exactly size bytes from granule-aligned addr (partial last granule).
+inline void unpoison(uptr addr, uptr size) { unpoison_within(addr, size, size, 0); }
 
 // Is the single byte at addr accessible?
 UKASAN_ALWAYS_INLINE bool byte_is_poisoned(uptr addr) {
