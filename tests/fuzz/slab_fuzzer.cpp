@@ -215,9 +215,16 @@ size_t kmalloc_usable(size_t size) {
   return round_page(size);
 }
 
+// The quarantine charges an object its memory plus that memory's shadow
+// (1/8) and its 8-byte batch pointer (quarantine_charge in src/slab).
+uint64_t quarantine_charge(uint64_t bytes) { return bytes + bytes / 8 + 8; }
+
+// Upper bounds of what the quarantine charges for a freed block: a slot is
+// at most the class plus the largest redzone and metadata; a large block is
+// its pages plus a guard page on each side.
 uint64_t kmalloc_cost(size_t size) {
-  if (size <= 8192) return kmalloc_usable(size) + 2064 + 16;
-  return round_page(size) + 2 * 4096;
+  if (size <= 8192) return quarantine_charge(kmalloc_usable(size) + 2064 + 16);
+  return quarantine_charge(round_page(size) + 2 * 4096);
 }
 
 size_t size_from(Reader& r) {
@@ -282,7 +289,7 @@ void on_alloc(void* p, size_t req, int cache, uint8_t fill, bool zeroed) {
     const Cache& c = caches[static_cast<size_t>(cache)];
     o.large = false;
     o.usable = c.size;
-    o.cost = c.size + 2064 + c.align;
+    o.cost = quarantine_charge(c.size + 2064 + c.align);
     if (a % c.align) fail("cache object %#lx not aligned to %u", (unsigned long)a, c.align);
   }
   for (const Live& l : live)
