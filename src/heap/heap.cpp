@@ -95,6 +95,19 @@ static const u32 kClassSizes[13] = {8, 16, 32, 64, 96, 128, 192, 256, 512, 1024,
 static constexpr unsigned kAlignSteps = 7;  // 32, 64, ..., 2048
 static std::atomic<KmemCache*> g_aligned[kAlignSteps][13];
 
+// Creates a cache on first use and publishes it in slot; when two threads
+// race, the loser destroys its (empty) twin and returns the winner's.
+static UKASAN_NOINLINE KmemCache* create_into(std::atomic<KmemCache*>& slot, const char* name, u32 size, u32 align) {
+  KmemCache* c = cache_create(name, size, align, 0, nullptr, /*is_kmalloc=*/true);
+  if (!c) return nullptr;
+  KmemCache* won = nullptr;
+  if (!slot.compare_exchange_strong(won, c, std::memory_order_acq_rel)) {
+    cache_destroy(c, 0);
+    return won;
+  }
+  return c;
+}
+
 static KmemCache* aligned_cache(uptr size, uptr align) {
   KmemCache* k = kmalloc_cache_for(size > align ? size : align);
   if (!k) return nullptr;
@@ -106,14 +119,7 @@ static KmemCache* aligned_cache(uptr size, uptr align) {
   if (UKASAN_LIKELY(c)) return c;
   char name[40];
   snprintf(name, sizeof(name), "kmalloc-%u-align%lu", k->object_size, static_cast<unsigned long>(align));
-  c = cache_create(name, k->object_size, static_cast<u32>(align), 0, nullptr, /*is_kmalloc=*/true);
-  if (!c) return nullptr;
-  KmemCache* won = nullptr;
-  if (!slot.compare_exchange_strong(won, c, std::memory_order_acq_rel)) {
-    cache_destroy(c, 0);  // lost the race: the twin is empty
-    return won;
-  }
-  return c;
+  return create_into(slot, name, k->object_size, static_cast<u32>(align));
 }
 
 // ---- heap-only size classes ---------------------------------------------------------
@@ -130,14 +136,7 @@ static std::atomic<KmemCache*> g_heap_class[3];
 static UKASAN_NOINLINE KmemCache* heap_class_create(unsigned i) {
   char name[32];
   snprintf(name, sizeof(name), "malloc-%u", kHeapClassSizes[i]);
-  KmemCache* c = cache_create(name, kHeapClassSizes[i], 16, 0, nullptr, /*is_kmalloc=*/true);
-  if (!c) return nullptr;
-  KmemCache* won = nullptr;
-  if (!g_heap_class[i].compare_exchange_strong(won, c, std::memory_order_acq_rel)) {
-    cache_destroy(c, 0);  // lost the race: the twin is empty
-    return won;
-  }
-  return c;
+  return create_into(g_heap_class[i], name, kHeapClassSizes[i], 16);
 }
 
 // The cache for a malloc of size bytes (alignment <= 16), or nullptr for a
