@@ -54,6 +54,7 @@ struct FakeCb {
   static void set_next(Node* n, Node* x) { n->next = x; }
   static uptr size(Node* n) { return n->size; }
   static void in_flight() {}
+  static void relax(unsigned) {}
   static void prefetch(Node* n) { __builtin_prefetch(n); }
   static void* map(uptr bytes) { return ukasan::map_anon(bytes); }
   static void recycle(Node* n, void* ctx) {
@@ -81,10 +82,12 @@ void BM_QuarantinePut_QueueOnly(benchmark::State& state) {
   FakeQ::Queue pcpu;
   size_t i = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(q->put(pcpu, &nodes[i], kFakeNodeBytes));
+    benchmark::DoNotOptimize(q->put(pcpu, &nodes[i], kFakeNodeBytes, 1));
     if (++i == kFakeNodes) {
       i = 0;
-      pcpu.list.release();  // chunks back to the pool (steady state, no page faults)
+      FakeQ::List all;  // chunks back to the pool (steady state, no page faults)
+      q->extract([](FakeNode*) { return true; }, 0, [&](auto fn) { fn(pcpu); }, all, false);
+      all.release();
     }
   }
   state.SetItemsProcessed(int64_t(state.iterations()));
@@ -99,13 +102,12 @@ void BM_QuarantinePut_Amortised(benchmark::State& state) {
   FakeQ::Queue pcpu;
   size_t i = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(q->put(pcpu, &nodes[i], kFakeNodeBytes));
+    benchmark::DoNotOptimize(q->put(pcpu, &nodes[i], kFakeNodeBytes, 1));
     if (++i == kFakeNodes) {  // nodes are reused: start from an empty quarantine
       state.PauseTiming();
       i = 0;
-      pcpu.list.release();
       FakeQ::List all;
-      q->extract_from_fifo([](FakeNode*) { return true; }, all);
+      q->extract([](FakeNode*) { return true; }, 0, [&](auto fn) { fn(pcpu); }, all, false);
       all.release();
       q = fresh_fake_quarantine(~uptr(0) / 2, cache);
       state.ResumeTiming();
@@ -148,16 +150,16 @@ void BM_QuarantineReduce_Fake(benchmark::State& state) {
   for (auto _ : state) {
     FakeQ* q = fresh_fake_quarantine(max_bytes, uptr(1) << 20);
     FakeQ::Queue pcpu;
-    for (size_t i = 0; i < n; i++) q->put(pcpu, &nodes[i], kFakeNodeBytes);
+    for (size_t i = 0; i < n; i++) q->put(pcpu, &nodes[i], kFakeNodeBytes, 1);
+    FakeQ::Evicting ev;
     double t0 = now_ns();
-    uptr freed = q->reduce(&recycled, false);
+    uptr freed = q->reduce(&recycled, ev);
     double dt = now_ns() - t0;
     state.SetIterationTime(dt / 1e9);
     st.add(dt, freed);
     // Give the chunks back so the next iteration does not fault in new ones.
-    pcpu.list.release();
     FakeQ::List all;
-    q->extract_from_fifo([](FakeNode*) { return true; }, all);
+    q->extract([](FakeNode*) { return true; }, 0, [&](auto fn) { fn(pcpu); }, all, false);
     all.release();
   }
   st.report(state);
@@ -185,11 +187,10 @@ void BM_QuarantineReduce_Slab(benchmark::State& state) {
   ukasan::ThreadState* ts = ukasan::thread_state();
   StepStats st;
   for (auto _ : state) {
-    ukasan::Exclusion& ex = ukasan::exclusion();
     double t0 = now_ns();
-    ukasan::SectionMode m = ex.enter(ts);
-    uptr freed = ukasan::quarantine().reduce(ts, m == ukasan::SectionMode::kLocked);
-    ex.exit(ts, m);
+    ukasan::runtime_enter(ts);
+    uptr freed = ukasan::quarantine().reduce(ts, ts->evicting);
+    ukasan::runtime_exit(ts);
     double dt = now_ns() - t0;
     state.SetIterationTime(dt / 1e9);
     st.add(dt, freed);

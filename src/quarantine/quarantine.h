@@ -1,31 +1,49 @@
 // The quarantine: a generic FIFO of freed objects, bounded in bytes.
 // It knows nothing of slabs, threads or shadow: the embedding allocator gives
 // it a Callback type (how to link a node, how big it is, how to really free
-// it) and calls it from inside an exclusion section (percpu/exclusion.h),
-// which is what makes the per-CPU queue safe without locks.
-// Model-checked in verify/quarantine.pml (put/transfer/reduce/remove_if).
+// it). Model-checked in verify/quarantine.pml (put/transfer/reduce/extract).
 //
-//   put():      O(1) append to the caller's per-CPU Queue; when the queue
-//               holds more than cache_bytes it moves whole into the global
-//               FIFO (one lock acquisition per cache_bytes of frees).
+//   put():      O(1) append to the caller's per-CPU Queue (plain stores, no
+//               lock, no atomic read-modify-write); when the queue holds more
+//               than cache_bytes it moves whole into the global FIFO under the
+//               global lock (one acquisition per cache_bytes of frees).
 //   reduce():   when the global FIFO holds more than max_bytes, evicts the
-//               OLDEST batch - exactly one per call - and frees it outside the
-//               global lock. Bound per call: one batch = at most
-//               batch_bytes + cache_bytes bytes of objects (stats record the max).
-//   extract_from_queue() / extract_from_fifo(): used by a synchronizer
-//               (destroy, drain) to take every matching node out of each
-//               Queue (via the exclusion walk) and out of the FIFO.
+//               OLDEST batch - exactly one per call - outside the global lock.
+//   extract():  a synchronizer (destroy, drain, fork child) takes every
+//               matching node out of the queues, the FIFO and the batches
+//               being evicted, without waiting for any owner.
+//
+// The protocol (why no synchronizer waits for a descheduled thread):
+//  * A queue's chunks are append-only for their owner: it writes
+//    nodes[count] and then publishes count+1 (release). A synchronizer holds
+//    the global lock, reads count (acquire) and clears matching entries below
+//    it. Nothing else writes those entries, and a queue's chunks change hands
+//    (transfer to the FIFO) only under the global lock, so a synchronizer can
+//    work on a queue whose owner is stopped at any instruction.
+//  * An evictor publishes the batch it pops (under the global lock) in its
+//    Evicting record, which stays registered until it has finished. It claims
+//    each node with a CAS that tags the entry (node|1) after announcing the
+//    entry in `current`; a synchronizer takes an untagged entry with a CAS to
+//    null. Exactly one of the two CASes succeeds, so every node is freed
+//    once. The only node a synchronizer may then have to wait for is the one
+//    an evictor has claimed and is recycling right now (one object's work),
+//    and only when it matches the synchronizer's predicate.
+//  * Signal handlers: a free from a handler that interrupted its own thread's
+//    runtime code uses the lock-free side stack `nested` (CAS), merged by the
+//    owner's next put and taken by synchronizers with an exchange.
 //
 // Callback requirements (all static):
-//   using Node;                          // a node in the freed object (its address is what is queued)
+//   using Node;                          // a node in the freed object (its address
+//                                        // is what is queued; aligned to >= 2)
 //   Node* next(Node*); void set_next(Node*, Node*);   // the signal-nested
 //                                        // stack and the out-of-memory spill
 //   uptr size(Node*);                    // bytes accounted (full slot)
 //   void prefetch(Node*);                // hint: recycle(node) comes soon
 //   void* map(uptr bytes);               // zeroed memory for chunks, or null
 //   void recycle(Node*, void* ctx);      // really free; ctx from the caller
-//   void in_flight();                    // called while a batch is off every
-//                                        // list (testing hook; usually empty)
+//   void in_flight();                    // called while an evictor has claimed a
+//                                        // node (testing hook; usually empty)
+//   void relax(unsigned spins);          // a synchronizer waits for a claimed node
 #pragma once
 #include <atomic>
 
@@ -43,37 +61,61 @@ class Quarantine {
   // the objects: eviction then knows the next objects' addresses in advance
   // and prefetches them, instead of taking one dependent cache miss per
   // object while chasing a linked list through cold memory. The cost is
-  // 8 bytes per quarantined object. If no chunk can be had (out of memory),
-  // nodes fall back to an intrusive `spill` chain, so a push never fails.
+  // 8 bytes per quarantined object. An entry is null once a synchronizer
+  // took its node, and node|1 once an evictor claimed it.
   static constexpr unsigned kChunkNodes = 254;
   struct Chunk {
-    Chunk* next;
-    unsigned count;
-    Node* nodes[kChunkNodes];
+    std::atomic<Chunk*> next;
+    std::atomic<u32> count;
+    std::atomic<Node*> nodes[kChunkNodes];
   };
 
+  static bool claimed(Node* n) { return (reinterpret_cast<uptr>(n) & 1) != 0; }
+  static Node* unclaimed(Node* n) { return reinterpret_cast<Node*>(reinterpret_cast<uptr>(n) & ~uptr(1)); }
+
+  // A batch, or a private list. Batches on the FIFO are changed only under
+  // the global lock; a batch being evicted only through the CASes above.
+  // `spill` (an intrusive chain, used when no chunk can be had) only occurs
+  // in private lists: queues fall back to the nested stack instead.
   struct List {
     Chunk* head = nullptr;
     Chunk* tail = nullptr;
     Node* spill = nullptr;
     uptr bytes = 0;
     uptr count = 0;
+    u64 tags = 0;  // union of the tags of the nodes put (a filter for extract)
 
     bool empty() const { return count == 0; }
-    UKASAN_ALWAYS_INLINE void push(Node* n, uptr sz) {
+    void push(Node* n, uptr sz) {
       bytes += sz;
       count++;
-      if (UKASAN_LIKELY(tail && tail->count < kChunkNodes)) {
-        tail->nodes[tail->count++] = n;
+      Chunk* t = tail;
+      if (t) {
+        u32 i = t->count.load(std::memory_order_relaxed);
+        if (i < kChunkNodes) {
+          t->nodes[i].store(n, std::memory_order_relaxed);
+          t->count.store(i + 1, std::memory_order_relaxed);
+          return;
+        }
+      }
+      Chunk* c = alloc_chunk();
+      if (!c) {
+        Cb::set_next(n, spill);
+        spill = n;
         return;
       }
-      push_slow(n);
+      c->nodes[0].store(n, std::memory_order_relaxed);
+      c->count.store(1, std::memory_order_relaxed);
+      if (t)
+        t->next.store(c, std::memory_order_relaxed);
+      else
+        head = c;
+      tail = c;
     }
-    void append(List& o) {  // moves o into this (o becomes empty); O(1) unless spilled
-      if (o.empty()) return;
+    void append(List& o) {  // moves o into this (o becomes empty); O(1) without spill
       if (o.head) {
         if (tail)
-          tail->next = o.head;
+          tail->next.store(o.head, std::memory_order_relaxed);
         else
           head = o.head;
         tail = o.tail;
@@ -86,82 +128,31 @@ class Quarantine {
       }
       bytes += o.bytes;
       count += o.count;
+      tags |= o.tags;
       o = List();
     }
     template <typename F>
     void for_each(F f) const {
-      for (Chunk* c = head; c; c = c->next)
-        for (unsigned i = 0; i < c->count; i++) f(c->nodes[i]);
+      for (Chunk* c = head; c; c = c->next.load(std::memory_order_relaxed)) {
+        const u32 n = c->count.load(std::memory_order_relaxed);
+        for (u32 i = 0; i < n; i++)
+          if (Node* x = c->nodes[i].load(std::memory_order_relaxed)) f(unclaimed(x));
+      }
       for (Node* n = spill; n; n = Cb::next(n)) f(n);
-    }
-    // Moves the nodes matching pred into out, keeping the order of both.
-    template <typename Pred>
-    void extract_if(Pred pred, List& out) {
-      auto take = [&](Node* n) {
-        if (!pred(n)) return false;
-        uptr sz = Cb::size(n);
-        bytes -= sz;
-        count--;
-        out.push(n, sz);
-        return true;
-      };
-      Chunk** pc = &head;
-      Chunk* last = nullptr;
-      while (Chunk* c = *pc) {
-        unsigned j = 0;
-        for (unsigned i = 0; i < c->count; i++)
-          if (!take(c->nodes[i])) c->nodes[j++] = c->nodes[i];
-        c->count = j;
-        if (j == 0) {
-          *pc = c->next;
-          free_chunk(c);
-        } else {
-          last = c;
-          pc = &c->next;
-        }
-      }
-      tail = last;
-      Node* keep = nullptr;
-      while (spill) {
-        Node* n = spill;
-        spill = Cb::next(n);
-        if (!take(n)) {
-          Cb::set_next(n, keep);
-          keep = n;
-        }
-      }
-      spill = keep;
     }
     // Gives the chunks back (the nodes themselves are the caller's).
     void release() {
-      while (head) {
-        Chunk* c = head;
-        head = c->next;
+      while (Chunk* c = head) {
+        head = c->next.load(std::memory_order_relaxed);
         free_chunk(c);
       }
       *this = List();
-    }
-
-   private:
-    UKASAN_NOINLINE void push_slow(Node* n) {
-      Chunk* c = alloc_chunk();
-      if (!c) {
-        Cb::set_next(n, spill);
-        spill = n;
-        return;
-      }
-      c->nodes[c->count++] = n;
-      if (tail)
-        tail->next = c;
-      else
-        head = c;
-      tail = c;
     }
   };
 
   // The chunk pool: chunks come from Cb::map(), are recycled through a free
   // list under their own leaf lock (taken once per kChunkNodes frees), and are
-  // never unmapped.
+  // never unmapped (a synchronizer may read a chunk an owner is appending to).
   static Chunk* alloc_chunk() {
     LockGuard g(pool_lock_);
     if (!pool_free_) {
@@ -169,30 +160,43 @@ class Quarantine {
       Chunk* block = static_cast<Chunk*>(Cb::map(kMapBytes));
       if (!block) return nullptr;
       for (uptr i = 0; i < kMapBytes / sizeof(Chunk); i++) {
-        block[i].next = pool_free_;
+        block[i].next.store(pool_free_, std::memory_order_relaxed);
         pool_free_ = &block[i];
       }
     }
     Chunk* c = pool_free_;
-    pool_free_ = c->next;
-    c->next = nullptr;
-    c->count = 0;
+    pool_free_ = c->next.load(std::memory_order_relaxed);
+    c->next.store(nullptr, std::memory_order_relaxed);
+    c->count.store(0, std::memory_order_relaxed);
     return c;
   }
   static void free_chunk(Chunk* c) {
     LockGuard g(pool_lock_);
-    c->next = pool_free_;
+    c->next.store(pool_free_, std::memory_order_relaxed);
     pool_free_ = c;
   }
   static Lock& pool_lock() { return pool_lock_; }
 
-  // The per-CPU queue. Touched only by its owner inside a FAST/LOCKED section,
-  // or by a synchronizer that holds the slot lock while no FAST section runs.
-  // `nested` is the exception: a lock-free LIFO for frees from a signal
-  // handler that interrupted the owner's own section.
+  // The per-CPU queue. The owner appends without any lock (see the protocol
+  // above); the chunk list moves to the FIFO, and synchronizers clear entries,
+  // only under the global lock.
   struct Queue {
-    List list;
+    std::atomic<Chunk*> head{nullptr};  // owner sets it (first chunk); cleared under the lock
+    Chunk* tail = nullptr;              // owner only
+    uptr bytes = 0;                     // owner only: put since the last transfer
+    uptr count = 0;
+    std::atomic<u64> tags{0};           // owner writes, synchronizers read
+    std::atomic<uptr> stolen_bytes{0};  // written under the global lock: taken by synchronizers
+    uptr stolen_count = 0;              // under the global lock
     std::atomic<Node*> nested{nullptr};
+  };
+
+  // Registered while its owner evicts a batch: the batch stays findable by
+  // synchronizers until every node of it is freed.
+  struct Evicting {
+    List batch;
+    std::atomic<std::atomic<Node*>*> current{nullptr};  // entry being claimed/recycled
+    Evicting* next = nullptr;
   };
 
   struct Stats {
@@ -222,18 +226,30 @@ class Quarantine {
   uptr cache_bytes() const { return cache_bytes_; }
   uptr batch_bytes() const { return batch_bytes_; }
 
-  // Owner, inside its section. Returns true if a transfer made the FIFO
-  // exceed its bound (the caller should reduce on its allocation path).
-  UKASAN_ALWAYS_INLINE bool put(Queue& q, Node* n, uptr size) {
-    q.list.push(n, size);
+  // Owner, not from a signal handler that interrupted its own runtime code.
+  // tag: a filter bit for extract (e.g. the cache). Returns true if a
+  // transfer made the FIFO exceed its bound (the caller should reduce).
+  UKASAN_ALWAYS_INLINE bool put(Queue& q, Node* n, uptr size, u64 tag) {
+    Chunk* t = q.tail;
+    u32 i;
+    if (UKASAN_LIKELY(t && (i = t->count.load(std::memory_order_relaxed)) < kChunkNodes)) {
+      t->nodes[i].store(n, std::memory_order_relaxed);
+      t->count.store(i + 1, std::memory_order_release);  // publishes the entry to synchronizers
+    } else if (!put_slow(q, n)) {
+      return false;
+    }
+    q.bytes += size;
+    q.count++;
+    const u64 tags = q.tags.load(std::memory_order_relaxed);
+    if (UKASAN_UNLIKELY((tags & tag) != tag)) q.tags.store(tags | tag, std::memory_order_relaxed);
     if (UKASAN_UNLIKELY(q.nested.load(std::memory_order_relaxed) != nullptr)) merge_nested(q);
-    if (UKASAN_LIKELY(q.list.bytes <= cache_bytes_)) return false;
+    if (UKASAN_LIKELY(q.bytes <= cache_bytes_ + q.stolen_bytes.load(std::memory_order_relaxed))) return false;
     return transfer(q);
   }
 
-  // From a signal handler that interrupted its own thread's section: the
-  // queue's list may be mid-update, so only the lock-free side stack is used.
-  // CAS (not a plain store) because a second handler may nest inside this one.
+  // From a signal handler that interrupted its own thread's runtime code (the
+  // queue may be mid-update), or when no chunk can be had: the lock-free side
+  // stack. CAS (not a plain store) because a handler may nest in a handler.
   void put_nested(Queue& q, Node* n) {
     Node* head = q.nested.load(std::memory_order_relaxed);
     do {
@@ -241,14 +257,10 @@ class Quarantine {
     } while (!q.nested.compare_exchange_weak(head, n, std::memory_order_release, std::memory_order_relaxed));
   }
 
-  // Owner, inside its section (thread exit, explicit flush): moves the whole
-  // per-CPU queue to the FIFO. The move happens INSIDE the caller's section:
-  // ending the section before the batch is on the FIFO is exactly the bug
-  // (2018, "kasan: convert kasan/quarantine_lock to raw_spinlock") where a
-  // synchronizer finds the batch neither in the queue nor in the FIFO.
+  // Owner (thread exit, explicit flush): moves the whole queue to the FIFO.
   bool flush(Queue& q) {
     merge_nested(q);
-    if (q.list.empty()) return false;
+    if (!q.head.load(std::memory_order_relaxed)) return false;
     return transfer(q);
   }
 
@@ -258,59 +270,65 @@ class Quarantine {
     return bytes_.load(std::memory_order_relaxed) > max_bytes_.load(std::memory_order_relaxed) + slack;
   }
 
-  // Evicts at most one batch. locked_mode: the caller is in a LOCKED section
-  // (a synchronizer is active), so the batch is freed while the global lock
-  // is held - the synchronizer's FIFO scan then cannot miss an object that is
-  // off the FIFO but not yet freed. In FAST mode the batch is freed outside
-  // the global lock but inside the caller's busy section, which a
-  // synchronizer waits out before it scans anything.
-  // Returns the bytes freed.
-  uptr reduce(void* ctx, bool locked_mode) {
+  // Evicts at most one batch (the oldest), outside the global lock, through
+  // the caller's Evicting record ev. Returns the bytes freed.
+  uptr reduce(void* ctx, Evicting& ev) {
     if (!over_limit()) return 0;
-    List victim;
-    lock_.lock();
-    if (bytes_.load(std::memory_order_relaxed) <= max_bytes_.load(std::memory_order_relaxed)) {
-      lock_.unlock();
-      return 0;
+    {
+      LockGuard g(lock_);
+      if (bytes_.load(std::memory_order_relaxed) <= max_bytes_.load(std::memory_order_relaxed)) return 0;
+      ev.batch = pop_oldest_locked();
+      ev.next = inflight_;
+      inflight_ = &ev;
     }
-    victim = pop_oldest_locked();
-    if (!locked_mode) lock_.unlock();
-    Cb::in_flight();
-    const uptr freed = victim.bytes;
-    free_list(victim, ctx);
-    if (locked_mode) lock_.unlock();
+    const uptr freed = ev.batch.bytes;
+    evict(ev, ctx);
+    finish(ev);
     return freed;
   }
 
-  // Synchronizer only (no FAST section running; caller holds the slot lock):
-  // takes matching nodes out of one per-CPU queue, including its nested stack.
-  template <typename Pred>
-  void extract_from_queue(Queue& q, Pred pred, List& out) {
-    merge_nested(q);
-    q.list.extract_if(pred, out);
+  // Synchronizer: takes every node matching pred out of the queues that
+  // each_queue(fn) passes to fn, the FIFO and the batches being evicted, into
+  // out. tag (0: any) skips lists that hold no node with that tag. Then, if
+  // wait_claimed, waits until no evictor is recycling a matching node it had
+  // claimed before (one object's work; see the protocol above).
+  template <typename Pred, typename EachQueue>
+  void extract(Pred pred, u64 tag, EachQueue each_queue, List& out, bool wait_claimed) {
+    {
+      LockGuard g(lock_);
+      each_queue([&](Queue& q) { extract_queue_locked(q, pred, tag, out); });
+      uptr taken = 0;
+      for (unsigned i = 0; i < kBatches; i++) {
+        List& b = fifo_[i];
+        if (b.empty() || (tag && !(b.tags & tag))) continue;
+        const uptr before_bytes = out.bytes, before_count = out.count;
+        extract_chunks(b.head, pred, out, /*claimable=*/false);
+        b.bytes -= out.bytes - before_bytes;
+        b.count -= out.count - before_count;
+        taken += out.bytes - before_bytes;
+      }
+      bytes_.store(bytes_.load(std::memory_order_relaxed) - taken, std::memory_order_relaxed);
+      compact_locked();
+      for (Evicting* ev = inflight_; ev; ev = ev->next)
+        if (!tag || (ev->batch.tags & tag)) extract_chunks(ev->batch.head, pred, out, /*claimable=*/true);
+      // Under the lock, so every record walked above is still registered.
+      // The evictor needs the lock only after its last recycle, so this
+      // cannot deadlock.
+      if (wait_claimed) wait_for_claimed_locked(pred);
+    }
   }
 
-  // Synchronizer only: takes matching nodes out of every batch of the FIFO.
-  template <typename Pred>
-  void extract_from_fifo(Pred pred, List& out) {
-    LockGuard g(lock_);
-    uptr before = out.bytes;
-    for (unsigned i = 0; i < kBatches; i++) fifo_[i].extract_if(pred, out);
-    bytes_.store(bytes_.load(std::memory_order_relaxed) - (out.bytes - before), std::memory_order_relaxed);
-    compact_locked();
-  }
-
-  // Frees every node of a list (outside any quarantine lock), prefetching
-  // a few objects ahead, then gives the list's chunks back.
+  // Frees every node of a private list (outside any quarantine lock),
+  // prefetching a few objects ahead, then gives the list's chunks back.
   void free_list(List& l, void* ctx) {
     constexpr unsigned kAhead = 8;
-    for (Chunk* c = l.head; c; c = c->next) {
-      for (unsigned i = 0; i < c->count; i++) {
-        if (i + kAhead < c->count)
-          Cb::prefetch(c->nodes[i + kAhead]);
-        else if (c->next && i + kAhead - c->count < c->next->count)
-          Cb::prefetch(c->next->nodes[i + kAhead - c->count]);
-        Cb::recycle(c->nodes[i], ctx);
+    for (Chunk* c = l.head; c; c = c->next.load(std::memory_order_relaxed)) {
+      const u32 n = c->count.load(std::memory_order_relaxed);
+      for (u32 i = 0; i < n; i++) {
+        if (i + kAhead < n) {
+          if (Node* p = c->nodes[i + kAhead].load(std::memory_order_relaxed)) Cb::prefetch(unclaimed(p));
+        }
+        if (Node* x = c->nodes[i].load(std::memory_order_relaxed)) Cb::recycle(unclaimed(x), ctx);
       }
     }
     for (Node* n = l.spill; n;) {
@@ -319,6 +337,16 @@ class Quarantine {
       n = nx;
     }
     l.release();
+  }
+
+  // Fork child: a thread that no longer exists may have left a batch half
+  // evicted. Frees its unclaimed nodes and unregisters the record (a node it
+  // had claimed and not finished stays unfreed: its state is unknown).
+  void finish_abandoned(Evicting& ev, void* ctx) {
+    if (!is_registered(ev)) return;
+    ev.current.store(nullptr, std::memory_order_relaxed);
+    evict(ev, ctx);
+    finish(ev);
   }
 
   Stats stats() {
@@ -336,24 +364,60 @@ class Quarantine {
   static constexpr unsigned kBatches = 1024;
 
  private:
+  bool put_slow(Queue& q, Node* n) {
+    Chunk* c = alloc_chunk();
+    if (!c) {
+      put_nested(q, n);  // merged (or taken by a synchronizer) later
+      return false;
+    }
+    c->nodes[0].store(n, std::memory_order_relaxed);
+    c->count.store(1, std::memory_order_relaxed);
+    // Release: a synchronizer that finds the chunk sees its first entry.
+    if (q.tail)
+      q.tail->next.store(c, std::memory_order_release);
+    else
+      q.head.store(c, std::memory_order_release);
+    q.tail = c;
+    return true;
+  }
+
   void merge_nested(Queue& q) {
     if (q.nested.load(std::memory_order_relaxed) == nullptr) return;
     // Exchange, not load+store: a handler may push between the two.
     Node* n = q.nested.exchange(nullptr, std::memory_order_acquire);
     while (n) {
       Node* nx = Cb::next(n);
-      q.list.push(n, Cb::size(n));
+      Chunk* t = q.tail;
+      u32 i;
+      if (t && (i = t->count.load(std::memory_order_relaxed)) < kChunkNodes) {
+        t->nodes[i].store(n, std::memory_order_relaxed);
+        t->count.store(i + 1, std::memory_order_release);
+      } else if (!put_slow(q, n)) {
+        n = nx;
+        continue;
+      }
+      q.bytes += Cb::size(n);
+      q.count++;
+      q.tags.store(~u64(0), std::memory_order_relaxed);  // tags of nested nodes are unknown
       n = nx;
     }
   }
 
+  // Owner: the queue's chunks become the FIFO's tail batch, under the lock
+  // (so they are never in flight between the two).
   bool transfer(Queue& q) {
-    List batch = q.list;
-    q.list = List();
-    // The batch is now in no queue and not yet on the FIFO: only the caller's
-    // section makes it findable (a synchronizer waits the section out).
-    Cb::in_flight();
     LockGuard g(lock_);
+    List batch;
+    batch.head = q.head.load(std::memory_order_relaxed);
+    batch.tail = q.tail;
+    batch.bytes = q.bytes - q.stolen_bytes.load(std::memory_order_relaxed);
+    batch.count = q.count - q.stolen_count;
+    batch.tags = q.tags.load(std::memory_order_relaxed);
+    q.head.store(nullptr, std::memory_order_relaxed);
+    q.tail = nullptr;
+    q.bytes = q.count = q.stolen_count = 0;
+    q.stolen_bytes.store(0, std::memory_order_relaxed);
+    q.tags.store(0, std::memory_order_relaxed);
     uptr total = bytes_.load(std::memory_order_relaxed) + batch.bytes;
     bytes_.store(total, std::memory_order_relaxed);
     if (total > stats_.peak_bytes) stats_.peak_bytes = total;
@@ -366,6 +430,109 @@ class Quarantine {
       if (nt != head_) tail_ = nt;
     }
     return total > max_bytes_.load(std::memory_order_relaxed);
+  }
+
+  // Claims and frees every node of ev's batch, in order. Announce the entry,
+  // then claim it: a synchronizer whose CAS on that entry fails (or that
+  // reads the tag) then also sees `current` pointing at it.
+  void evict(Evicting& ev, void* ctx) {
+    constexpr unsigned kAhead = 8;
+    for (Chunk* c = ev.batch.head; c; c = c->next.load(std::memory_order_relaxed)) {
+      const u32 n = c->count.load(std::memory_order_relaxed);
+      for (u32 i = 0; i < n; i++) {
+        if (i + kAhead < n) {
+          Node* p = c->nodes[i + kAhead].load(std::memory_order_relaxed);
+          if (p && !claimed(p)) Cb::prefetch(p);
+        }
+        std::atomic<Node*>& e = c->nodes[i];
+        Node* x = e.load(std::memory_order_relaxed);
+        if (!x || claimed(x)) continue;
+        ev.current.store(&e, std::memory_order_relaxed);
+        Node* tagged = reinterpret_cast<Node*>(reinterpret_cast<uptr>(x) | 1);
+        if (!e.compare_exchange_strong(x, tagged, std::memory_order_acq_rel, std::memory_order_relaxed)) continue;
+        Cb::in_flight();
+        Cb::recycle(x, ctx);
+      }
+    }
+    // Release: the recycling of the last node happens-before a synchronizer
+    // that sees current change.
+    ev.current.store(nullptr, std::memory_order_release);
+  }
+
+  void finish(Evicting& ev) {
+    {
+      LockGuard g(lock_);
+      for (Evicting** p = &inflight_; *p; p = &(*p)->next)
+        if (*p == &ev) {
+          *p = ev.next;
+          break;
+        }
+    }
+    ev.next = nullptr;
+    ev.batch.release();  // no synchronizer can reach the chunks any more
+  }
+
+  bool is_registered(Evicting& ev) {
+    for (Evicting* e = inflight_; e; e = e->next)
+      if (e == &ev) return true;
+    return false;
+  }
+
+  // Under the lock. claimable: the chunks belong to a batch being evicted,
+  // whose owner claims entries concurrently (CAS); otherwise only the
+  // synchronizers, serialised by the lock, clear entries (a queue's owner
+  // writes only at and after count).
+  template <typename Pred>
+  static void extract_chunks(Chunk* head, Pred& pred, List& out, bool claimable) {
+    for (Chunk* c = head; c; c = c->next.load(std::memory_order_acquire)) {
+      const u32 n = c->count.load(std::memory_order_acquire);
+      for (u32 i = 0; i < n; i++) {
+        Node* x = c->nodes[i].load(std::memory_order_acquire);
+        if (!x || claimed(x) || !pred(x)) continue;
+        if (claimable) {
+          if (!c->nodes[i].compare_exchange_strong(x, nullptr, std::memory_order_acq_rel, std::memory_order_acquire))
+            continue;  // the evictor claimed it first: wait_for_claimed covers it
+        } else {
+          c->nodes[i].store(nullptr, std::memory_order_relaxed);
+        }
+        out.push(x, Cb::size(x));
+      }
+    }
+  }
+
+  template <typename Pred>
+  void extract_queue_locked(Queue& q, Pred& pred, u64 tag, List& out) {
+    // The nested stack first: exchange it out, keep what does not match.
+    if (q.nested.load(std::memory_order_relaxed)) {
+      Node* n = q.nested.exchange(nullptr, std::memory_order_acquire);
+      while (n) {
+        Node* nx = Cb::next(n);
+        if (pred(n))
+          out.push(n, Cb::size(n));
+        else
+          put_nested(q, n);
+        n = nx;
+      }
+    }
+    if (tag && !(q.tags.load(std::memory_order_relaxed) & tag)) return;
+    const uptr before_bytes = out.bytes, before_count = out.count;
+    extract_chunks(q.head.load(std::memory_order_acquire), pred, out, /*claimable=*/false);
+    q.stolen_bytes.store(q.stolen_bytes.load(std::memory_order_relaxed) + out.bytes - before_bytes,
+                         std::memory_order_relaxed);
+    q.stolen_count += out.count - before_count;
+  }
+
+  // Waits (briefly: one object's recycling) while an evictor is recycling a
+  // node that matches pred, which it claimed before our walk reached it.
+  template <typename Pred>
+  void wait_for_claimed_locked(Pred& pred) {
+    for (Evicting* ev = inflight_; ev; ev = ev->next) {
+      std::atomic<Node*>* e = ev->current.load(std::memory_order_acquire);
+      if (!e) continue;
+      Node* x = e->load(std::memory_order_acquire);
+      if (!claimed(x) || !pred(unclaimed(x))) continue;
+      for (unsigned spins = 0; ev->current.load(std::memory_order_acquire) == e; spins++) Cb::relax(spins);
+    }
   }
 
   // Removal can leave empty batches anywhere in the ring; were they kept,
@@ -383,6 +550,8 @@ class Quarantine {
           fifo_[i] = List();
         }
         n++;
+      } else if (fifo_[i].head) {
+        fifo_[i].release();  // only cleared entries left
       }
       if (i == tail_) break;
     }
@@ -390,7 +559,7 @@ class Quarantine {
   }
 
   List pop_oldest_locked() {
-    // remove_if may have emptied batches; skip them so one step frees one
+    // extract may have emptied batches; skip them so one step frees one
     // non-empty batch.
     while (fifo_[head_].empty() && head_ != tail_) head_ = (head_ + 1) % kBatches;
     List victim = fifo_[head_];
@@ -416,6 +585,7 @@ class Quarantine {
   uptr batch_bytes_ = 1;
   unsigned head_ = 0, tail_ = 0;
   Stats stats_{};
+  Evicting* inflight_ = nullptr;  // under lock_
   List fifo_[kBatches];
 };
 

@@ -324,20 +324,29 @@ void release_object(KmemCache* c, void* obj, ThreadState* ts) {
 
 // ---- alloc / free ------------------------------------------------------------
 
-static void* take_object(KmemCache* c, ThreadState* ts) {
-  Exclusion& ex = exclusion();
-  SectionMode m = ex.enter(ts);
-  void* obj = nullptr;
-  if (UKASAN_UNLIKELY(m == SectionMode::kNested)) {
-    // A signal handler interrupted this thread inside the runtime: the
-    // magazine may be mid-update and c->lock may be held by the interrupted
-    // code, so only a try-lock of the central list is safe.
-    if (c->lock.try_lock()) {
-      obj = central_pop_locked(c);
-      c->lock.unlock();
+// A signal handler interrupted this thread inside the runtime: its magazine
+// may be mid-update and c->lock or the page allocator's lock may be held by
+// the interrupted code, so only a try-lock of the cache is safe, and no slab
+// is built. A free object on a partial slab, else one out of a depot block
+// (whose other objects go to the slabs: a depot block is always full).
+static void* take_object_nested(KmemCache* c) {
+  if (!c->lock.try_lock()) return nullptr;
+  void* obj = central_pop_locked(c, /*grow=*/false);
+  if (!obj) {
+    if (DepotBlock* b = c->depot) {
+      c->depot = b->next;
+      obj = b->objs[0];
+      for (unsigned i = 1; i < kMagSize; i++) central_push_locked(c, b->objs[i]);
+      b->next = c->depot_empty;
+      c->depot_empty = b;
     }
-    return obj;
   }
+  c->lock.unlock();
+  return obj;
+}
+
+static void* take_object(KmemCache* c, ThreadState* ts) {
+  void* obj = nullptr;
   if (c->mag_id >= 0) {
     Magazine& mg = ts->mags[c->mag_id];
     if (UKASAN_UNLIKELY(!mg.count)) mag_refill(c, mg);
@@ -355,21 +364,30 @@ static void* take_object(KmemCache* c, ThreadState* ts) {
   }
   // Eviction runs on the allocation path, like the kernel's quarantine_reduce.
   if (UKASAN_UNLIKELY(quarantine().over_limit()) && quarantine().over_limit(alloc_reduce_slack()))
-    reduce_in_section(ts, m);
-  ex.exit(ts, m);
+    reduce_in_runtime(ts);
   return obj;
 }
 
 void* cache_alloc(KmemCache* c, gfp_t flags, uptr requested, uptr ip) {
   ThreadState* ts = thread_state();
   if (UKASAN_UNLIKELY(options().evict_thread)) evictor_maybe_start();  // before take_object evicts
-  void* obj = take_object(c, ts);
-  if (UKASAN_UNLIKELY(!obj)) {
-    // Out of memory: give the quarantine back and retry once before failing.
-    quarantine_drain_all();
+  void* obj;
+  if (UKASAN_LIKELY(runtime_enter(ts))) {
     obj = take_object(c, ts);
-    if (!obj) return nullptr;
+    runtime_exit(ts);
+    if (UKASAN_UNLIKELY(!obj)) {
+      // Out of memory: give the quarantine back and retry once before failing.
+      quarantine_drain_all();
+      if (!runtime_enter(ts)) return nullptr;
+      obj = take_object(c, ts);
+      runtime_exit(ts);
+    }
+  } else {
+    // Nested in a signal handler: a failed try-lock is not out of memory,
+    // and draining would wait on locks the interrupted code may hold.
+    obj = take_object_nested(c);
   }
+  if (UKASAN_UNLIKELY(!obj)) return nullptr;
   uptr o = reinterpret_cast<uptr>(obj);
   AllocMeta* am = alloc_meta(c, o);
   am->alloc_tid = static_cast<u32>(ts->tid);
@@ -396,21 +414,20 @@ void cache_free(KmemCache* c, void* obj, uptr ip) {
     poison(o, c->obj_bytes, kShadowSlabFree);
     *mem_to_shadow(o) = kShadowSlabFreeTrack;
   }
-  Exclusion& ex = exclusion();
-  SectionMode m = ex.enter(ts);
-  if (UKASAN_UNLIKELY(m == SectionMode::kNested)) {
-    // Signal handler inside our own section: the lock-free side stack. It is
-    // drained into the quarantine (or freed) by the next section.
+  if (UKASAN_UNLIKELY(!runtime_enter(ts))) {
+    // Signal handler inside our own runtime code: the lock-free side stack,
+    // merged into the quarantine by the next free.
     quarantine().put_nested(ts->queue, &free_meta(c, o)->node);
     return;
   }
   if (UKASAN_LIKELY(g_quarantine_enabled && !rcu)) {
-    if (UKASAN_UNLIKELY(quarantine().put(ts->queue, &free_meta(c, o)->node, quarantine_charge(c->slot_size))))
-      reduce_after_transfer(ts, m);
+    if (UKASAN_UNLIKELY(quarantine().put(ts->queue, &free_meta(c, o)->node, quarantine_charge(c->slot_size),
+                                         quarantine_tag(c))))
+      reduce_after_transfer(ts);
   } else {
-    release_object(c, obj, m == SectionMode::kLocked ? nullptr : ts);  // see take_object
+    release_object(c, obj, ts);
   }
-  ex.exit(ts, m);
+  runtime_exit(ts);
 }
 
 // ---- destroy / shrink ----------------------------------------------------------
@@ -432,27 +449,27 @@ void cache_destroy(KmemCache* c, uptr ip) {
     return;
   }
   // Evict every object of c from the quarantine, wherever it is: every
-  // per-CPU queue (incl. its signal-nested stack), the global FIFO, a batch
-  // another thread is moving from its queue to the FIFO (that move happens
-  // inside the mover's section, which synchronize() waits out), or a batch a
-  // concurrent reduce is freeing (also inside a section in FAST mode, or
-  // under the global lock in LOCKED mode - extract_from_fifo takes it).
-  // Magazines holding free objects of c are returned to the slabs too.
+  // per-CPU queue (incl. its signal-nested stack), the global FIFO, a batch a
+  // concurrent reduce is evicting - without waiting for any thread, except
+  // one that is recycling an object of c right now (quarantine/quarantine.h).
+  // Then return the magazines' free objects of c to the slabs: no object of
+  // c can reach a magazine any more.
+  ThreadState* self = thread_state();
+  RuntimeScope scope(self);
   SlabQuarantine::List victims;
   auto of_c = [c](QNode* n) {
     Span* s = page_allocator().span_of(reinterpret_cast<uptr>(n));
     return s && s->kind == kSpanSlab && s->cache == c;
   };
-  exclusion().synchronize(
-      [&](ExclusionSlot* slot) {
-        ThreadState* ts = static_cast<ThreadState*>(slot);
-        quarantine().extract_from_queue(ts->queue, of_c, victims);
-        if (c->mag_id >= 0) flush_magazine(c, ts->mags[c->mag_id]);
-      },
-      [&] {
-        quarantine().extract_from_fifo(of_c, victims);
-        quarantine().free_list(victims, nullptr);
-      });
+  quarantine().extract(of_c, quarantine_tag(c), [](auto fn) { for_each_thread_queue(fn); }, victims, /*wait_claimed=*/true);
+  quarantine().free_list(victims, nullptr);
+  if (c->mag_id >= 0) {
+    for (ThreadSlot* slot = thread_slots().first(); slot; slot = slot->next) {
+      ThreadState* ts = static_cast<ThreadState*>(slot);
+      LockGuard g(ts->lock);
+      flush_magazine(c, ts->mags[c->mag_id]);
+    }
+  }
   u64 live = 0;
   {
     LockGuard g(c->lock);

@@ -23,11 +23,11 @@ void flush_magazine(KmemCache* c, Magazine& m);
 Lock& caches_lock();
 KmemCache* mag_owner(int id);
 
-static Exclusion g_exclusion;
+static SlotRegistry g_slots;
 static SlabQuarantine g_quarantine;
 bool g_quarantine_enabled = true;
 
-Exclusion& exclusion() { return g_exclusion; }
+SlotRegistry& thread_slots() { return g_slots; }
 SlabQuarantine& quarantine() { return g_quarantine; }
 
 // ---- the quarantine callback ------------------------------------------------
@@ -60,6 +60,16 @@ void SlabQuarantineCb::in_flight() {
 }
 
 void* SlabQuarantineCb::map(uptr bytes) { return map_anon(bytes); }
+
+// A synchronizer waits for an evictor to finish recycling one object it had
+// claimed: usually a few hundred nanoseconds, longer only if that thread was
+// descheduled right then.
+void SlabQuarantineCb::relax(unsigned spins) {
+  if (spins < 64)
+    __builtin_ia32_pause();
+  else
+    sched_yield();
+}
 
 // Eviction frees objects a few ahead of this one: start loading the lines
 // recycle() will touch. That is the object's alloc metadata only: the
@@ -103,29 +113,30 @@ static Lock g_ts_pool_lock;
 static ThreadState* g_ts_pool;
 static uptr g_ts_pool_left;
 
+// The slot lock: kmem_cache_destroy may be flushing one of these magazines.
 static void thread_exit_flush(ThreadState* ts) {
-  Exclusion& ex = exclusion();
-  SectionMode m = ex.enter(ts);
-  // The whole queue moves to the FIFO inside this section (see flush()).
   quarantine().flush(ts->queue);
+  LockGuard g(ts->lock);
   for (unsigned i = 0; i < kMagCaches; i++) {
     if (!ts->mags[i].count) continue;
     KmemCache* c = mag_owner(static_cast<int>(i));
     if (c) flush_magazine(c, ts->mags[i]);
   }
-  ex.exit(ts, m);
 }
 
 static void thread_destructor(void* p) {
   ThreadState* ts = static_cast<ThreadState*>(p);
-  thread_exit_flush(ts);
+  {
+    RuntimeScope scope(ts);
+    if (!scope.nested()) thread_exit_flush(ts);
+  }
   t_state = nullptr;
   ts->claimed.store(0, std::memory_order_release);  // the slot may now serve a new thread
 }
 
 static ThreadState* new_thread_state() {
   // Reuse a slot whose thread has exited.
-  for (ExclusionSlot* s = exclusion().first(); s; s = s->next) {
+  for (ThreadSlot* s = thread_slots().first(); s; s = s->next) {
     u32 z = 0;
     if (!s->claimed.load(std::memory_order_relaxed) && s->claimed.compare_exchange_strong(z, 1))
       return static_cast<ThreadState*>(s);
@@ -140,7 +151,7 @@ static ThreadState* new_thread_state() {
   g_ts_pool_left--;
   ThreadState* ts = new (g_ts_pool++) ThreadState();
   ts->claimed.store(1, std::memory_order_relaxed);
-  exclusion().register_slot(ts);
+  thread_slots().register_slot(ts);
   return ts;
 }
 
@@ -166,24 +177,23 @@ static std::atomic<bool> g_evictor_tried{false};
 // ---- drain / fork ----------------------------------------------------------------
 
 void quarantine_drain_all() {
+  ThreadState* ts = thread_state();
+  RuntimeScope scope(ts);
+  if (scope.nested()) return;  // a signal handler: the interrupted code may hold the global lock
   SlabQuarantine::List all;
   auto every = [](QNode*) { return true; };
-  exclusion().synchronize(
-      [&](ExclusionSlot* s) { quarantine().extract_from_queue(static_cast<ThreadState*>(s)->queue, every, all); },
-      [&] {
-        quarantine().extract_from_fifo(every, all);
-        quarantine().free_list(all, nullptr);
-      });
+  quarantine().extract(every, /*tag=*/0, [](auto fn) { for_each_thread_queue(fn); }, all, /*wait_claimed=*/false);
+  quarantine().free_list(all, nullptr);
 }
 
-// fork() in a multithreaded program: the prepare handler stops the world the
-// same way a synchronizer does and takes every runtime lock in lock order
-// (slot -> quarantine -> cache -> page), so the child never inherits a lock
-// held by a thread that does not exist there.
+// fork() in a multithreaded program: the prepare handler takes every runtime
+// lock in lock order (slot -> quarantine -> cache -> page), so the child never
+// inherits a lock held by a thread that does not exist there. It waits for
+// nothing else: a thread stopped in the middle of a free or an eviction holds
+// no lock, and the child repairs what it left (fork_child).
 static void fork_prepare() {
   if (in_report()) return;  // the symbolizer being spawned by a report: it only execs
-  exclusion().begin_sync();
-  exclusion().lock_all_slots();
+  thread_slots().lock_all();
   quarantine().global_lock().lock();
   SlabQuarantine::pool_lock().lock();
   caches_lock().lock();
@@ -200,10 +210,22 @@ static void fork_parent() {
   caches_lock().unlock();
   SlabQuarantine::pool_lock().unlock();
   quarantine().global_lock().unlock();
-  exclusion().unlock_all_slots(false);
-  exclusion().end_sync();
+  thread_slots().unlock_all(false);
 }
 
+// A thread that does not exist in the child may have been stopped anywhere:
+// between publishing a queue chunk and recording it as its tail (recomputed
+// here), in the middle of an eviction (its unclaimed nodes are freed here; a
+// node it had claimed is lost, as is a node it had written but not yet
+// published: those objects stay unusable in the child), or in a magazine
+// operation (flushed as it stands).
+static void adopt_dead_thread(ThreadState* ts) {
+  SlabQuarantine::Queue& q = ts->queue;
+  q.tail = q.head.load(std::memory_order_relaxed);
+  while (q.tail && q.tail->next.load(std::memory_order_relaxed)) q.tail = q.tail->next.load(std::memory_order_relaxed);
+  quarantine().finish_abandoned(ts->evicting, nullptr);
+  thread_exit_flush(ts);
+}
 
 static void fork_child() {
   if (in_report()) return;  // the symbolizer being spawned by a report: it only execs
@@ -213,8 +235,7 @@ static void fork_child() {
   caches_lock().reset();
   SlabQuarantine::pool_lock().reset();
   quarantine().global_lock().reset();
-  exclusion().unlock_all_slots(true);
-  exclusion().reset_after_fork_child();
+  thread_slots().unlock_all(true);
   // The evictor thread does not exist in the child: allocations evict again
   // (a new evictor is started if the quarantine overflows there).
   g_evictor_running.store(false, std::memory_order_relaxed);
@@ -224,31 +245,29 @@ static void fork_child() {
   if (self) self->tid = current_tid();
   // The other threads do not exist here: hand their queues and magazines
   // back and free their slots.
-  for (ExclusionSlot* s = exclusion().first(); s; s = s->next) {
+  for (ThreadSlot* s = thread_slots().first(); s; s = s->next) {
     if (s == self || !s->claimed.load(std::memory_order_relaxed)) continue;
-    thread_exit_flush(static_cast<ThreadState*>(s));
+    ThreadState* ts = static_cast<ThreadState*>(s);
+    ts->nesting = 0;
+    adopt_dead_thread(ts);
     s->claimed.store(0, std::memory_order_relaxed);
   }
 }
 
-void reduce_in_section(ThreadState* ts, SectionMode m) {
-  const bool locked = m == SectionMode::kLocked;
-  quarantine().reduce(locked ? nullptr : ts, locked);
-}
+void reduce_in_runtime(ThreadState* ts) { quarantine().reduce(ts, ts->evicting); }
 
 void reduce_once(ThreadState* ts) {
-  Exclusion& ex = exclusion();
-  SectionMode m = ex.enter(ts);
-  if (m != SectionMode::kNested) reduce_in_section(ts, m);
-  ex.exit(ts, m);
+  if (!runtime_enter(ts)) return;
+  reduce_in_runtime(ts);
+  runtime_exit(ts);
 }
 
 // ---- the background evictor (evict_thread=1) ---------------------------------------
 //
 // A thread that evicts whenever the quarantine is over its bound, so that the
 // allocation path (which then only evicts when the evictor falls two batches
-// behind) stops paying for it. It is an ordinary owner: it evicts inside its
-// own section, so destroy/drain/fork synchronize with it like with any thread.
+// behind) stops paying for it. It is an ordinary owner: its batch in flight
+// is registered like any other evictor's.
 
 
 static void* evictor_main(void*) {
@@ -288,12 +307,12 @@ uptr alloc_reduce_slack() {
 // structure, or exiting) would then grow the quarantine without bound: once
 // a transfer leaves the FIFO two batches past what allocations tolerate, the
 // freeing thread evicts one batch itself. Same step bound as any reduce.
-void reduce_after_transfer(ThreadState* ts, SectionMode m) {
-  if (quarantine().over_limit(alloc_reduce_slack() + 2 * quarantine().batch_bytes())) reduce_in_section(ts, m);
+void reduce_after_transfer(ThreadState* ts) {
+  if (quarantine().over_limit(alloc_reduce_slack() + 2 * quarantine().batch_bytes())) reduce_in_runtime(ts);
 }
 
-// Outside any section: pthread_create allocates, and an allocation inside our
-// own section would only get the signal-nested (try-lock) path.
+// Outside runtime code: pthread_create allocates, and an allocation inside
+// our own runtime code would only get the signal-nested (try-lock) path.
 void evictor_maybe_start() {
   if (options().evict_thread && !g_evictor_running.load(std::memory_order_relaxed) && quarantine().over_limit())
     start_evictor();
@@ -322,7 +341,6 @@ void runtime_init() {
 #if UKASAN_DYNAMIC_SHADOW
   shadow_init_dynamic(page_allocator().base(), page_allocator().base() + page_allocator().size());
 #endif
-  heavy_barrier_init();
   u64 qbytes = options_quarantine_bytes();
   g_quarantine_enabled = qbytes > 0;
   g_quarantine.init(qbytes, options().quarantine_cache_kb << 10);
@@ -414,18 +432,16 @@ static void large_free(Span* s, uptr ip) {
   s->large_free.free_tid = static_cast<u32>(ts->tid);
   s->large_free.free_stack = options().stacktrace ? save_stack_from(ip) : 0;
   poison(s->user, round_up(large_size(s), kPageSize), kShadowPageFree);
-  Exclusion& ex = exclusion();
-  SectionMode m = ex.enter(ts);
-  if (UKASAN_UNLIKELY(m == SectionMode::kNested)) {
+  if (UKASAN_UNLIKELY(!runtime_enter(ts))) {
     quarantine().put_nested(ts->queue, &s->large_free.node);
     return;
   }
   if (g_quarantine_enabled) {
-    if (UKASAN_UNLIKELY(quarantine().put(ts->queue, &s->large_free.node, quarantine_charge(s->npages * kPageSize))))
-      reduce_after_transfer(ts, m);
+    if (UKASAN_UNLIKELY(quarantine().put(ts->queue, &s->large_free.node, quarantine_charge(s->npages * kPageSize), 0)))
+      reduce_after_transfer(ts);
   } else
     large_release(s);
-  ex.exit(ts, m);
+  runtime_exit(ts);
 }
 
 // ---- free validation ------------------------------------------------------------------

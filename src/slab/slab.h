@@ -3,7 +3,7 @@
 #pragma once
 #include <atomic>
 
-#include "percpu/exclusion.h"
+#include "percpu/thread_slot.h"
 #include "platform/lock.h"
 #include "quarantine/quarantine.h"
 #include "slab/meta.h"
@@ -22,6 +22,7 @@ struct SlabQuarantineCb {
   static uptr size(Node* n);
   static void recycle(Node* n, void* ctx);  // ctx: ThreadState* or nullptr
   static void in_flight();                  // debug_stress: widen the race windows
+  static void relax(unsigned spins);        // a synchronizer waits for a claimed node
   static void prefetch(Node* n);
   static void* map(uptr bytes);
 };
@@ -86,14 +87,15 @@ struct DepotBlock {
 
 // One per thread; never freed (a finished thread's state is reused), so a
 // synchronizer may walk the registry at any time.
-struct ThreadState : ExclusionSlot {
+struct ThreadState : ThreadSlot {
   SlabQuarantine::Queue queue;
+  SlabQuarantine::Evicting evicting;  // the batch this thread is evicting
   Magazine mags[kMagCaches];
   int tid;
 };
 
 // ---- runtime ------------------------------------------------------------
-Exclusion& exclusion();
+SlotRegistry& thread_slots();
 SlabQuarantine& quarantine();
 void runtime_init();          // idempotent, cheap after the first call
 bool runtime_ready();
@@ -149,19 +151,25 @@ constexpr uptr kKmallocMax = 8192;
 // How far past its bound the quarantine may go before an allocation evicts:
 // 0, or two batches while the background evictor (evict_thread=1) runs.
 uptr alloc_reduce_slack();
-// Evicts one batch from inside the caller's section m (not kNested). In
-// LOCKED mode a synchronizer may already have emptied this thread's
-// magazines: evicted objects then go straight to the slabs, or a destroy
-// would count them as live.
-void reduce_in_section(ThreadState* ts, SectionMode m);
-// After a free's put() moved the queue to the FIFO (inside section m): evict
-// one batch if the FIFO is two batches past what allocations tolerate.
-void reduce_after_transfer(ThreadState* ts, SectionMode m);
-// The same in a section of its own (a no-op when nested in a signal handler).
+// Evicts one batch; the caller is inside runtime code (runtime_enter).
+void reduce_in_runtime(ThreadState* ts);
+// After a free's put() moved the queue to the FIFO: evict one batch if the
+// FIFO is two batches past what allocations tolerate.
+void reduce_after_transfer(ThreadState* ts);
+// The same, entering runtime code itself (a no-op when nested in a signal handler).
 void reduce_once(ThreadState* ts);
+// The filter bit of a cache's objects in quarantine batches (a summary that
+// lets kmem_cache_destroy skip batches holding none of them).
+inline u64 quarantine_tag(const KmemCache* c) { return u64(1) << (c->index & 63); }
 // Starts the evictor if the option asks for it and the quarantine has
 // overflowed. Must be called outside any section.
 void evictor_maybe_start();
+
+// Calls fn(queue) for every thread's quarantine queue (for Quarantine::extract).
+template <typename Fn>
+inline void for_each_thread_queue(Fn fn) {
+  for (ThreadSlot* s = thread_slots().first(); s; s = s->next) fn(static_cast<ThreadState*>(s)->queue);
+}
 
 // Drain every queue and the FIFO (synchronizer); used by OOM and the API.
 void quarantine_drain_all();

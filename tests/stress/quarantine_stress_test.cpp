@@ -1,6 +1,7 @@
 // Conservation under concurrency: every node that enters the quarantine
 // leaves it exactly once, while owners put/reduce/exit and a synchronizer
-// removes "caches" and drains. Also runs under ThreadSanitizer in CI.
+// removes "caches" and drains without waiting for them. More owners than
+// cores. Also runs under ThreadSanitizer in CI.
 #include <gtest/gtest.h>
 
 #include <stdlib.h>
@@ -10,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "percpu/exclusion.h"
+#include "percpu/thread_slot.h"
 #include "quarantine/quarantine.h"
 
 namespace {
@@ -34,6 +35,7 @@ struct Cb {
   static ukasan::uptr size(Node*) { return 64; }
   static void prefetch(Node*) {}
   static void* map(ukasan::uptr bytes) { return calloc(1, bytes); }
+  static void relax(unsigned) { std::this_thread::yield(); }
   static void in_flight() {
     static thread_local unsigned calls;
     if (++calls % 16 == 0) std::this_thread::yield();
@@ -49,19 +51,24 @@ struct Cb {
 };
 using Q = ukasan::Quarantine<Cb>;
 
-struct Slot : ukasan::ExclusionSlot {
+struct Slot : ukasan::ThreadSlot {
   Q::Queue queue;
+  Q::Evicting evicting;
 };
 
-ukasan::Exclusion g_ex;
+ukasan::SlotRegistry g_ex;
 Q g_q;
+
+auto each_queue = [](auto fn) {
+  for (ukasan::ThreadSlot* s = g_ex.first(); s; s = s->next) fn(static_cast<Slot*>(s)->queue);
+};
 
 TEST(QuarantineStress, ConservationWithRemoveAndDrain) {
   g_q.init(/*max=*/64 * 2000, /*cache=*/64 * 50);
   #if defined(__SANITIZE_THREAD__) || defined(UKASAN_DYNAMIC_SHADOW)
   constexpr unsigned kThreads = 4, kPerThread = 150000;  // ThreadSanitizer is ~20x slower
 #else
-  constexpr unsigned kThreads = 4, kPerThread = 1200000;  // divisible by the 3 lives
+  constexpr unsigned kThreads = 8, kPerThread = 600000;  // divisible by the 3 lives
 #endif
   std::vector<Node> nodes(kThreads * kPerThread);
   for (unsigned i = 0; i < nodes.size(); i++) {
@@ -76,6 +83,10 @@ TEST(QuarantineStress, ConservationWithRemoveAndDrain) {
   for (auto& x : in_phase_frees) x = 0;
   std::vector<std::thread> owners;
   std::atomic<unsigned> done{0};
+  // The API contract "every free of a cache returns before its destroy
+  // starts": an owner checks the cache and puts under its own mutex, which
+  // the synchronizer takes once after marking a cache destroyed.
+  std::mutex contract[kThreads];
   for (unsigned t = 0; t < kThreads; t++) {
     owners.emplace_back([&, t] {
       // Threads exit and new ones take over a slot: each owner uses 3 short
@@ -103,18 +114,16 @@ TEST(QuarantineStress, ConservationWithRemoveAndDrain) {
         unsigned begin = t * kPerThread + life * (kPerThread / 3), end = begin + kPerThread / 3;
         for (unsigned i = begin; i < end; i++) {
           Node* n = &nodes[i];
-          auto m = g_ex.enter(s);
-          // Objects of a destroyed cache are re-homed to cache 0 (never freed
-          // into a destroyed cache). Checked inside the section: a removal
-          // that starts after this check waits for the section to end.
-          if (g_destroyed[n->cache].load(std::memory_order_acquire)) n->cache = 0;
-          g_q.put(s->queue, n, 64);
-          if ((i & 31) == 0) g_q.reduce(nullptr, m == ukasan::SectionMode::kLocked);
-          g_ex.exit(s, m);
+          {
+            std::lock_guard<std::mutex> g(contract[t]);
+            // Objects of a destroyed cache are re-homed to cache 0 (never
+            // freed into a destroyed cache).
+            if (g_destroyed[n->cache].load(std::memory_order_acquire)) n->cache = 0;
+            g_q.put(s->queue, n, 64, 1u << n->cache);
+          }
+          if ((i & 31) == 0) g_q.reduce(nullptr, s->evicting);
         }
-        auto m = g_ex.enter(s);
         g_q.flush(s->queue);  // thread exit
-        g_ex.exit(s, m);
         s->claimed.store(0, std::memory_order_release);
       }
       done++;
@@ -129,15 +138,12 @@ TEST(QuarantineStress, ConservationWithRemoveAndDrain) {
     // Mark first: from now on owners do not free objects of k (contract);
     // objects of k already put must all be found by this removal.
     g_destroyed[k].store(true, std::memory_order_release);
+    for (auto& m : contract) std::lock_guard<std::mutex>{m};
     Q::List l;
     auto of_k = [k](Node* n) { return n->cache == k; };
-    g_ex.synchronize([&](ukasan::ExclusionSlot* s) { g_q.extract_from_queue(static_cast<Slot*>(s)->queue, of_k, l); },
-                     [&] {
-                       g_q.extract_from_fifo(of_k, l);
-                       // Free while still excluding FAST sections, as destroy does.
-                       l.for_each([](Node* n) { n->freed.fetch_add(1, std::memory_order_relaxed); });
-                       l.release();
-                     });
+    g_q.extract(of_k, 1u << k, each_queue, l, /*wait_claimed=*/true);
+    l.for_each([](Node* n) { n->freed.fetch_add(1, std::memory_order_relaxed); });
+    l.release();
     // Nothing of k may be evicted from now until k is recreated.
     g_removed[k].store(true, std::memory_order_release);
     for (int spin = 0; spin < 200; spin++) std::this_thread::yield();
@@ -149,8 +155,7 @@ TEST(QuarantineStress, ConservationWithRemoveAndDrain) {
   // Final drain.
   Q::List rest;
   auto all = [](Node*) { return true; };
-  g_ex.synchronize([&](ukasan::ExclusionSlot* s) { g_q.extract_from_queue(static_cast<Slot*>(s)->queue, all, rest); },
-                   [&] { g_q.extract_from_fifo(all, rest); });
+  g_q.extract(all, 0, each_queue, rest, true);
   rest.for_each([](Node* n) { n->freed.fetch_add(1, std::memory_order_relaxed); });
   rest.release();
   long bad = 0;

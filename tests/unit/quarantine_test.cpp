@@ -24,14 +24,18 @@ struct FakeCb {
   static void set_next(Node* n, Node* x) { n->next = x; }
   static ukasan::uptr size(Node* n) { return n->size; }
   static void in_flight() {}
+  static void relax(unsigned) {}
   static void prefetch(Node*) {}
   static void* map(ukasan::uptr bytes) { return calloc(1, bytes); }
-  static void recycle(Node* n, void*) {
-    n->freed++;
-    g_order.push_back(n->id);
-  }
+  static void recycle(Node* n, void*);
 };
 using Q = ukasan::Quarantine<FakeCb>;
+extern void (*g_recycle_hook)(FakeNode*);
+void FakeCb::recycle(Node* n, void*) {
+  n->freed++;
+  g_order.push_back(n->id);
+  if (g_recycle_hook) g_recycle_hook(n);
+}
 
 TEST(Quarantine, FifoOrderAndByteBound) {
   static Q q;
@@ -41,8 +45,9 @@ TEST(Quarantine, FifoOrderAndByteBound) {
   g_order.clear();
   for (unsigned i = 0; i < nodes.size(); i++) {
     nodes[i] = {nullptr, i, 100, 0};
-    q.put(pcpu, &nodes[i], 100);
-    while (q.over_limit()) ASSERT_GT(q.reduce(nullptr, false), 0u);
+    q.put(pcpu, &nodes[i], 100, 1);
+    Q::Evicting ev;
+    while (q.over_limit()) ASSERT_GT(q.reduce(nullptr, ev), 0u);
     EXPECT_LE(q.stats().bytes, 10000u);
   }
   // Oldest first.
@@ -59,16 +64,19 @@ TEST(Quarantine, OneBatchPerReduce) {
   std::vector<FakeNode> nodes(200);
   for (unsigned i = 0; i < nodes.size(); i++) {
     nodes[i] = {nullptr, i, 50, 0};
-    q.put(pcpu, &nodes[i], 50);
+    q.put(pcpu, &nodes[i], 50, 1);
   }
   auto before = q.stats();
   ASSERT_GT(before.bytes, 1000u);
-  q.reduce(nullptr, false);
+  Q::Evicting ev;
+  q.reduce(nullptr, ev);
   auto after = q.stats();
   EXPECT_EQ(after.evictions, before.evictions + 1);
   EXPECT_LE(before.bytes - after.bytes, 150u);  // one batch: >= 100 bytes, < 100 + one put
 }
 
+// Odd ids carry tag 2: extract with that tag finds every odd node, in the
+// per-CPU queue, its nested stack (tags unknown there) and the FIFO.
 TEST(Quarantine, ExtractAndNestedPut) {
   static Q q;
   q.init(1 << 20, 1 << 10);
@@ -79,21 +87,57 @@ TEST(Quarantine, ExtractAndNestedPut) {
     if (i % 10 == 0)
       q.put_nested(pcpu, &nodes[i]);  // as from a signal handler
     else
-      q.put(pcpu, &nodes[i], 64);
+      q.put(pcpu, &nodes[i], 64, 1u << (i % 2));
   }
   Q::List odd;
   auto is_odd = [](FakeNode* n) { return n->id % 2 == 1; };
-  q.extract_from_queue(pcpu, is_odd, odd);
-  q.extract_from_fifo(is_odd, odd);
+  auto just_pcpu = [&](auto fn) { fn(pcpu); };
+  q.extract(is_odd, /*tag=*/2, just_pcpu, odd, true);
   EXPECT_EQ(odd.count, 50u);
   odd.for_each([](FakeNode* n) { EXPECT_EQ(n->id % 2, 1u); });
   g_order.clear();
   q.free_list(odd, nullptr);
   Q::List rest;
   auto all = [](FakeNode*) { return true; };
-  q.extract_from_queue(pcpu, all, rest);
-  q.extract_from_fifo(all, rest);
+  q.extract(all, 0, just_pcpu, rest, true);
   EXPECT_EQ(rest.count, 50u);
+  q.free_list(rest, nullptr);
+  for (auto& n : nodes) EXPECT_EQ(n.freed, 1) << n.id;
+  EXPECT_EQ(q.stats().bytes, 0u);
+}
+
+// A batch being evicted stays findable: a synchronizer that runs while the
+// evictor is stopped in the middle of it (here: inside the first recycle)
+// takes the nodes not claimed yet, and every node is freed exactly once.
+void (*g_recycle_hook)(FakeNode*) = nullptr;
+
+TEST(Quarantine, ExtractFromBatchBeingEvicted) {
+  static Q q;
+  q.init(/*max=*/100, /*cache=*/10);
+  static Q::Queue pcpu;
+  std::vector<FakeNode> nodes(40);
+  for (unsigned i = 0; i < nodes.size(); i++) {
+    nodes[i] = {nullptr, i, 10, 0};
+    q.put(pcpu, &nodes[i], 10, 1);
+  }
+  ASSERT_TRUE(q.over_limit());
+  static Q::List taken;
+  g_order.clear();
+  g_recycle_hook = [](FakeNode* n) {
+    g_recycle_hook = nullptr;
+    EXPECT_EQ(n->id, 0u);  // the oldest node is being recycled: not matched, no wait
+    q.extract([](FakeNode* x) { return x->id % 2 == 1; }, 0, [](auto fn) { fn(pcpu); }, taken, true);
+  };
+  Q::Evicting ev;
+  q.reduce(nullptr, ev);
+  ASSERT_EQ(g_recycle_hook, nullptr) << "the hook ran";
+  // The evictor skipped what the synchronizer took: only even ids evicted.
+  ASSERT_FALSE(g_order.empty());
+  for (unsigned id : g_order) EXPECT_EQ(id % 2, 0u) << id;
+  EXPECT_EQ(taken.count, 20u);
+  q.free_list(taken, nullptr);
+  Q::List rest;
+  q.extract([](FakeNode*) { return true; }, 0, [](auto fn) { fn(pcpu); }, rest, true);
   q.free_list(rest, nullptr);
   for (auto& n : nodes) EXPECT_EQ(n.freed, 1) << n.id;
   EXPECT_EQ(q.stats().bytes, 0u);
