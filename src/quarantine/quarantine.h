@@ -187,7 +187,7 @@ class Quarantine {
     uptr count = 0;
     std::atomic<u64> tags{0};           // owner writes, synchronizers read
     std::atomic<uptr> stolen_bytes{0};  // written under the global lock: taken by synchronizers
-    uptr stolen_count = 0;              // under the global lock
+    std::atomic<uptr> stolen_count{0};
     std::atomic<Node*> nested{nullptr};
   };
 
@@ -306,6 +306,7 @@ class Quarantine {
         b.bytes -= out.bytes - before_bytes;
         b.count -= out.count - before_count;
         taken += out.bytes - before_bytes;
+        if (out.count != before_count) squeeze_batch_locked(b);
       }
       bytes_.store(bytes_.load(std::memory_order_relaxed) - taken, std::memory_order_relaxed);
       compact_locked();
@@ -365,6 +366,19 @@ class Quarantine {
 
  private:
   bool put_slow(Queue& q, Node* n) {
+    // Synchronizers have cleared many entries of this queue (a program that
+    // destroys caches in a loop): squeeze them out before growing it, or the
+    // queue would fill with cleared entries that every destroy walks again.
+    if (UKASAN_UNLIKELY(q.stolen_count.load(std::memory_order_relaxed) >= kChunkNodes / 2)) {
+      squeeze_queue(q);
+      Chunk* t = q.tail;
+      u32 i;
+      if (t && (i = t->count.load(std::memory_order_relaxed)) < kChunkNodes) {
+        t->nodes[i].store(n, std::memory_order_relaxed);
+        t->count.store(i + 1, std::memory_order_release);
+        return true;
+      }
+    }
     Chunk* c = alloc_chunk();
     if (!c) {
       put_nested(q, n);  // merged (or taken by a synchronizer) later
@@ -403,6 +417,57 @@ class Quarantine {
     }
   }
 
+  // Moves the non-null entries of a chain to its front, in order, and gives
+  // the chunks left empty back. Returns the new last chunk (null if none is
+  // left). Only for chains nobody else can touch: under the lock, a FIFO
+  // batch or (by its owner) a queue.
+  static Chunk* squeeze_chain(Chunk* head, bool keep_one) {
+    if (!head) return nullptr;
+    Chunk* dst = head;
+    u32 j = 0;
+    for (Chunk* c = head; c; c = c->next.load(std::memory_order_relaxed)) {
+      const u32 n = c->count.load(std::memory_order_relaxed);
+      for (u32 i = 0; i < n; i++) {
+        Node* x = c->nodes[i].load(std::memory_order_relaxed);
+        if (!x) continue;
+        if (j == kChunkNodes) {  // dst never passes c: we write no more than we read
+          dst->count.store(j, std::memory_order_relaxed);
+          dst = dst->next.load(std::memory_order_relaxed);
+          j = 0;
+        }
+        dst->nodes[j++].store(x, std::memory_order_relaxed);
+      }
+    }
+    dst->count.store(j, std::memory_order_relaxed);
+    Chunk* rest = dst->next.load(std::memory_order_relaxed);
+    dst->next.store(nullptr, std::memory_order_relaxed);
+    while (rest) {
+      Chunk* nx = rest->next.load(std::memory_order_relaxed);
+      free_chunk(rest);
+      rest = nx;
+    }
+    if (j == 0 && dst == head && !keep_one) {
+      free_chunk(head);
+      return nullptr;
+    }
+    return dst;
+  }
+
+  void squeeze_batch_locked(List& b) {
+    b.tail = squeeze_chain(b.head, /*keep_one=*/false);
+    if (!b.tail) b.head = nullptr;
+  }
+
+  // Owner: its queue, under the lock (which keeps synchronizers out).
+  void squeeze_queue(Queue& q) {
+    LockGuard g(lock_);
+    q.tail = squeeze_chain(q.head.load(std::memory_order_relaxed), /*keep_one=*/true);
+    q.bytes -= q.stolen_bytes.load(std::memory_order_relaxed);
+    q.count -= q.stolen_count.load(std::memory_order_relaxed);
+    q.stolen_bytes.store(0, std::memory_order_relaxed);
+    q.stolen_count.store(0, std::memory_order_relaxed);
+  }
+
   // Owner: the queue's chunks become the FIFO's tail batch, under the lock
   // (so they are never in flight between the two).
   bool transfer(Queue& q) {
@@ -411,12 +476,13 @@ class Quarantine {
     batch.head = q.head.load(std::memory_order_relaxed);
     batch.tail = q.tail;
     batch.bytes = q.bytes - q.stolen_bytes.load(std::memory_order_relaxed);
-    batch.count = q.count - q.stolen_count;
+    batch.count = q.count - q.stolen_count.load(std::memory_order_relaxed);
     batch.tags = q.tags.load(std::memory_order_relaxed);
     q.head.store(nullptr, std::memory_order_relaxed);
     q.tail = nullptr;
-    q.bytes = q.count = q.stolen_count = 0;
+    q.bytes = q.count = 0;
     q.stolen_bytes.store(0, std::memory_order_relaxed);
+    q.stolen_count.store(0, std::memory_order_relaxed);
     q.tags.store(0, std::memory_order_relaxed);
     uptr total = bytes_.load(std::memory_order_relaxed) + batch.bytes;
     bytes_.store(total, std::memory_order_relaxed);
@@ -447,7 +513,7 @@ class Quarantine {
         std::atomic<Node*>& e = c->nodes[i];
         Node* x = e.load(std::memory_order_relaxed);
         if (!x || claimed(x)) continue;
-        ev.current.store(&e, std::memory_order_relaxed);
+        ev.current.store(&e, std::memory_order_release);  // orders our earlier recycles too
         Node* tagged = reinterpret_cast<Node*>(reinterpret_cast<uptr>(x) | 1);
         if (!e.compare_exchange_strong(x, tagged, std::memory_order_acq_rel, std::memory_order_relaxed)) continue;
         Cb::in_flight();
@@ -519,7 +585,8 @@ class Quarantine {
     extract_chunks(q.head.load(std::memory_order_acquire), pred, out, /*claimable=*/false);
     q.stolen_bytes.store(q.stolen_bytes.load(std::memory_order_relaxed) + out.bytes - before_bytes,
                          std::memory_order_relaxed);
-    q.stolen_count += out.count - before_count;
+    q.stolen_count.store(q.stolen_count.load(std::memory_order_relaxed) + out.count - before_count,
+                         std::memory_order_relaxed);
   }
 
   // Waits (briefly: one object's recycling) while an evictor is recycling a

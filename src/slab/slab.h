@@ -159,8 +159,11 @@ void reduce_after_transfer(ThreadState* ts);
 // The same, entering runtime code itself (a no-op when nested in a signal handler).
 void reduce_once(ThreadState* ts);
 // The filter bit of a cache's objects in quarantine batches (a summary that
-// lets kmem_cache_destroy skip batches holding none of them).
-inline u64 quarantine_tag(const KmemCache* c) { return u64(1) << (c->index & 63); }
+// lets kmem_cache_destroy skip batches holding none of them). The kmalloc
+// and heap caches, which are never destroyed, set no bit (and a tag of 0
+// makes extract walk everything), so the batches of a program's malloc/kmalloc
+// churn never match a destroyed cache.
+inline u64 quarantine_tag(const KmemCache* c) { return c->is_kmalloc ? 0 : u64(1) << (c->index & 63); }
 // Starts the evictor if the option asks for it and the quarantine has
 // overflowed. Must be called outside any section.
 void evictor_maybe_start();

@@ -46,6 +46,7 @@ fi
 same "coreutils pipeline" "seq 1 300000 | sort -r | uniq -c | sort -n -k2 | sha256sum"
 same "multi-threaded churn" "$progs/mt_stress"
 same "constructors, TLS destructors, atexit" "$progs/early_main"
+same "malloc/free in a 5 kHz signal handler interrupting malloc/free" "$progs/sigstorm"
 
 # fork/exec stress (the child allocates at once; posix_spawn, system, popen).
 LD_PRELOAD="$lib" timeout 300 "$progs/fork_exec" 300 >"$tmp/out" 2>"$tmp/err"
