@@ -21,13 +21,17 @@
 //    (transfer to the FIFO) only under the global lock, so a synchronizer can
 //    work on a queue whose owner is stopped at any instruction.
 //  * An evictor publishes the batch it pops (under the global lock) in its
-//    Evicting record, which stays registered until it has finished. It claims
-//    each node with a CAS that tags the entry (node|1) after announcing the
-//    entry in `current`; a synchronizer takes an untagged entry with a CAS to
-//    null. Exactly one of the two CASes succeeds, so every node is freed
-//    once. The only node a synchronizer may then have to wait for is the one
-//    an evictor has claimed and is recycling right now (one object's work),
-//    and only when it matches the synchronizer's predicate.
+//    Evicting record, which stays registered until it has finished. It
+//    claims the batch a group of kGroup entries at a time, with a CAS of
+//    `pos` from g to g+1, and publishes `done` = g+1 (release) once it has
+//    freed group g. A synchronizer sets the stop bit in `pos` with a CAS:
+//    groups below pos are the evictor's, groups from pos on are frozen (the
+//    evictor's next CAS fails until the bit is cleared) and the synchronizer
+//    clears their matching entries, then clears the bit (release, so the
+//    evictor's next claim sees the cleared entries). Every node is thus freed
+//    once. The only thing a synchronizer may have to wait for is the group an
+//    evictor is freeing right now (at most kGroup objects' work), and only if
+//    it holds a node that matches the synchronizer's predicate.
 //  * Signal handlers: a free from a handler that interrupted its own thread's
 //    runtime code uses the lock-free side stack `nested` (CAS), merged by the
 //    owner's next put and taken by synchronizers with an exchange.
@@ -41,9 +45,10 @@
 //   void prefetch(Node*);                // hint: recycle(node) comes soon
 //   void* map(uptr bytes);               // zeroed memory for chunks, or null
 //   void recycle(Node*, void* ctx);      // really free; ctx from the caller
-//   void in_flight();                    // called while an evictor has claimed a
-//                                        // node (testing hook; usually empty)
-//   void relax(unsigned spins);          // a synchronizer waits for a claimed node
+//   void in_flight();                    // called when an evictor has claimed a
+//                                        // group (testing hook; usually empty)
+//   void relax(unsigned spins);          // one step of a short wait (see evict
+//                                        // and extract_evicting_locked)
 #pragma once
 #include <atomic>
 
@@ -62,7 +67,7 @@ class Quarantine {
   // and prefetches them, instead of taking one dependent cache miss per
   // object while chasing a linked list through cold memory. The cost is
   // 8 bytes per quarantined object. An entry is null once a synchronizer
-  // took its node, and node|1 once an evictor claimed it.
+  // took its node.
   static constexpr unsigned kChunkNodes = 254;
   struct Chunk {
     std::atomic<Chunk*> next;
@@ -70,8 +75,8 @@ class Quarantine {
     std::atomic<Node*> nodes[kChunkNodes];
   };
 
-  static bool claimed(Node* n) { return (reinterpret_cast<uptr>(n) & 1) != 0; }
-  static Node* unclaimed(Node* n) { return reinterpret_cast<Node*>(reinterpret_cast<uptr>(n) & ~uptr(1)); }
+  static constexpr u32 kGroup = 32;            // entries an evictor claims at a time
+  static constexpr u32 kStop = 0x80000000u;    // in Evicting::pos: a synchronizer is at work
 
   // A batch, or a private list. Batches on the FIFO are changed only under
   // the global lock; a batch being evicted only through the CASes above.
@@ -136,7 +141,7 @@ class Quarantine {
       for (Chunk* c = head; c; c = c->next.load(std::memory_order_relaxed)) {
         const u32 n = c->count.load(std::memory_order_relaxed);
         for (u32 i = 0; i < n; i++)
-          if (Node* x = c->nodes[i].load(std::memory_order_relaxed)) f(unclaimed(x));
+          if (Node* x = c->nodes[i].load(std::memory_order_relaxed)) f(x);
       }
       for (Node* n = spill; n; n = Cb::next(n)) f(n);
     }
@@ -195,7 +200,8 @@ class Quarantine {
   // synchronizers until every node of it is freed.
   struct Evicting {
     List batch;
-    std::atomic<std::atomic<Node*>*> current{nullptr};  // entry being claimed/recycled
+    std::atomic<u32> pos{0};   // groups claimed by the evictor (| kStop)
+    std::atomic<u32> done{0};  // groups it has freed
     Evicting* next = nullptr;
   };
 
@@ -290,8 +296,8 @@ class Quarantine {
   // Synchronizer: takes every node matching pred out of the queues that
   // each_queue(fn) passes to fn, the FIFO and the batches being evicted, into
   // out. tag (0: any) skips lists that hold no node with that tag. Then, if
-  // wait_claimed, waits until no evictor is recycling a matching node it had
-  // claimed before (one object's work; see the protocol above).
+  // wait_claimed, waits until no evictor is freeing a matching node it had
+  // claimed before (at most one group's work; see the protocol above).
   template <typename Pred, typename EachQueue>
   void extract(Pred pred, u64 tag, EachQueue each_queue, List& out, bool wait_claimed) {
     {
@@ -302,7 +308,7 @@ class Quarantine {
         List& b = fifo_[i];
         if (b.empty() || (tag && !(b.tags & tag))) continue;
         const uptr before_bytes = out.bytes, before_count = out.count;
-        extract_chunks(b.head, pred, out, /*claimable=*/false);
+        extract_chunks(b.head, pred, out);
         b.bytes -= out.bytes - before_bytes;
         b.count -= out.count - before_count;
         taken += out.bytes - before_bytes;
@@ -310,12 +316,12 @@ class Quarantine {
       }
       bytes_.store(bytes_.load(std::memory_order_relaxed) - taken, std::memory_order_relaxed);
       compact_locked();
-      for (Evicting* ev = inflight_; ev; ev = ev->next)
-        if (!tag || (ev->batch.tags & tag)) extract_chunks(ev->batch.head, pred, out, /*claimable=*/true);
-      // Under the lock, so every record walked above is still registered.
-      // The evictor needs the lock only after its last recycle, so this
-      // cannot deadlock.
-      if (wait_claimed) wait_for_claimed_locked(pred);
+      for (Evicting* ev = inflight_; ev; ev = ev->next) {
+        // Acquire: the recycles of the groups it has freed happen-before what
+        // the caller does next (kmem_cache_destroy flushes magazines).
+        ev->done.load(std::memory_order_acquire);
+        if (!tag || (ev->batch.tags & tag)) extract_evicting_locked(*ev, pred, out, wait_claimed);
+      }
     }
   }
 
@@ -327,9 +333,9 @@ class Quarantine {
       const u32 n = c->count.load(std::memory_order_relaxed);
       for (u32 i = 0; i < n; i++) {
         if (i + kAhead < n) {
-          if (Node* p = c->nodes[i + kAhead].load(std::memory_order_relaxed)) Cb::prefetch(unclaimed(p));
+          if (Node* p = c->nodes[i + kAhead].load(std::memory_order_relaxed)) Cb::prefetch(p);
         }
-        if (Node* x = c->nodes[i].load(std::memory_order_relaxed)) Cb::recycle(unclaimed(x), ctx);
+        if (Node* x = c->nodes[i].load(std::memory_order_relaxed)) Cb::recycle(x, ctx);
       }
     }
     for (Node* n = l.spill; n;) {
@@ -341,12 +347,13 @@ class Quarantine {
   }
 
   // Fork child: a thread that no longer exists may have left a batch half
-  // evicted. Frees its unclaimed nodes and unregisters the record (a node it
-  // had claimed and not finished stays unfreed: its state is unknown).
+  // evicted. Frees its unclaimed groups and unregisters the record (the
+  // group it was freeing stays unfreed: how far it got is unknown).
   void finish_abandoned(Evicting& ev, void* ctx) {
     if (!is_registered(ev)) return;
-    ev.current.store(nullptr, std::memory_order_relaxed);
-    evict(ev, ctx);
+    const u32 p = ev.pos.load(std::memory_order_relaxed) & ~kStop;
+    ev.pos.store(p, std::memory_order_relaxed);
+    evict(ev, ctx, p);
     finish(ev);
   }
 
@@ -498,31 +505,32 @@ class Quarantine {
     return total > max_bytes_.load(std::memory_order_relaxed);
   }
 
-  // Claims and frees every node of ev's batch, in order. Announce the entry,
-  // then claim it: a synchronizer whose CAS on that entry fails (or that
-  // reads the tag) then also sees `current` pointing at it.
-  void evict(Evicting& ev, void* ctx) {
+  // Claims (group by group, see the protocol above) and frees every node of
+  // ev's batch, in order, from group `from` on.
+  void evict(Evicting& ev, void* ctx, u32 from = 0) {
     constexpr unsigned kAhead = 8;
+    u32 g = 0;
     for (Chunk* c = ev.batch.head; c; c = c->next.load(std::memory_order_relaxed)) {
       const u32 n = c->count.load(std::memory_order_relaxed);
-      for (u32 i = 0; i < n; i++) {
-        if (i + kAhead < n) {
-          Node* p = c->nodes[i + kAhead].load(std::memory_order_relaxed);
-          if (p && !claimed(p)) Cb::prefetch(p);
+      for (u32 g0 = 0; g0 < n; g0 += kGroup, g++) {
+        if (g < from) continue;
+        for (unsigned spins = 0;; spins++) {  // a synchronizer holds kStop only while it clears entries
+          u32 expect = g;
+          if (ev.pos.compare_exchange_weak(expect, g + 1, std::memory_order_acq_rel, std::memory_order_relaxed)) break;
+          Cb::relax(spins);
         }
-        std::atomic<Node*>& e = c->nodes[i];
-        Node* x = e.load(std::memory_order_relaxed);
-        if (!x || claimed(x)) continue;
-        ev.current.store(&e, std::memory_order_release);  // orders our earlier recycles too
-        Node* tagged = reinterpret_cast<Node*>(reinterpret_cast<uptr>(x) | 1);
-        if (!e.compare_exchange_strong(x, tagged, std::memory_order_acq_rel, std::memory_order_relaxed)) continue;
         Cb::in_flight();
-        Cb::recycle(x, ctx);
+        const u32 end = g0 + kGroup < n ? g0 + kGroup : n;
+        for (u32 i = g0; i < end; i++) {
+          if (i + kAhead < n) {
+            if (Node* p = c->nodes[i + kAhead].load(std::memory_order_relaxed)) Cb::prefetch(p);
+          }
+          if (Node* x = c->nodes[i].load(std::memory_order_relaxed)) Cb::recycle(x, ctx);
+        }
+        // Release: a synchronizer that reads done > g sees these recycles.
+        ev.done.store(g + 1, std::memory_order_release);
       }
     }
-    // Release: the recycling of the last node happens-before a synchronizer
-    // that sees current change.
-    ev.current.store(nullptr, std::memory_order_release);
   }
 
   void finish(Evicting& ev) {
@@ -536,6 +544,8 @@ class Quarantine {
     }
     ev.next = nullptr;
     ev.batch.release();  // no synchronizer can reach the chunks any more
+    ev.pos.store(0, std::memory_order_relaxed);
+    ev.done.store(0, std::memory_order_relaxed);
   }
 
   bool is_registered(Evicting& ev) {
@@ -544,26 +554,53 @@ class Quarantine {
     return false;
   }
 
-  // Under the lock. claimable: the chunks belong to a batch being evicted,
-  // whose owner claims entries concurrently (CAS); otherwise only the
-  // synchronizers, serialised by the lock, clear entries (a queue's owner
-  // writes only at and after count).
+  // Under the lock: only synchronizers, serialised by the lock, clear
+  // entries (a queue's owner writes only at and after count).
   template <typename Pred>
-  static void extract_chunks(Chunk* head, Pred& pred, List& out, bool claimable) {
+  static void extract_chunks(Chunk* head, Pred& pred, List& out) {
     for (Chunk* c = head; c; c = c->next.load(std::memory_order_acquire)) {
       const u32 n = c->count.load(std::memory_order_acquire);
       for (u32 i = 0; i < n; i++) {
-        Node* x = c->nodes[i].load(std::memory_order_acquire);
-        if (!x || claimed(x) || !pred(x)) continue;
-        if (claimable) {
-          if (!c->nodes[i].compare_exchange_strong(x, nullptr, std::memory_order_acq_rel, std::memory_order_acquire))
-            continue;  // the evictor claimed it first: wait_for_claimed covers it
-        } else {
-          c->nodes[i].store(nullptr, std::memory_order_relaxed);
-        }
+        Node* x = c->nodes[i].load(std::memory_order_relaxed);
+        if (!x || !pred(x)) continue;
+        c->nodes[i].store(nullptr, std::memory_order_relaxed);
         out.push(x, Cb::size(x));
       }
     }
+  }
+
+  // Under the lock: takes the matching nodes of the groups ev's evictor has
+  // not claimed, then, if wait_claimed, waits until it has freed the group it
+  // is in if that group holds a matching node.
+  template <typename Pred>
+  void extract_evicting_locked(Evicting& ev, Pred& pred, List& out, bool wait_claimed) {
+    u32 p = ev.pos.load(std::memory_order_relaxed);
+    while (!ev.pos.compare_exchange_weak(p, p | kStop, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+    }
+    // Groups >= p are frozen; group p-1 may be being freed.
+    u32 g = 0;
+    bool busy_match = false;
+    const bool in_progress = ev.done.load(std::memory_order_acquire) < p;
+    for (Chunk* c = ev.batch.head; c; c = c->next.load(std::memory_order_relaxed)) {
+      const u32 n = c->count.load(std::memory_order_relaxed);
+      for (u32 g0 = 0; g0 < n; g0 += kGroup, g++) {
+        if (g + 1 < p) continue;
+        const u32 end = g0 + kGroup < n ? g0 + kGroup : n;
+        for (u32 i = g0; i < end; i++) {
+          Node* x = c->nodes[i].load(std::memory_order_relaxed);
+          if (!x || !pred(x)) continue;
+          if (g + 1 == p) {  // the evictor's current group: its nodes are its own
+            busy_match |= in_progress;
+            continue;
+          }
+          c->nodes[i].store(nullptr, std::memory_order_relaxed);
+          out.push(x, Cb::size(x));
+        }
+      }
+    }
+    ev.pos.store(p, std::memory_order_release);  // unfreeze; publishes the cleared entries
+    if (!wait_claimed || !busy_match) return;
+    for (unsigned spins = 0; ev.done.load(std::memory_order_acquire) < p; spins++) Cb::relax(spins);
   }
 
   template <typename Pred>
@@ -582,24 +619,11 @@ class Quarantine {
     }
     if (tag && !(q.tags.load(std::memory_order_relaxed) & tag)) return;
     const uptr before_bytes = out.bytes, before_count = out.count;
-    extract_chunks(q.head.load(std::memory_order_acquire), pred, out, /*claimable=*/false);
+    extract_chunks(q.head.load(std::memory_order_acquire), pred, out);
     q.stolen_bytes.store(q.stolen_bytes.load(std::memory_order_relaxed) + out.bytes - before_bytes,
                          std::memory_order_relaxed);
     q.stolen_count.store(q.stolen_count.load(std::memory_order_relaxed) + out.count - before_count,
                          std::memory_order_relaxed);
-  }
-
-  // Waits (briefly: one object's recycling) while an evictor is recycling a
-  // node that matches pred, which it claimed before our walk reached it.
-  template <typename Pred>
-  void wait_for_claimed_locked(Pred& pred) {
-    for (Evicting* ev = inflight_; ev; ev = ev->next) {
-      std::atomic<Node*>* e = ev->current.load(std::memory_order_acquire);
-      if (!e) continue;
-      Node* x = e->load(std::memory_order_acquire);
-      if (!claimed(x) || !pred(unclaimed(x))) continue;
-      for (unsigned spins = 0; ev->current.load(std::memory_order_acquire) == e; spins++) Cb::relax(spins);
-    }
   }
 
   // Removal can leave empty batches anywhere in the ring; were they kept,
