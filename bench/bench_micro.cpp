@@ -85,9 +85,10 @@ void BM_QuarantinePut_QueueOnly(benchmark::State& state) {
     benchmark::DoNotOptimize(q->put(pcpu, &nodes[i], kFakeNodeBytes, 1));
     if (++i == kFakeNodes) {
       i = 0;
-      FakeQ::List all;  // chunks back to the pool (steady state, no page faults)
+      FakeQ::Evicting all;  // chunks back to the pool (steady state, no page faults)
       q->extract([](FakeNode*) { return true; }, 0, [&](auto fn) { fn(pcpu); }, all, false);
-      all.release();
+      uptr dropped = 0;
+      q->free_extracted(all, &dropped);
     }
   }
   state.SetItemsProcessed(int64_t(state.iterations()));
@@ -106,9 +107,10 @@ void BM_QuarantinePut_Amortised(benchmark::State& state) {
     if (++i == kFakeNodes) {  // nodes are reused: start from an empty quarantine
       state.PauseTiming();
       i = 0;
-      FakeQ::List all;
+      FakeQ::Evicting all;
       q->extract([](FakeNode*) { return true; }, 0, [&](auto fn) { fn(pcpu); }, all, false);
-      all.release();
+      uptr dropped = 0;
+      q->free_extracted(all, &dropped);
       q = fresh_fake_quarantine(~uptr(0) / 2, cache);
       state.ResumeTiming();
     }
@@ -158,9 +160,9 @@ void BM_QuarantineReduce_Fake(benchmark::State& state) {
     state.SetIterationTime(dt / 1e9);
     st.add(dt, freed);
     // Give the chunks back so the next iteration does not fault in new ones.
-    FakeQ::List all;
+    FakeQ::Evicting all;
     q->extract([](FakeNode*) { return true; }, 0, [&](auto fn) { fn(pcpu); }, all, false);
-    all.release();
+    q->free_extracted(all, &recycled);
   }
   st.report(state);
 }

@@ -4,13 +4,19 @@
 #
 #   correct model            exhaustive safety search (assertions + invalid end
 #                            states); must report 0 errors and a complete search
+#   -DPROGRESS               the same with any one owner stopped forever at any
+#                            point (P5): 0 errors, complete search
 #   -DBROKEN                 must report >= 1 error: remove_cache(C1) returns
 #                            while a C1 object is in an in-flight batch
 #   -DBROKEN -DNO_DESTROY_CHECK
 #                            must report >= 1 error: that object is later freed
 #                            after its cache was destroyed
+#   -DBROKEN_EVICT           must report >= 1 error: an unregistered evicting
+#                            batch hides a C1 object
+#   -DPROGRESS -DWAIT_ALL    must report >= 1 error: waiting for any group in
+#                            progress waits for a stopped owner forever
 #
-# Exit status 0 only if all three outcomes are as expected.  Works from any
+# Exit status 0 only if all six outcomes are as expected.  Works from any
 # cwd; everything is built in a temporary directory (KEEP=1 keeps it).
 set -u
 
@@ -88,20 +94,27 @@ show_trail() {
 status=0
 echo "== quarantine protocol model (spin $(spin -V 2>/dev/null | sed -n 's/^Spin Version \([^ ]*\).*/\1/p'))"
 
-# 1. the protocol as implemented: exhaustive, lossless state compression
-run_pan correct "" "-DSAFETY -DCOLLAPSE" || exit 2
-echo "-- correct model (exhaustive, -DSAFETY -DCOLLAPSE):"
-echo "   $summary"
-if [ "$errors" != 0 ] || [ "$complete" != complete ] || ! grep -q 'Full statespace search' "$tmp/correct/pan.out"; then
-    echo "   FAIL: expected 0 errors from a complete search"
-    sed -n '/violated\|invalid end state\|error/p' "$tmp/correct/pan.out" | head -5 | sed 's/^/   /'
-    [ -f "$tmp/correct/quarantine.pml.trail" ] && show_trail correct ""
-    status=1
-else
-    echo "   OK: 0 errors, search complete"
-fi
+# exhaustive runs that must verify: NAME "SPIN_DEFINES" WHAT
+check_correct() {
+    local name=$1 sdefs=$2 what=$3
+    run_pan "$name" "$sdefs" "-DSAFETY -DCOLLAPSE" || exit 2
+    echo "-- $what (${sdefs:-no defines}, exhaustive, -DSAFETY -DCOLLAPSE):"
+    echo "   $summary"
+    if [ "$errors" != 0 ] || [ "$complete" != complete ] || ! grep -q 'Full statespace search' "$tmp/$name/pan.out"; then
+        echo "   FAIL: expected 0 errors from a complete search"
+        sed -n '/violated\|invalid end state\|error/p' "$tmp/$name/pan.out" | head -5 | sed 's/^/   /'
+        [ -f "$tmp/$name/quarantine.pml.trail" ] && show_trail "$name" "$sdefs"
+        status=1
+    else
+        echo "   OK: 0 errors, search complete"
+    fi
+}
 
-# 2. BROKEN variant: BFS for the shortest counterexample
+# 1. the protocol as implemented, and its progress property
+check_correct correct "" "correct model"
+check_correct progress "-DPROGRESS" "correct model, any owner stopped forever (progress)"
+
+# 2. broken variants: BFS for the shortest counterexample
 check_broken() {
     local name=$1 sdefs=$2 what=$3
     run_pan "$name" "$sdefs" "-DSAFETY -DBFS" || exit 2
@@ -121,6 +134,10 @@ check_broken broken "-DBROKEN" \
     "remove_cache(C1) returns while a C1 object is in an in-flight batch"
 check_broken broken_late "-DBROKEN -DNO_DESTROY_CHECK" \
     "an object of C1 is freed after remove_cache(C1) returned"
+check_broken broken_evict "-DBROKEN_EVICT" \
+    "an evictor's unregistered batch hides a C1 object from remove_cache(C1)"
+check_broken wait_all "-DPROGRESS -DWAIT_ALL" \
+    "a synchronizer that waits for any group in progress waits for a stopped owner forever"
 
 if [ "$status" = 0 ]; then
     echo "== PASS: correct model verified; BROKEN variant refuted"

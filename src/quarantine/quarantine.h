@@ -9,9 +9,10 @@
 //               global lock (one acquisition per cache_bytes of frees).
 //   reduce():   when the global FIFO holds more than max_bytes, evicts the
 //               OLDEST batch - exactly one per call - outside the global lock.
-//   extract():  a synchronizer (destroy, drain, fork child) takes every
-//               matching node out of the queues, the FIFO and the batches
-//               being evicted, without waiting for any owner.
+//   extract():  a synchronizer (destroy, drain) takes every matching node
+//               out of the queues, the FIFO and the batches being evicted,
+//               without waiting for any owner; free_extracted() then frees
+//               them as a registered batch of its own (below).
 //
 // The protocol (why no synchronizer waits for a descheduled thread):
 //  * A queue's chunks are append-only for their owner: it writes
@@ -32,6 +33,10 @@
 //    once. The only thing a synchronizer may have to wait for is the group an
 //    evictor is freeing right now (at most kGroup objects' work), and only if
 //    it holds a node that matches the synchronizer's predicate.
+//  * What a synchronizer extracted is registered, under the same lock hold,
+//    as a batch being evicted, and freed like one: a concurrent synchronizer
+//    (a destroy while another thread drains everything) finds those nodes
+//    there instead of missing them.
 //  * Signal handlers: a free from a handler that interrupted its own thread's
 //    runtime code uses the lock-free side stack `nested` (CAS), merged by the
 //    owner's next put and taken by synchronizers with an exchange.
@@ -298,8 +303,13 @@ class Quarantine {
   // out. tag (0: any) skips lists that hold no node with that tag. Then, if
   // wait_claimed, waits until no evictor is freeing a matching node it had
   // claimed before (at most one group's work; see the protocol above).
+  //
+  // The nodes taken are rec's batch, registered before the lock is dropped;
+  // the caller must then call free_extracted(rec, ctx).
   template <typename Pred, typename EachQueue>
-  void extract(Pred pred, u64 tag, EachQueue each_queue, List& out, bool wait_claimed) {
+  void extract(Pred pred, u64 tag, EachQueue each_queue, Evicting& rec, bool wait_claimed) {
+    List& out = rec.batch;
+    out = List();
     {
       LockGuard g(lock_);
       each_queue([&](Queue& q) { extract_queue_locked(q, pred, tag, out); });
@@ -322,7 +332,19 @@ class Quarantine {
         ev->done.load(std::memory_order_acquire);
         if (!tag || (ev->batch.tags & tag)) extract_evicting_locked(*ev, pred, out, wait_claimed);
       }
+      rec.pos.store(0, std::memory_order_relaxed);
+      rec.done.store(0, std::memory_order_relaxed);
+      rec.next = inflight_;
+      inflight_ = &rec;
+      out.tags = ~u64(0);
     }
+  }
+
+  // Frees what extract() put in rec (claiming it group by group, as an
+  // evictor does) and unregisters rec.
+  void free_extracted(Evicting& rec, void* ctx) {
+    evict(rec, ctx);
+    finish(rec);
   }
 
   // Frees every node of a private list (outside any quarantine lock),
@@ -531,6 +553,14 @@ class Quarantine {
         ev.done.store(g + 1, std::memory_order_release);
       }
     }
+    // Only an extracted list can have a spill (no chunk could be had): its
+    // nodes are not claimable, so a concurrent synchronizer cannot take them.
+    for (Node* n = ev.batch.spill; n;) {
+      Node* nx = Cb::next(n);
+      Cb::recycle(n, ctx);
+      n = nx;
+    }
+    ev.batch.spill = nullptr;
   }
 
   void finish(Evicting& ev) {

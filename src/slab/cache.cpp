@@ -456,13 +456,13 @@ void cache_destroy(KmemCache* c, uptr ip) {
   // c can reach a magazine any more.
   ThreadState* self = thread_state();
   RuntimeScope scope(self);
-  SlabQuarantine::List victims;
   auto of_c = [c](QNode* n) {
     Span* s = page_allocator().span_of(reinterpret_cast<uptr>(n));
     return s && s->kind == kSpanSlab && s->cache == c;
   };
-  quarantine().extract(of_c, quarantine_tag(c), [](auto fn) { for_each_thread_queue(fn); }, victims, /*wait_claimed=*/true);
-  quarantine().free_list(victims, nullptr);
+  quarantine().extract(of_c, quarantine_tag(c), [](auto fn) { for_each_thread_queue(fn); }, self->extracted,
+                       /*wait_claimed=*/true);
+  quarantine().free_extracted(self->extracted, nullptr);
   if (c->mag_id >= 0) {
     for (ThreadSlot* slot = thread_slots().first(); slot; slot = slot->next) {
       ThreadState* ts = static_cast<ThreadState*>(slot);

@@ -180,10 +180,9 @@ void quarantine_drain_all() {
   ThreadState* ts = thread_state();
   RuntimeScope scope(ts);
   if (scope.nested()) return;  // a signal handler: the interrupted code may hold the global lock
-  SlabQuarantine::List all;
   auto every = [](QNode*) { return true; };
-  quarantine().extract(every, /*tag=*/0, [](auto fn) { for_each_thread_queue(fn); }, all, /*wait_claimed=*/false);
-  quarantine().free_list(all, nullptr);
+  quarantine().extract(every, /*tag=*/0, [](auto fn) { for_each_thread_queue(fn); }, ts->extracted, /*wait_claimed=*/false);
+  quarantine().free_extracted(ts->extracted, nullptr);
 }
 
 // fork() in a multithreaded program: the prepare handler takes every runtime
@@ -224,6 +223,7 @@ static void adopt_dead_thread(ThreadState* ts) {
   q.tail = q.head.load(std::memory_order_relaxed);
   while (q.tail && q.tail->next.load(std::memory_order_relaxed)) q.tail = q.tail->next.load(std::memory_order_relaxed);
   quarantine().finish_abandoned(ts->evicting, nullptr);
+  quarantine().finish_abandoned(ts->extracted, nullptr);
   thread_exit_flush(ts);
 }
 

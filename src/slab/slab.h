@@ -90,6 +90,7 @@ struct DepotBlock {
 struct ThreadState : ThreadSlot {
   SlabQuarantine::Queue queue;
   SlabQuarantine::Evicting evicting;  // the batch this thread is evicting
+  SlabQuarantine::Evicting extracted; // what this thread's destroy/drain took
   Magazine mags[kMagCaches];
   int tid;
 };

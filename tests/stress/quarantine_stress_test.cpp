@@ -139,11 +139,10 @@ TEST(QuarantineStress, ConservationWithRemoveAndDrain) {
     // objects of k already put must all be found by this removal.
     g_destroyed[k].store(true, std::memory_order_release);
     for (auto& m : contract) std::lock_guard<std::mutex>{m};
-    Q::List l;
+    static Q::Evicting l;
     auto of_k = [k](Node* n) { return n->cache == k; };
     g_q.extract(of_k, 1u << k, each_queue, l, /*wait_claimed=*/true);
-    l.for_each([](Node* n) { n->freed.fetch_add(1, std::memory_order_relaxed); });
-    l.release();
+    g_q.free_extracted(l, nullptr);
     // Nothing of k may be evicted from now until k is recreated.
     g_removed[k].store(true, std::memory_order_release);
     for (int spin = 0; spin < 200; spin++) std::this_thread::yield();
@@ -153,11 +152,10 @@ TEST(QuarantineStress, ConservationWithRemoveAndDrain) {
   EXPECT_GE(rounds, 50u);
   for (auto& th : owners) th.join();
   // Final drain.
-  Q::List rest;
+  static Q::Evicting rest;
   auto all = [](Node*) { return true; };
   g_q.extract(all, 0, each_queue, rest, true);
-  rest.for_each([](Node* n) { n->freed.fetch_add(1, std::memory_order_relaxed); });
-  rest.release();
+  g_q.free_extracted(rest, nullptr);
   long bad = 0;
   for (auto& n : nodes) bad += n.freed.load() != 1;
   EXPECT_EQ(bad, 0) << "nodes not freed exactly once";

@@ -89,19 +89,19 @@ TEST(Quarantine, ExtractAndNestedPut) {
     else
       q.put(pcpu, &nodes[i], 64, 1u << (i % 2));
   }
-  Q::List odd;
+  Q::Evicting odd;
   auto is_odd = [](FakeNode* n) { return n->id % 2 == 1; };
   auto just_pcpu = [&](auto fn) { fn(pcpu); };
   q.extract(is_odd, /*tag=*/2, just_pcpu, odd, true);
-  EXPECT_EQ(odd.count, 50u);
-  odd.for_each([](FakeNode* n) { EXPECT_EQ(n->id % 2, 1u); });
+  EXPECT_EQ(odd.batch.count, 50u);
+  odd.batch.for_each([](FakeNode* n) { EXPECT_EQ(n->id % 2, 1u); });
   g_order.clear();
-  q.free_list(odd, nullptr);
-  Q::List rest;
+  q.free_extracted(odd, nullptr);
+  Q::Evicting rest;
   auto all = [](FakeNode*) { return true; };
   q.extract(all, 0, just_pcpu, rest, true);
-  EXPECT_EQ(rest.count, 50u);
-  q.free_list(rest, nullptr);
+  EXPECT_EQ(rest.batch.count, 50u);
+  q.free_extracted(rest, nullptr);
   for (auto& n : nodes) EXPECT_EQ(n.freed, 1) << n.id;
   EXPECT_EQ(q.stats().bytes, 0u);
 }
@@ -123,7 +123,7 @@ TEST(Quarantine, ExtractFromBatchBeingEvicted) {
   }
   q.flush(pcpu);  // one batch of 100 nodes: groups [0,32) [32,64) [64,96) [96,100)
   ASSERT_TRUE(q.over_limit());
-  static Q::List taken;
+  static Q::Evicting taken;
   g_order.clear();
   // The first group is the evictor's (no match there: no wait); the odd ids
   // of the others are the synchronizer's.
@@ -138,10 +138,41 @@ TEST(Quarantine, ExtractFromBatchBeingEvicted) {
   ASSERT_EQ(g_recycle_hook, nullptr) << "the hook ran";
   EXPECT_EQ(g_order.size(), 100u - 34u);
   for (unsigned id : g_order) EXPECT_TRUE(id < Q::kGroup || id % 2 == 0) << id;
-  EXPECT_EQ(taken.count, 34u);
-  q.free_list(taken, nullptr);
+  EXPECT_EQ(taken.batch.count, 34u);
+  q.free_extracted(taken, nullptr);
   for (auto& n : nodes) EXPECT_EQ(n.freed, 1) << n.id;
   EXPECT_EQ(q.stats().bytes, 0u);
+}
+
+// What a synchronizer extracted stays findable until it is freed: a second
+// synchronizer (a destroy while another thread drains everything) that runs
+// while the first is stopped inside its first free takes the matching nodes
+// the first has not claimed yet, so when it returns none of them is left.
+TEST(Quarantine, ExtractedListIsVisibleToAnotherSynchronizer) {
+  static Q q;
+  q.init(/*max=*/1 << 20, /*cache=*/100000);
+  static Q::Queue pcpu;
+  std::vector<FakeNode> nodes(100);
+  for (unsigned i = 0; i < nodes.size(); i++) {
+    nodes[i] = {nullptr, i, 10, 0};
+    q.put(pcpu, &nodes[i], 10, 1);
+  }
+  static Q::Evicting drained, destroyed;
+  g_order.clear();
+  g_recycle_hook = [](FakeNode* n) {
+    g_recycle_hook = nullptr;
+    EXPECT_EQ(n->id, 0u);
+    q.extract([](FakeNode* x) { return x->id >= Q::kGroup && x->id % 3 == 0; }, 0, [](auto fn) { fn(pcpu); },
+              destroyed, true);
+    EXPECT_EQ(destroyed.batch.count, 23u);  // 33, 36, ..., 99
+  };
+  q.extract([](FakeNode*) { return true; }, 0, [](auto fn) { fn(pcpu); }, drained, false);
+  EXPECT_EQ(drained.batch.count, 100u);
+  q.free_extracted(drained, nullptr);
+  ASSERT_EQ(g_recycle_hook, nullptr) << "the hook ran";
+  EXPECT_EQ(g_order.size(), 100u - 23u);
+  q.free_extracted(destroyed, nullptr);
+  for (auto& n : nodes) EXPECT_EQ(n.freed, 1) << n.id;
 }
 
 }  // namespace
