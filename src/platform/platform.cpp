@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sys/resource.h>
-#include <linux/membarrier.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -105,45 +104,6 @@ void die(const char* msg) {
   abort();
 }
 
-// 0 = untried, 1 = private expedited, 2 = global, 3 = mprotect fallback.
-static std::atomic<int> g_barrier_kind{0};
-
-void heavy_barrier_init() {
-  if (g_barrier_kind.load(std::memory_order_acquire) != 0) return;
-  int kind = 3;
-  long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-  if (cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
-      syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
-    kind = 1;
-  else if (cmds > 0 && (cmds & MEMBARRIER_CMD_GLOBAL))
-    kind = 2;
-  g_barrier_kind.store(kind, std::memory_order_release);
-}
-
-void heavy_barrier() {
-  heavy_barrier_init();
-  switch (g_barrier_kind.load(std::memory_order_acquire)) {
-    case 1:
-      if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) return;
-      break;
-    case 2:
-      if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0) return;
-      break;
-    default:
-      break;
-  }
-  // Fallback: changing the protection of a touched page forces a TLB
-  // shootdown IPI on every CPU running a thread of this process, which
-  // serialises them (the same trick FlushProcessWriteBuffers uses).
-  static char* page = nullptr;
-  if (!page) page = static_cast<char*>(map_anon(kPageSize));
-  if (page) {
-    page[0] = 1;
-    mprotect(page, kPageSize, PROT_READ);
-    mprotect(page, kPageSize, PROT_READ | PROT_WRITE);
-  }
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-}
 
 u64 monotonic_ns() {
   timespec ts;

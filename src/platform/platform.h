@@ -27,12 +27,6 @@ void raw_puts(int fd, const char* s);
 
 [[noreturn]] void die(const char* msg);
 
-// Asymmetric memory barrier: after it returns every other thread of the
-// process has executed a full memory barrier (membarrier PRIVATE_EXPEDITED;
-// falls back to MEMBARRIER_CMD_GLOBAL, then to a mprotect-based IPI).
-void heavy_barrier();
-// Call once early: registers for expedited membarrier. Idempotent.
-void heavy_barrier_init();
 
 u64 monotonic_ns();
 
