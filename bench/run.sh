@@ -7,6 +7,8 @@
 #      tcmalloc, mimalloc, scudo (with quarantine), ASan (preload and build),
 #      ukasan (preload and ukasan-cc build): tables, RSS/quarantine plots
 #   3. real programs: python3 (PYTHONMALLOC=malloc) and sqlite3 under the preloads
+#   4. the protocol under preemption (bench/protocol.sh): destroy latency with
+#      1-64 churning threads, fork with churning threads, 16/64-thread hammer
 # Output: BUILD/bench/ (README.md there collects the tables).
 # QUICK=1: shorter runs. Nothing is gated on timing; the exit status only
 # says whether the benchmarks could run.
@@ -22,7 +24,7 @@ MIN_TIME=0.2
 START=$(date +%s)
 
 echo "== ukasan benchmarks (QUICK=$QUICK) on $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-cmake --build "$BUILD" -j"$(nproc)" --target bench_workloads >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target bench_workloads bench_preempt bench_destroy_latency >/dev/null
 cmake --build "$BUILD" -j"$(nproc)" --target bench_micro >/dev/null 2>&1 || echo "   (bench_micro not built: Google Benchmark missing?)"
 
 micro() {  # micro BUILD_DIR NAME [filter]
@@ -50,7 +52,10 @@ python3 "$SRC/bench/micro_table.py" "$OUT/micro.md" spin="$OUT/micro-spin.json" 
   pi_mutex="$OUT/micro-pi_mutex.json" >/dev/null
 cat "$OUT/micro.md"
 
-echo "== 2+3. workloads and real programs"
+echo "== 2. the quarantine protocol under preemption"
+bash "$SRC/bench/protocol.sh" "$BUILD" "$OUT"
+
+echo "== 3+4. workloads and real programs"
 python3 "$SRC/bench/run_workloads.py" "$BUILD" "$OUT"
 
 {
@@ -59,6 +64,10 @@ python3 "$SRC/bench/run_workloads.py" "$BUILD" "$OUT"
   echo "## Micro benchmarks (ns per iteration, real time)"
   echo
   cat "$OUT/micro.md"
+  echo
+  echo "## The quarantine protocol under preemption"
+  echo
+  cat "$OUT/protocol.md"
   echo
   echo "## Workloads"
   echo
