@@ -34,13 +34,14 @@ struct Inbox {
   std::vector<std::pair<struct kmem_cache*, void*>> items;
 };
 
-TEST(DestroyStress, DestroyWhileOthersFree) {
+// kChurn threads on this 2-core machine: with 16, most of them are
+// descheduled at any moment, some in the middle of a free or an eviction.
+void destroy_while_others_free(int kChurn, int kRounds) {
   ukasan_test::expect_reports_mode();
   // Small queues and FIFO: transfers and evictions happen all the time.
   ukasan_set_options("quarantine_size_mb=1:quarantine_cache_kb=4:debug_stress=1");
   ReportCapture cap;
-  constexpr int kChurn = 2;
-  Inbox inbox[kChurn];
+  std::vector<Inbox> inbox(kChurn);
   std::atomic<long> pending{0};
   std::mutex done_mu;
   std::condition_variable done_cv;
@@ -121,6 +122,10 @@ TEST(DestroyStress, DestroyWhileOthersFree) {
   (void)kept;
   ukasan_set_options("quarantine_size_mb=256:quarantine_cache_kb=1024:debug_stress=0");
 }
+
+TEST(DestroyStress, DestroyWhileOthersFree) { destroy_while_others_free(2, kRounds); }
+
+TEST(DestroyStress, DestroyWhile16ThreadsFreeOn2Cores) { destroy_while_others_free(16, kRounds); }
 
 // A free from a signal handler that interrupts the same thread's free or
 // alloc (inside the per-CPU section) must neither deadlock nor corrupt the
