@@ -470,6 +470,14 @@ void cache_destroy(KmemCache* c, uptr ip) {
       flush_magazine(c, ts->mags[c->mag_id]);
     }
   }
+  // Give the magazine index back now, not after the slabs are released: from
+  // then on cache_create may reuse this descriptor (destroyed, no slabs), and
+  // a late write here would take the new cache's magazine away.
+  {
+    LockGuard g2(g_caches_lock);
+    if (c->mag_id >= 0) g_mag_owner[c->mag_id] = nullptr;
+    c->mag_id = -1;
+  }
   u64 live = 0;
   {
     LockGuard g(c->lock);
@@ -491,9 +499,6 @@ void cache_destroy(KmemCache* c, uptr ip) {
   // a report may spawn the symbolizer (fork handlers take every cache lock);
   // the cache is already marked destroyed, so nothing else changes its slabs.
   if (live) report_destroy_leak(c, live, ip);
-  LockGuard g2(g_caches_lock);
-  if (c->mag_id >= 0) g_mag_owner[c->mag_id] = nullptr;
-  c->mag_id = -1;
 }
 
 int cache_shrink(KmemCache* c) {
