@@ -19,7 +19,6 @@
 namespace ukasan {
 
 uptr large_size(const Span* s);   // slab/runtime.cpp
-extern bool g_quarantine_enabled;  // slab/runtime.cpp
 
 // Return address of the heap entry point this thread is in (the caller of
 // malloc/free/new/delete): the report site of a write-after-free detected

@@ -98,13 +98,10 @@ class PiMutex {
 
 #if defined(UKASAN_LOCK_POLICY_mutex)
 using Lock = FutexMutex;
-inline constexpr const char* kLockPolicyName = "mutex";
 #elif defined(UKASAN_LOCK_POLICY_pi_mutex)
 using Lock = PiMutex;
-inline constexpr const char* kLockPolicyName = "pi_mutex";
 #else
 using Lock = SpinLock;
-inline constexpr const char* kLockPolicyName = "spin";
 #endif
 
 template <typename L>

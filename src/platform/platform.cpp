@@ -105,10 +105,6 @@ void die(const char* msg) {
 }
 
 
-u64 monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<u64>(ts.tv_sec) * 1000000000ull + static_cast<u64>(ts.tv_nsec);
-}
+
 
 }  // namespace ukasan

@@ -28,7 +28,6 @@ void raw_puts(int fd, const char* s);
 [[noreturn]] void die(const char* msg);
 
 
-u64 monotonic_ns();
 
 // memset/memcpy for the runtime's own writes into poisoned memory (redzones,
 // freed objects): never routed through the libc interceptors of the

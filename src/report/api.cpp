@@ -10,7 +10,6 @@
 #define RET_IP reinterpret_cast<ukasan::uptr>(__builtin_return_address(0))
 
 namespace ukasan {
-void runtime_set_quarantine_bytes(u64 bytes);
 
 // The generic check: null and wild addresses first, then the shadow.
 UKASAN_ALWAYS_INLINE static bool check_range(uptr addr, uptr size, bool is_write, uptr ip) {

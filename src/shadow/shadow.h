@@ -53,9 +53,6 @@ constexpr uptr shadow_offset() { return kShadowOffset; }
 UKASAN_ALWAYS_INLINE u8* mem_to_shadow(uptr addr) {
   return reinterpret_cast<u8*>((addr >> kShadowScale) + shadow_offset());
 }
-UKASAN_ALWAYS_INLINE uptr shadow_to_mem(const u8* s) {
-  return (reinterpret_cast<uptr>(s) - shadow_offset()) << kShadowScale;
-}
 
 // True if addr has shadow (is application memory).
 UKASAN_ALWAYS_INLINE bool addr_has_shadow(uptr addr) {

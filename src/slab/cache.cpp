@@ -162,7 +162,6 @@ static Span* build_slab(KmemCache* c) {
 static void link_slab_locked(KmemCache* c, Span* s) {
   s->slab_next = c->slabs;
   c->slabs = s;
-  c->nslabs++;
 }
 
 static void partial_add(KmemCache* c, Span* s) {
@@ -401,7 +400,6 @@ void* cache_alloc(KmemCache* c, gfp_t flags, uptr requested, uptr ip) {
   return obj;
 }
 
-extern bool g_quarantine_enabled;
 
 void cache_free(KmemCache* c, void* obj, uptr ip) {
   uptr o = reinterpret_cast<uptr>(obj);
@@ -492,7 +490,6 @@ void cache_destroy(KmemCache* c, uptr ip) {
       }
       c->slabs = nullptr;
       c->partial = nullptr;
-      c->nslabs = 0;
     }
   }
   // Never free live objects: keep the slabs and report. Not under c->lock:
@@ -510,7 +507,6 @@ int cache_shrink(KmemCache* c) {
     if (s->inuse == 0) {
       *pp = s->slab_next;
       if (s->on_partial) partial_remove(c, s);
-      c->nslabs--;
       release_slab(s);
     } else {
       pp = &s->slab_next;

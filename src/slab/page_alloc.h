@@ -57,7 +57,6 @@ class PageAllocator {
   }
 
   Lock& lock() { return lock_; }
-  u64 mapped_bytes() const { return bump_ * kPageSize; }
 
  private:
   Span* new_descriptor();

@@ -59,7 +59,6 @@ struct KmemCache {
   Lock lock;          // slabs, partial list, freelists
   Span* partial = nullptr;
   Span* slabs = nullptr;
-  u64 nslabs = 0;
   // The depot (c->lock): full magazines of free objects, exchanged whole
   // with the threads' magazines. Moving objects between a thread and its
   // cache then copies pointers only and never touches a (cold) object, as a
@@ -98,6 +97,8 @@ struct ThreadState : ThreadSlot {
 // ---- runtime ------------------------------------------------------------
 SlotRegistry& thread_slots();
 SlabQuarantine& quarantine();
+extern bool g_quarantine_enabled;  // quarantine_size_mb > 0
+void runtime_set_quarantine_bytes(u64 bytes);  // ukasan_set_options(quarantine_size_mb)
 void runtime_init();          // idempotent, cheap after the first call
 bool runtime_ready();
 ThreadState* thread_state();  // never null after runtime_init
