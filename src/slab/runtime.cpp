@@ -199,12 +199,13 @@ void quarantine_drain_all() {
 }
 
 // fork() in a multithreaded program: the prepare handler takes every runtime
-// lock in lock order (slot -> quarantine -> cache -> page), so the child never
+// lock in lock order (slot pool -> slot -> quarantine -> cache -> page), so the child never
 // inherits a lock held by a thread that does not exist there. It waits for
 // nothing else: a thread stopped in the middle of a free or an eviction holds
 // no lock, and the child repairs what it left (fork_child).
 static void fork_prepare() {
   if (in_report()) return;  // the symbolizer being spawned by a report: it only execs
+  g_ts_pool_lock.lock();     // a new thread's state, being carved out
   thread_slots().lock_all();
   quarantine().global_lock().lock();
   SlabQuarantine::pool_lock().lock();
@@ -223,6 +224,7 @@ static void fork_parent() {
   SlabQuarantine::pool_lock().unlock();
   quarantine().global_lock().unlock();
   thread_slots().unlock_all(false);
+  g_ts_pool_lock.unlock();
 }
 
 // A thread that does not exist in the child may have been stopped anywhere:
@@ -249,6 +251,7 @@ static void fork_child() {
   SlabQuarantine::pool_lock().reset();
   quarantine().global_lock().reset();
   thread_slots().unlock_all(true);
+  g_ts_pool_lock.reset();
   // The evictor thread does not exist in the child: allocations evict again
   // (a new evictor is started if the quarantine overflows there).
   g_evictor_running.store(false, std::memory_order_relaxed);
