@@ -241,14 +241,7 @@ class Quarantine {
   // tag: a filter bit for extract (e.g. the cache). Returns true if a
   // transfer made the FIFO exceed its bound (the caller should reduce).
   UKASAN_ALWAYS_INLINE bool put(Queue& q, Node* n, uptr size, u64 tag) {
-    Chunk* t = q.tail;
-    u32 i;
-    if (UKASAN_LIKELY(t && (i = t->count.load(std::memory_order_relaxed)) < kChunkNodes)) {
-      t->nodes[i].store(n, std::memory_order_relaxed);
-      t->count.store(i + 1, std::memory_order_release);  // publishes the entry to synchronizers
-    } else if (!put_slow(q, n)) {
-      return false;
-    }
+    if (UKASAN_UNLIKELY(!append(q, n)) && !put_slow(q, n)) return false;
     q.bytes += size;
     q.count++;
     const u64 tags = q.tags.load(std::memory_order_relaxed);
@@ -394,19 +387,25 @@ class Quarantine {
   static constexpr unsigned kBatches = 1024;
 
  private:
+  // The owner's append to the tail chunk: the entry, then the count that
+  // publishes it to synchronizers. False if the tail chunk is full or absent.
+  UKASAN_ALWAYS_INLINE static bool append(Queue& q, Node* n) {
+    Chunk* t = q.tail;
+    if (!t) return false;
+    const u32 i = t->count.load(std::memory_order_relaxed);
+    if (i >= kChunkNodes) return false;
+    t->nodes[i].store(n, std::memory_order_relaxed);
+    t->count.store(i + 1, std::memory_order_release);
+    return true;
+  }
+
   bool put_slow(Queue& q, Node* n) {
     // Synchronizers have cleared many entries of this queue (a program that
     // destroys caches in a loop): squeeze them out before growing it, or the
     // queue would fill with cleared entries that every destroy walks again.
     if (UKASAN_UNLIKELY(q.stolen_count.load(std::memory_order_relaxed) >= kChunkNodes / 2)) {
       squeeze_queue(q);
-      Chunk* t = q.tail;
-      u32 i;
-      if (t && (i = t->count.load(std::memory_order_relaxed)) < kChunkNodes) {
-        t->nodes[i].store(n, std::memory_order_relaxed);
-        t->count.store(i + 1, std::memory_order_release);
-        return true;
-      }
+      if (append(q, n)) return true;
     }
     Chunk* c = alloc_chunk();
     if (!c) {
@@ -430,12 +429,7 @@ class Quarantine {
     Node* n = q.nested.exchange(nullptr, std::memory_order_acquire);
     while (n) {
       Node* nx = Cb::next(n);
-      Chunk* t = q.tail;
-      u32 i;
-      if (t && (i = t->count.load(std::memory_order_relaxed)) < kChunkNodes) {
-        t->nodes[i].store(n, std::memory_order_relaxed);
-        t->count.store(i + 1, std::memory_order_release);
-      } else if (!put_slow(q, n)) {
+      if (!append(q, n) && !put_slow(q, n)) {
         n = nx;
         continue;
       }
