@@ -340,27 +340,6 @@ class Quarantine {
     finish(rec);
   }
 
-  // Frees every node of a private list (outside any quarantine lock),
-  // prefetching a few objects ahead, then gives the list's chunks back.
-  void free_list(List& l, void* ctx) {
-    constexpr unsigned kAhead = 8;
-    for (Chunk* c = l.head; c; c = c->next.load(std::memory_order_relaxed)) {
-      const u32 n = c->count.load(std::memory_order_relaxed);
-      for (u32 i = 0; i < n; i++) {
-        if (i + kAhead < n) {
-          if (Node* p = c->nodes[i + kAhead].load(std::memory_order_relaxed)) Cb::prefetch(p);
-        }
-        if (Node* x = c->nodes[i].load(std::memory_order_relaxed)) Cb::recycle(x, ctx);
-      }
-    }
-    for (Node* n = l.spill; n;) {
-      Node* nx = Cb::next(n);
-      Cb::recycle(n, ctx);
-      n = nx;
-    }
-    l.release();
-  }
-
   // Fork child: a thread that no longer exists may have left a batch half
   // evicted. Frees its unclaimed groups and unregisters the record (the
   // group it was freeing stays unfreed: how far it got is unknown).

@@ -307,8 +307,8 @@ void flush_magazine(KmemCache* c, Magazine& m) {
 }
 
 // Returns a free object to the allocator proper (after the quarantine, or
-// directly for non-quarantined frees). ts: the caller's own thread state when
-// it is inside its section, else nullptr.
+// directly for non-quarantined frees). ts: the caller's own thread state
+// (its magazine takes the object), or nullptr (straight to the slab).
 void release_object(KmemCache* c, void* obj, ThreadState* ts) {
   alloc_meta(c, reinterpret_cast<uptr>(obj))->state.store(kObjFree, std::memory_order_relaxed);
   if (ts && c->mag_id >= 0) {

@@ -54,8 +54,8 @@ static void large_release(Span* s) {
 
 EvictHook g_evict_hook = nullptr;
 
-// UKASAN_OPTIONS=debug_stress=1 (tests): yield while a batch is in flight so
-// that a protocol bug becomes a likely failure instead of a rare one.
+// UKASAN_OPTIONS=debug_stress=1 (tests): yield after an evictor claims a
+// group, so that a protocol bug becomes a likely failure instead of a rare one.
 void SlabQuarantineCb::in_flight() {
   if (UKASAN_UNLIKELY(options().debug_stress)) sched_yield();
 }

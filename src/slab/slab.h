@@ -167,7 +167,8 @@ void reduce_once(ThreadState* ts);
 // churn never match a destroyed cache.
 inline u64 quarantine_tag(const KmemCache* c) { return c->is_kmalloc ? 0 : u64(1) << (c->index & 63); }
 // Starts the evictor if the option asks for it and the quarantine has
-// overflowed. Must be called outside any section.
+// overflowed. Must be called outside runtime code (runtime_enter): it creates
+// a thread, which allocates.
 void evictor_maybe_start();
 
 // Calls fn(queue) for every thread's quarantine queue (for Quarantine::extract).
