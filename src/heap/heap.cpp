@@ -9,8 +9,6 @@
 
 #include <atomic>
 
-#include <emmintrin.h>
-
 #include "platform/options.h"
 #include "report/report.h"
 #include "shadow/shadow.h"
@@ -24,17 +22,6 @@ uptr large_size(const Span* s);   // slab/runtime.cpp
 // malloc/free/new/delete): the report site of a write-after-free detected
 // while this call evicted objects from the quarantine.
 static UKASAN_TLS uptr t_caller;
-
-// Raw fill/copy for redzones, freed objects and realloc: the process's
-// memset/memcpy may be the instrumentation layer's checked interceptors,
-// which would (rightly) object to writes into redzones.
-static UKASAN_ALWAYS_INLINE void raw_fill(uptr dst, u8 c, uptr n) {
-  void* d = reinterpret_cast<void*>(dst);
-  asm volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
-}
-static UKASAN_ALWAYS_INLINE void raw_copy(void* dst, const void* src, uptr n) {
-  asm volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
-}
 
 // ---- bootstrap arena ----------------------------------------------------------
 // Serves allocations made while runtime_init() is running on this thread
@@ -90,9 +77,8 @@ static UKASAN_ALWAYS_INLINE bool heap_ready() {
 // One cache per (kmalloc size class, alignment 32..2048), created on first
 // use. Alignment >= 4096 and sizes above the largest class are large blocks.
 
-static const u32 kClassSizes[13] = {8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192};
 static constexpr unsigned kAlignSteps = 7;  // 32, 64, ..., 2048
-static std::atomic<KmemCache*> g_aligned[kAlignSteps][13];
+static std::atomic<KmemCache*> g_aligned[kAlignSteps][kKmallocClasses];
 
 // Creates a cache on first use and publishes it in slot; when two threads
 // race, the loser destroys its (empty) twin and returns the winner's.
@@ -108,17 +94,16 @@ static UKASAN_NOINLINE KmemCache* create_into(std::atomic<KmemCache*>& slot, con
 }
 
 static KmemCache* aligned_cache(uptr size, uptr align) {
-  KmemCache* k = kmalloc_cache_for(size > align ? size : align);
-  if (!k) return nullptr;
-  unsigned ci = 0;
-  while (ci < 12 && kClassSizes[ci] != k->object_size) ci++;
+  const uptr need = size > align ? size : align;
+  if (need > kKmallocMax) return nullptr;
+  const unsigned ci = kmalloc_index(need);
   unsigned ai = static_cast<unsigned>(__builtin_ctzll(align)) - 5;
   std::atomic<KmemCache*>& slot = g_aligned[ai][ci];
   KmemCache* c = slot.load(std::memory_order_acquire);
   if (UKASAN_LIKELY(c)) return c;
   char name[40];
-  snprintf(name, sizeof(name), "kmalloc-%u-align%lu", k->object_size, static_cast<unsigned long>(align));
-  return create_into(slot, name, k->object_size, static_cast<u32>(align));
+  snprintf(name, sizeof(name), "kmalloc-%u-align%lu", kKmallocSizes[ci], static_cast<unsigned long>(align));
+  return create_into(slot, name, kKmallocSizes[ci], static_cast<u32>(align));
 }
 
 // ---- heap-only size classes ---------------------------------------------------------
@@ -213,7 +198,7 @@ static inline uptr canary_end(const Block& b) {
 }
 
 static void arm(const Block& b) {
-  raw_fill(b.obj + b.req, kRedzoneByte, canary_end(b) - b.req);
+  internal_memset(reinterpret_cast<void*>(b.obj + b.req), kRedzoneByte, canary_end(b) - b.req);
   // Large blocks: the guard pages are never written; they read as zero.
   if (b.c) *reinterpret_cast<volatile u8*>(b.obj - 1) = kRedzoneByte;
 }
@@ -221,32 +206,8 @@ static void arm(const Block& b) {
 // First and last index in [lo, hi) of mem whose byte differs from want; false if none.
 static bool find_diff(uptr mem, uptr lo, uptr hi, u8 want, uptr* first, uptr* last) {
   const u8* m = reinterpret_cast<const u8*>(mem);
-  uptr i = lo;
-  const u64 want8 = 0x0101010101010101ull * want;
-  while (i < hi && ((mem + i) & 7)) {
-    if (m[i] != want) goto found;
-    i++;
-  }
-  {
-    // 32 bytes per step (SSE2, baseline x86-64): the check runs over whole
-    // freed objects at eviction.
-    const __m128i w = _mm_set1_epi8(static_cast<char>(want));
-    while (i + 32 <= hi) {
-      const __m128i a = _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m + i)), w);
-      const __m128i b = _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m + i + 16)), w);
-      if (_mm_movemask_epi8(_mm_and_si128(a, b)) != 0xffff) break;
-      i += 32;
-    }
-  }
-  while (i + 8 <= hi) {
-    u64 v;
-    memcpy(&v, m + i, 8);
-    if (v != want8) break;
-    i += 8;
-  }
-  while (i < hi && m[i] == want) i++;
+  const uptr i = first_mismatch(m, lo, hi, want);
   if (i >= hi) return false;
-found:
   *first = i;
   uptr j = hi;
   while (j > i && m[j - 1] == want) j--;
@@ -349,7 +310,7 @@ static void on_evict(KmemCache* c, uptr obj, Span* large) {
 static void fill_poison(const Block& b) {
   Ranges r = poison_ranges(b.req, meta_skip(b.c));
   for (unsigned i = 0; i < r.n; i++)
-    raw_fill(b.obj + r.lo[i], kPoisonFree, r.hi[i] - r.lo[i]);
+    internal_memset(reinterpret_cast<void*>(b.obj + r.lo[i]), kPoisonFree, r.hi[i] - r.lo[i]);
 }
 
 // ---- mismatch ------------------------------------------------------------------------
@@ -390,7 +351,7 @@ static void check_kind(const Block& b, u8 kind, uptr size, const char* freed_wit
 void* heap_alloc(uptr size, uptr align, u8 kind, bool zero, uptr ip) {
   if (UKASAN_UNLIKELY(!heap_ready())) return boot_alloc(size, align);
   t_caller = ip;
-  const gfp_t fl = zero ? 0x100u /*__GFP_ZERO*/ : 0;
+  const gfp_t fl = zero ? __GFP_ZERO : 0;
   Block b;
   if (UKASAN_LIKELY(align <= 16)) {
     KmemCache* c = heap_cache_for(size);
@@ -456,7 +417,7 @@ void* heap_realloc(void* ptr, uptr n, uptr ip) {
   if (UKASAN_UNLIKELY(is_boot(ptr))) {
     uptr old = boot_size(ptr);
     void* q = heap_alloc(n, 16, kKindMalloc, false, ip);
-    if (q) raw_copy(q, ptr, old < n ? old : n);
+    if (q) internal_memcpy(q, ptr, old < n ? old : n);
     return q;
   }
   if (UKASAN_UNLIKELY(!heap_ready())) return nullptr;
@@ -490,7 +451,7 @@ void* heap_realloc(void* ptr, uptr n, uptr ip) {
   }
   void* q = heap_alloc(n, 16, kKindMalloc, false, ip);
   if (!q) return nullptr;  // the old block stays valid
-  raw_copy(q, ptr, b.req < n ? b.req : n);
+  internal_memcpy(q, ptr, b.req < n ? b.req : n);
   release_block(ptr, &b, ip);
   return q;
 }

@@ -23,8 +23,6 @@
 #include "slab/slab.h"
 #include "symbolize/symbolizer.h"
 
-#define RET_IP reinterpret_cast<ukasan::uptr>(__builtin_return_address(0))
-
 namespace ukasan {
 
 // Set once the shadow is mapped and instr_init() ran; the outline checks
@@ -38,7 +36,7 @@ UKASAN_TLS bool t_fault_reported;
 // Precise check, slow path: null, wild, then the exact first bad byte.
 UKASAN_NOINLINE static void check_slow(uptr addr, uptr size, bool is_write, uptr ip) {
   if (UKASAN_UNLIKELY(!g_instr_ready.load(std::memory_order_acquire))) instr_init();
-  if (addr < kPageSize || addr + size < addr || !addr_has_shadow(addr) || !addr_has_shadow(addr + size - 1)) {
+  if (classify_range(addr, size) != kRangeShadowed) {
     t_fault_reported = true;
     report_access(addr, size, is_write, ip);
     return;
@@ -50,8 +48,7 @@ UKASAN_NOINLINE static void check_slow(uptr addr, uptr size, bool is_write, uptr
 // fully accessible. Unaligned accesses are checked exactly.
 template <uptr N>
 UKASAN_ALWAYS_INLINE static void check_n(uptr addr, bool is_write, uptr ip) {
-  if (UKASAN_LIKELY(g_instr_ready.load(std::memory_order_relaxed) && addr >= kPageSize &&
-                    addr_has_shadow(addr) && addr_has_shadow(addr + N - 1))) {
+  if (UKASAN_LIKELY(g_instr_ready.load(std::memory_order_relaxed) && classify_range(addr, N) == kRangeShadowed)) {
     u8 a = *mem_to_shadow(addr), b = *mem_to_shadow(addr + N - 1);
     if (N <= 8) {
       if (UKASAN_LIKELY((a | b) == 0)) return;
@@ -221,25 +218,25 @@ using namespace ukasan;
 // ---- loads and stores -------------------------------------------------------------
 
 #define UKASAN_DEFINE_ACCESS(n)                                                                  \
-  UKASAN_EXPORT void __asan_load##n##_noabort(uptr addr) { check_n<n>(addr, false, RET_IP); }    \
-  UKASAN_EXPORT void __asan_store##n##_noabort(uptr addr) { check_n<n>(addr, true, RET_IP); }    \
-  UKASAN_EXPORT void __asan_load##n(uptr addr) { check_n<n>(addr, false, RET_IP); }              \
-  UKASAN_EXPORT void __asan_store##n(uptr addr) { check_n<n>(addr, true, RET_IP); }              \
+  UKASAN_EXPORT void __asan_load##n##_noabort(uptr addr) { check_n<n>(addr, false, UKASAN_RET_IP); }    \
+  UKASAN_EXPORT void __asan_store##n##_noabort(uptr addr) { check_n<n>(addr, true, UKASAN_RET_IP); }    \
+  UKASAN_EXPORT void __asan_load##n(uptr addr) { check_n<n>(addr, false, UKASAN_RET_IP); }              \
+  UKASAN_EXPORT void __asan_store##n(uptr addr) { check_n<n>(addr, true, UKASAN_RET_IP); }              \
   UKASAN_EXPORT void __asan_report_load##n##_noabort(uptr addr) {                               \
     runtime_init();                                                                              \
-    report_access(addr, n, false, RET_IP);                                                       \
+    report_access(addr, n, false, UKASAN_RET_IP);                                                       \
   }                                                                                              \
   UKASAN_EXPORT void __asan_report_store##n##_noabort(uptr addr) {                              \
     runtime_init();                                                                              \
-    report_access(addr, n, true, RET_IP);                                                        \
+    report_access(addr, n, true, UKASAN_RET_IP);                                                        \
   }                                                                                              \
   UKASAN_EXPORT void __asan_report_load##n(uptr addr) {                                         \
     runtime_init();                                                                              \
-    report_access(addr, n, false, RET_IP);                                                       \
+    report_access(addr, n, false, UKASAN_RET_IP);                                                       \
   }                                                                                              \
   UKASAN_EXPORT void __asan_report_store##n(uptr addr) {                                        \
     runtime_init();                                                                              \
-    report_access(addr, n, true, RET_IP);                                                        \
+    report_access(addr, n, true, UKASAN_RET_IP);                                                        \
   }
 
 UKASAN_DEFINE_ACCESS(1)
@@ -250,31 +247,31 @@ UKASAN_DEFINE_ACCESS(16)
 
 static UKASAN_ALWAYS_INLINE void check_any(uptr addr, uptr size, bool is_write, uptr ip) {
   if (UKASAN_UNLIKELY(size == 0)) return;
-  if (UKASAN_LIKELY(g_instr_ready.load(std::memory_order_relaxed) && addr >= kPageSize && addr + size > addr &&
-                    addr_has_shadow(addr) && addr_has_shadow(addr + size - 1) && range_accessible(addr, size)))
+  if (UKASAN_LIKELY(g_instr_ready.load(std::memory_order_relaxed) && classify_range(addr, size) == kRangeShadowed &&
+                    range_accessible(addr, size)))
     return;
   check_slow(addr, size, is_write, ip);
 }
 
-UKASAN_EXPORT void __asan_loadN_noabort(uptr addr, uptr size) { check_any(addr, size, false, RET_IP); }
-UKASAN_EXPORT void __asan_storeN_noabort(uptr addr, uptr size) { check_any(addr, size, true, RET_IP); }
-UKASAN_EXPORT void __asan_loadN(uptr addr, uptr size) { check_any(addr, size, false, RET_IP); }
-UKASAN_EXPORT void __asan_storeN(uptr addr, uptr size) { check_any(addr, size, true, RET_IP); }
+UKASAN_EXPORT void __asan_loadN_noabort(uptr addr, uptr size) { check_any(addr, size, false, UKASAN_RET_IP); }
+UKASAN_EXPORT void __asan_storeN_noabort(uptr addr, uptr size) { check_any(addr, size, true, UKASAN_RET_IP); }
+UKASAN_EXPORT void __asan_loadN(uptr addr, uptr size) { check_any(addr, size, false, UKASAN_RET_IP); }
+UKASAN_EXPORT void __asan_storeN(uptr addr, uptr size) { check_any(addr, size, true, UKASAN_RET_IP); }
 UKASAN_EXPORT void __asan_report_load_n_noabort(uptr addr, uptr size) {
   runtime_init();
-  report_access(addr, size, false, RET_IP);
+  report_access(addr, size, false, UKASAN_RET_IP);
 }
 UKASAN_EXPORT void __asan_report_store_n_noabort(uptr addr, uptr size) {
   runtime_init();
-  report_access(addr, size, true, RET_IP);
+  report_access(addr, size, true, UKASAN_RET_IP);
 }
 UKASAN_EXPORT void __asan_report_load_n(uptr addr, uptr size) {
   runtime_init();
-  report_access(addr, size, false, RET_IP);
+  report_access(addr, size, false, UKASAN_RET_IP);
 }
 UKASAN_EXPORT void __asan_report_store_n(uptr addr, uptr size) {
   runtime_init();
-  report_access(addr, size, true, RET_IP);
+  report_access(addr, size, true, UKASAN_RET_IP);
 }
 
 // ---- globals --------------------------------------------------------------------

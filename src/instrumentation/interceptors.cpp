@@ -23,8 +23,6 @@
 #include "shadow/shadow.h"
 #include "slab/slab.h"
 
-#define RET_IP reinterpret_cast<ukasan::uptr>(__builtin_return_address(0))
-
 extern "C" {
 void* __memcpy_chk(void*, const void*, size_t, size_t);
 void* __memmove_chk(void*, const void*, size_t, size_t);
@@ -169,12 +167,16 @@ UKASAN_ALWAYS_INLINE bool active(uptr ip) {
 
 bool instr_check_range(uptr addr, uptr size, bool is_write, uptr ip) {
   if (size == 0) return true;
-  if (addr < kPageSize) {
-    t_fault_reported = true;
-    report_access(addr, size, is_write, ip);
-    return false;
+  switch (classify_range(addr, size)) {
+    case kRangeNull:
+      t_fault_reported = true;
+      report_access(addr, size, is_write, ip);
+      return false;
+    case kRangeWild:
+      return true;  // not ours to judge (the runtime's own shadow writes, mappings without shadow)
+    case kRangeShadowed:
+      break;
   }
-  if (addr + size < addr || !addr_has_shadow(addr) || !addr_has_shadow(addr + size - 1)) return true;
   if (UKASAN_LIKELY(range_accessible(addr, size))) return true;
   report_access(addr, size, is_write, ip);
   return false;
@@ -291,7 +293,7 @@ using namespace ukasan;
   if (active(ip)) instr_check_range(reinterpret_cast<uptr>(p), (n), true, ip)
 
 UKASAN_INTERCEPT(void*, memcpy, void* d, const void* s, size_t n) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   if (active(ip)) {
     instr_check_range(reinterpret_cast<uptr>(s), n, false, ip);
     instr_check_range(reinterpret_cast<uptr>(d), n, true, ip);
@@ -299,7 +301,7 @@ UKASAN_INTERCEPT(void*, memcpy, void* d, const void* s, size_t n) {
   return r_memcpy(d, s, n, kNoLimit);
 }
 UKASAN_INTERCEPT(void*, memmove, void* d, const void* s, size_t n) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   if (active(ip)) {
     instr_check_range(reinterpret_cast<uptr>(s), n, false, ip);
     instr_check_range(reinterpret_cast<uptr>(d), n, true, ip);
@@ -307,13 +309,13 @@ UKASAN_INTERCEPT(void*, memmove, void* d, const void* s, size_t n) {
   return r_memmove(d, s, n, kNoLimit);
 }
 UKASAN_INTERCEPT(void*, memset, void* d, int c, size_t n) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   CHECK_W(d, n);
   return r_memset(d, c, n, kNoLimit);
 }
 // The compiler's own names for the intrinsics (clang/gcc may emit them).
 UKASAN_INTERCEPT(void*, __asan_memcpy, void* d, const void* s, size_t n) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   if (active(ip)) {
     instr_check_range(reinterpret_cast<uptr>(s), n, false, ip);
     instr_check_range(reinterpret_cast<uptr>(d), n, true, ip);
@@ -321,7 +323,7 @@ UKASAN_INTERCEPT(void*, __asan_memcpy, void* d, const void* s, size_t n) {
   return r_memcpy(d, s, n, kNoLimit);
 }
 UKASAN_INTERCEPT(void*, __asan_memmove, void* d, const void* s, size_t n) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   if (active(ip)) {
     instr_check_range(reinterpret_cast<uptr>(s), n, false, ip);
     instr_check_range(reinterpret_cast<uptr>(d), n, true, ip);
@@ -329,12 +331,12 @@ UKASAN_INTERCEPT(void*, __asan_memmove, void* d, const void* s, size_t n) {
   return r_memmove(d, s, n, kNoLimit);
 }
 UKASAN_INTERCEPT(void*, __asan_memset, void* d, int c, size_t n) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   CHECK_W(d, n);
   return r_memset(d, c, n, kNoLimit);
 }
 UKASAN_INTERCEPT(int, memcmp, const void* a, const void* b, size_t n) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   if (active(ip)) {
     instr_check_range(reinterpret_cast<uptr>(a), n, false, ip);
     instr_check_range(reinterpret_cast<uptr>(b), n, false, ip);
@@ -342,7 +344,7 @@ UKASAN_INTERCEPT(int, memcmp, const void* a, const void* b, size_t n) {
   return r_memcmp(a, b, n);
 }
 UKASAN_INTERCEPT(int, bcmp, const void* a, const void* b, size_t n) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   if (active(ip)) {
     instr_check_range(reinterpret_cast<uptr>(a), n, false, ip);
     instr_check_range(reinterpret_cast<uptr>(b), n, false, ip);
@@ -350,25 +352,25 @@ UKASAN_INTERCEPT(int, bcmp, const void* a, const void* b, size_t n) {
   return r_memcmp(a, b, n);
 }
 UKASAN_INTERCEPT(void*, memchr, const void* s, int c, size_t n) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   void* r = r_memchr(s, c, n);
   CHECK_R(s, r ? static_cast<size_t>(static_cast<const char*>(r) - static_cast<const char*>(s)) + 1 : n);
   return r;
 }
 UKASAN_INTERCEPT(size_t, strlen, const char* s) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   size_t n = r_strlen(s);
   CHECK_R(s, n + 1);
   return n;
 }
 UKASAN_INTERCEPT(size_t, strnlen, const char* s, size_t m) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   size_t n = r_strnlen(s, m);
   CHECK_R(s, n < m ? n + 1 : n);
   return n;
 }
 UKASAN_INTERCEPT(char*, strcpy, char* d, const char* s) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   if (active(ip)) {
     size_t n = r_strlen(s) + 1;
     instr_check_range(reinterpret_cast<uptr>(s), n, false, ip);
@@ -377,7 +379,7 @@ UKASAN_INTERCEPT(char*, strcpy, char* d, const char* s) {
   return r_strcpy(d, s, kNoLimit);
 }
 UKASAN_INTERCEPT(char*, strncpy, char* d, const char* s, size_t m) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   if (active(ip)) {
     size_t n = r_strnlen(s, m);
     instr_check_range(reinterpret_cast<uptr>(s), n < m ? n + 1 : n, false, ip);
@@ -386,7 +388,7 @@ UKASAN_INTERCEPT(char*, strncpy, char* d, const char* s, size_t m) {
   return r_strncpy(d, s, m, kNoLimit);
 }
 UKASAN_INTERCEPT(char*, strcat, char* d, const char* s) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   if (active(ip)) {
     size_t dn = r_strlen(d), sn = r_strlen(s) + 1;
     instr_check_range(reinterpret_cast<uptr>(d), dn + 1, false, ip);
@@ -396,7 +398,7 @@ UKASAN_INTERCEPT(char*, strcat, char* d, const char* s) {
   return r_strcat(d, s, kNoLimit);
 }
 UKASAN_INTERCEPT(int, strcmp, const char* a, const char* b) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   if (active(ip)) {
     size_t i = 0;
     while (a[i] && a[i] == b[i]) i++;
@@ -406,7 +408,7 @@ UKASAN_INTERCEPT(int, strcmp, const char* a, const char* b) {
   return r_strcmp(a, b);
 }
 UKASAN_INTERCEPT(int, strncmp, const char* a, const char* b, size_t n) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   if (active(ip) && n) {
     size_t i = 0;
     while (i + 1 < n && a[i] && a[i] == b[i]) i++;
@@ -416,18 +418,18 @@ UKASAN_INTERCEPT(int, strncmp, const char* a, const char* b, size_t n) {
   return r_strncmp(a, b, n);
 }
 UKASAN_INTERCEPT(char*, strchr, const char* s, int c) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   char* r = r_strchr(s, c);
   CHECK_R(s, r ? static_cast<size_t>(r - s) + 1 : r_strlen(s) + 1);
   return r;
 }
 UKASAN_INTERCEPT(char*, strrchr, const char* s, int c) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   CHECK_R(s, r_strlen(s) + 1);
   return r_strrchr(s, c);
 }
 UKASAN_INTERCEPT(char*, strdup, const char* s) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   CHECK_R(s, r_strlen(s) + 1);
   return REAL(strdup)(s);
 }
@@ -435,17 +437,17 @@ UKASAN_INTERCEPT(char*, strdup, const char* s) {
 // ---- stdio --------------------------------------------------------------------------
 
 UKASAN_INTERCEPT(int, vfprintf, FILE* f, const char* fmt, va_list ap) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   if (active(ip)) check_format(fmt, ap, ip);
   return REAL(vfprintf)(f, fmt, ap);
 }
 UKASAN_INTERCEPT(int, vprintf, const char* fmt, va_list ap) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   if (active(ip)) check_format(fmt, ap, ip);
   return REAL(vfprintf)(stdout, fmt, ap);
 }
 UKASAN_INTERCEPT(int, fprintf, FILE* f, const char* fmt, ...) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   va_list ap;
   va_start(ap, fmt);
   if (active(ip)) check_format(fmt, ap, ip);
@@ -454,7 +456,7 @@ UKASAN_INTERCEPT(int, fprintf, FILE* f, const char* fmt, ...) {
   return r;
 }
 UKASAN_INTERCEPT(int, printf, const char* fmt, ...) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   va_list ap;
   va_start(ap, fmt);
   if (active(ip)) check_format(fmt, ap, ip);
@@ -463,7 +465,7 @@ UKASAN_INTERCEPT(int, printf, const char* fmt, ...) {
   return r;
 }
 UKASAN_INTERCEPT(int, vsnprintf, char* buf, size_t n, const char* fmt, va_list ap) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   bool on = active(ip);
   if (on) check_format(fmt, ap, ip);
   int r = REAL(vsnprintf)(buf, n, fmt, ap);
@@ -471,7 +473,7 @@ UKASAN_INTERCEPT(int, vsnprintf, char* buf, size_t n, const char* fmt, va_list a
   return r;
 }
 UKASAN_INTERCEPT(int, snprintf, char* buf, size_t n, const char* fmt, ...) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   bool on = active(ip);
   va_list ap;
   va_start(ap, fmt);
@@ -482,7 +484,7 @@ UKASAN_INTERCEPT(int, snprintf, char* buf, size_t n, const char* fmt, ...) {
   return r;
 }
 UKASAN_INTERCEPT(int, vsprintf, char* buf, const char* fmt, va_list ap) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   bool on = active(ip);
   if (on) check_format(fmt, ap, ip);
   int r = REAL(vsprintf)(buf, fmt, ap);
@@ -490,7 +492,7 @@ UKASAN_INTERCEPT(int, vsprintf, char* buf, const char* fmt, va_list ap) {
   return r;
 }
 UKASAN_INTERCEPT(int, sprintf, char* buf, const char* fmt, ...) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   bool on = active(ip);
   va_list ap;
   va_start(ap, fmt);
@@ -501,22 +503,22 @@ UKASAN_INTERCEPT(int, sprintf, char* buf, const char* fmt, ...) {
   return r;
 }
 UKASAN_INTERCEPT(int, puts, const char* s) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   CHECK_R(s, r_strlen(s) + 1);
   return REAL(puts)(s);
 }
 UKASAN_INTERCEPT(int, fputs, const char* s, FILE* f) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   CHECK_R(s, r_strlen(s) + 1);
   return REAL(fputs)(s, f);
 }
 UKASAN_INTERCEPT(size_t, fwrite, const void* p, size_t size, size_t n, FILE* f) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   CHECK_R(p, size * n);
   return REAL(fwrite)(p, size, n, f);
 }
 UKASAN_INTERCEPT(size_t, fread, void* p, size_t size, size_t n, FILE* f) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   size_t r = REAL(fread)(p, size, n, f);
   CHECK_W(p, size * r);
   return r;

@@ -147,9 +147,7 @@ UKASAN_EXPORT int pthread_create(pthread_t* th, const pthread_attr_t* attr, void
 
 // ---- vfork --------------------------------------------------------------------------
 // The child runs on the parent's stack until exec/_exit and may leave poisoned
-// frames below the parent's stack pointer. The return address is kept in a
-// register across the syscall (the child may overwrite the stack slot), as
-// glibc's own vfork does.
+// frames below the parent's stack pointer: the parent clears them.
 
 extern "C" __attribute__((visibility("hidden"), used)) long ukasan_vfork_parent(long r) {
   if (static_cast<unsigned long>(r) > static_cast<unsigned long>(-4096L)) {
@@ -165,28 +163,7 @@ extern "C" __attribute__((visibility("hidden"), used)) long ukasan_vfork_parent(
   return r;
 }
 
-asm(R"(
-  .text
-  .globl vfork
-  .type vfork, @function
-vfork:
-  .cfi_startproc
-  endbr64
-  popq %rdi
-  movl $58, %eax
-  syscall
-  pushq %rdi
-  testq %rax, %rax
-  jz 1f
-  subq $8, %rsp
-  movq %rax, %rdi
-  call ukasan_vfork_parent
-  addq $8, %rsp
-1:
-  ret
-  .cfi_endproc
-  .size vfork, .-vfork
-)");
+UKASAN_DEFINE_VFORK(ukasan_vfork_parent);
 
 // ---- swapcontext --------------------------------------------------------------------
 
@@ -216,7 +193,7 @@ struct sigaction g_old_segv, g_old_bus;
 
 void fault_handler(int sig, siginfo_t* si, void* uctx) {
   ucontext_t* uc = static_cast<ucontext_t*>(uctx);
-  uptr ip = static_cast<uptr>(uc->uc_mcontext.gregs[REG_RIP]);
+  uptr ip = static_cast<uptr>(UKASAN_UCONTEXT_PC(uc));
   uptr fa = reinterpret_cast<uptr>(si->si_addr);
   uptr shadow_lo = shadow_offset();
   uptr shadow_hi = (kHighMemEnd >> kShadowScale) + shadow_offset();

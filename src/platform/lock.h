@@ -27,7 +27,7 @@ class SpinLock {
       if (!v_.exchange(1, std::memory_order_acquire)) return;
       unsigned spins = 0;
       while (v_.load(std::memory_order_relaxed)) {
-        __builtin_ia32_pause();
+        cpu_relax();
         // Never sleeps, but yields the CPU when the holder was preempted so a
         // 2-core machine does not burn its quantum.
         if (++spins > 2048) { sched_yield_(); spins = 0; }

@@ -1,6 +1,7 @@
 // Thin OS layer: raw memory mapping, thread ids, output. Nothing here allocates
 // from the C heap, so every function is usable from inside malloc/free.
 #pragma once
+#include "platform/arch.h"
 #include "platform/types.h"
 
 namespace ukasan {
@@ -27,15 +28,4 @@ void raw_puts(int fd, const char* s);
 
 [[noreturn]] void die(const char* msg);
 
-
-
-// memset/memcpy for the runtime's own writes into poisoned memory (redzones,
-// freed objects): never routed through the libc interceptors of the
-// instrumentation runtime, which would report them in a static link.
-inline void internal_memset(void* dst, int c, uptr n) {
-  asm volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
-}
-inline void internal_memcpy(void* dst, const void* src, uptr n) {
-  asm volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
-}
 }  // namespace ukasan

@@ -7,19 +7,12 @@
 #include "slab/slab.h"
 #include "stackdepot/stackdepot.h"
 
-#define RET_IP reinterpret_cast<ukasan::uptr>(__builtin_return_address(0))
-
 namespace ukasan {
 
 // The generic check: null and wild addresses first, then the shadow.
 UKASAN_ALWAYS_INLINE static bool check_range(uptr addr, uptr size, bool is_write, uptr ip) {
   if (UKASAN_UNLIKELY(size == 0)) return true;
-  if (UKASAN_UNLIKELY(addr < kPageSize || addr + size < addr || !addr_has_shadow(addr) ||
-                      !addr_has_shadow(addr + size - 1))) {
-    report_access(addr, size, is_write, ip);
-    return false;
-  }
-  if (UKASAN_LIKELY(!find_first_bad(addr, size))) return true;
+  if (UKASAN_LIKELY(classify_range(addr, size) == kRangeShadowed && range_accessible(addr, size))) return true;
   report_access(addr, size, is_write, ip);
   return false;
 }
@@ -29,12 +22,12 @@ using namespace ukasan;
 
 UKASAN_EXPORT bool kasan_check_read(const volatile void* p, unsigned int size) {
   runtime_init();
-  return check_range(reinterpret_cast<uptr>(p), size, false, RET_IP);
+  return check_range(reinterpret_cast<uptr>(p), size, false, UKASAN_RET_IP);
 }
 
 UKASAN_EXPORT bool kasan_check_write(const volatile void* p, unsigned int size) {
   runtime_init();
-  return check_range(reinterpret_cast<uptr>(p), size, true, RET_IP);
+  return check_range(reinterpret_cast<uptr>(p), size, true, UKASAN_RET_IP);
 }
 
 UKASAN_EXPORT int ukasan_set_options(const char* opts) {

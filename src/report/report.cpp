@@ -108,13 +108,9 @@ static void print_stack_handle(depot_handle_t h) {
 
 static void print_current_stack(uptr ip) {
   uptr pcs[64];
-  unsigned n = capture_stack(pcs, 64, 0);
-  unsigned i = frame_index_of(pcs, n, ip);
+  unsigned n = capture_stack_from(ip, pcs, 64);
   report_printf("Call Trace:\n");
-  if (i == n)  // ip is not on the frame chain: print the access site alone
-    print_stack_trace(&ip, 1);
-  else
-    print_stack_trace(pcs + i, n - i);
+  print_stack_trace(pcs, n);
 }
 
 static void print_header(const char* type, uptr ip, const char* fn_override) {
@@ -274,9 +270,10 @@ void report_access(uptr addr, uptr size, bool is_write, uptr ip) {
   const char* type;
   uptr bad = addr;
   bool has_meta = false;
-  if (addr < kPageSize) {
+  const RangeClass where = classify_range(addr, size ? size : 1);
+  if (where == kRangeNull) {
     type = "null-ptr-deref";
-  } else if (!addr_has_shadow(addr) || !addr_has_shadow(addr + (size ? size - 1 : 0))) {
+  } else if (where == kRangeWild) {
     type = "wild-memory-access";
   } else {
     uptr fb = find_first_bad(addr, size ? size : 1);

@@ -63,6 +63,19 @@ UKASAN_ALWAYS_INLINE bool addr_has_shadow(uptr addr) {
 #endif
 }
 
+// Where an access of [addr, addr+size) (size > 0) lands: the null page,
+// memory without shadow (or wrapping around the address space: a wild
+// access), or shadowed memory, whose shadow then says whether it is valid.
+// The one region check behind kasan_check_*, the instrumentation's checks,
+// the libc interceptors and report_access.
+enum RangeClass : u8 { kRangeNull, kRangeWild, kRangeShadowed };
+UKASAN_ALWAYS_INLINE RangeClass classify_range(uptr addr, uptr size) {
+  if (UKASAN_UNLIKELY(addr < kPageSize)) return kRangeNull;
+  if (UKASAN_UNLIKELY(addr + size < addr || !addr_has_shadow(addr) || !addr_has_shadow(addr + size - 1)))
+    return kRangeWild;
+  return kRangeShadowed;
+}
+
 // Maps the shadow. Idempotent; dies with a clear message if the fixed ranges
 // are taken. In the dynamic build, covers [lo, hi) only.
 void shadow_init();

@@ -9,8 +9,6 @@
 #include "shadow/shadow.h"
 #include "slab/slab.h"
 
-#define RET_IP reinterpret_cast<ukasan::uptr>(__builtin_return_address(0))
-
 namespace ukasan {
 uptr large_size(const Span* s);
 
@@ -64,39 +62,39 @@ UKASAN_EXPORT struct kmem_cache* kmem_cache_create(const char* name, unsigned in
                                                    slab_flags_t flags, void (*ctor)(void*)) {
   runtime_init();
   KmemCache* c = cache_create(name, size, align, flags, ctor, false);
-  if (!c && (flags & 0x00040000u /*SLAB_PANIC*/)) die("kmem_cache_create failed with SLAB_PANIC");
+  if (!c && (flags & SLAB_PANIC)) die("kmem_cache_create failed with SLAB_PANIC");
   return reinterpret_cast<struct kmem_cache*>(c);
 }
 
 UKASAN_EXPORT void kmem_cache_destroy(struct kmem_cache* s) {
   runtime_init();
-  cache_destroy(reinterpret_cast<KmemCache*>(s), RET_IP);
+  cache_destroy(reinterpret_cast<KmemCache*>(s), UKASAN_RET_IP);
 }
 
 UKASAN_EXPORT void* kmem_cache_alloc(struct kmem_cache* s, gfp_t flags) {
   runtime_init();
   KmemCache* c = reinterpret_cast<KmemCache*>(s);
-  return cache_alloc(c, flags, c->object_size, RET_IP);
+  return cache_alloc(c, flags, c->object_size, UKASAN_RET_IP);
 }
 
 UKASAN_EXPORT void* kmem_cache_zalloc(struct kmem_cache* s, gfp_t flags) {
   runtime_init();
   KmemCache* c = reinterpret_cast<KmemCache*>(s);
-  return cache_alloc(c, flags | 0x100u, c->object_size, RET_IP);
+  return cache_alloc(c, flags | __GFP_ZERO, c->object_size, UKASAN_RET_IP);
 }
 
 UKASAN_EXPORT void kmem_cache_free(struct kmem_cache* s, void* p) {
   if (!p) return;
   runtime_init();
   Span* sp;
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   if (free_check(p, reinterpret_cast<KmemCache*>(s), ip, &sp)) free_validated(p, sp, ip);
 }
 
 UKASAN_EXPORT int kmem_cache_alloc_bulk(struct kmem_cache* s, gfp_t flags, size_t size, void** p) {
   runtime_init();
   KmemCache* c = reinterpret_cast<KmemCache*>(s);
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   for (size_t i = 0; i < size; i++) {
     p[i] = cache_alloc(c, flags, c->object_size, ip);
     if (!p[i]) {
@@ -112,7 +110,7 @@ UKASAN_EXPORT int kmem_cache_alloc_bulk(struct kmem_cache* s, gfp_t flags, size_
 
 UKASAN_EXPORT void kmem_cache_free_bulk(struct kmem_cache* s, size_t size, void** p) {
   runtime_init();
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   for (size_t i = 0; i < size; i++) {
     Span* sp;
     if (p[i] && free_check(p[i], reinterpret_cast<KmemCache*>(s), ip, &sp)) free_validated(p[i], sp, ip);
@@ -130,23 +128,23 @@ UKASAN_EXPORT unsigned int kmem_cache_size(struct kmem_cache* s) {
 
 UKASAN_EXPORT const char* kmem_cache_name(struct kmem_cache* s) { return reinterpret_cast<KmemCache*>(s)->name; }
 
-UKASAN_EXPORT void* kmalloc(size_t size, gfp_t flags) { return kmalloc_impl(size, flags, RET_IP); }
+UKASAN_EXPORT void* kmalloc(size_t size, gfp_t flags) { return kmalloc_impl(size, flags, UKASAN_RET_IP); }
 
-UKASAN_EXPORT void* kzalloc(size_t size, gfp_t flags) { return kmalloc_impl(size, flags | 0x100u, RET_IP); }
+UKASAN_EXPORT void* kzalloc(size_t size, gfp_t flags) { return kmalloc_impl(size, flags | __GFP_ZERO, UKASAN_RET_IP); }
 
 UKASAN_EXPORT void* kmalloc_array(size_t n, size_t size, gfp_t flags) {
   size_t bytes;
   if (__builtin_mul_overflow(n, size, &bytes)) return nullptr;
-  return kmalloc_impl(bytes, flags, RET_IP);
+  return kmalloc_impl(bytes, flags, UKASAN_RET_IP);
 }
 
 UKASAN_EXPORT void* kcalloc(size_t n, size_t size, gfp_t flags) {
   size_t bytes;
   if (__builtin_mul_overflow(n, size, &bytes)) return nullptr;
-  return kmalloc_impl(bytes, flags | 0x100u, RET_IP);
+  return kmalloc_impl(bytes, flags | __GFP_ZERO, UKASAN_RET_IP);
 }
 
-UKASAN_EXPORT void kfree(const void* p) { kfree_impl(p, RET_IP); }
+UKASAN_EXPORT void kfree(const void* p) { kfree_impl(p, UKASAN_RET_IP); }
 
 UKASAN_EXPORT size_t ksize(const void* p) {
   if (reinterpret_cast<uptr>(p) <= 16) return 0;
@@ -154,13 +152,13 @@ UKASAN_EXPORT size_t ksize(const void* p) {
   uptr req;
   KmemCache* c;
   Span* s;
-  return usable_size(p, RET_IP, &req, &c, &s);
+  return usable_size(p, UKASAN_RET_IP, &req, &c, &s);
 }
 
 UKASAN_EXPORT void kfree_sensitive(const void* p) {
   if (reinterpret_cast<uptr>(p) <= 16) return;
   runtime_init();
-  uptr ip = RET_IP, req;
+  uptr ip = UKASAN_RET_IP, req;
   KmemCache* c;
   Span* s;
   uptr n = usable_size(p, ip, &req, &c, &s);
@@ -170,7 +168,7 @@ UKASAN_EXPORT void kfree_sensitive(const void* p) {
 }
 
 UKASAN_EXPORT void* krealloc(const void* p, size_t new_size, gfp_t flags) {
-  uptr ip = RET_IP;
+  uptr ip = UKASAN_RET_IP;
   if (reinterpret_cast<uptr>(p) <= 16) return kmalloc_impl(new_size, flags, ip);
   if (new_size == 0) {
     kfree_impl(p, ip);
@@ -193,7 +191,7 @@ UKASAN_EXPORT void* krealloc(const void* p, size_t new_size, gfp_t flags) {
       s->large_size = new_size;
     }
     unpoison(a, new_size);
-    if ((flags & 0x100u) && new_size > req) memset(reinterpret_cast<char*>(a) + req, 0, new_size - req);
+    if ((flags & __GFP_ZERO) && new_size > req) memset(reinterpret_cast<char*>(a) + req, 0, new_size - req);
     return const_cast<void*>(p);
   }
   void* n = kmalloc_impl(new_size, flags, ip);

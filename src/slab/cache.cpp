@@ -1,4 +1,5 @@
 // kmem_cache: geometry, slabs, magazines, alloc/free, destroy.
+#include <stdio.h>
 #include <string.h>
 
 #include <new>
@@ -74,10 +75,10 @@ KmemCache* cache_create(const char* name, u32 size, u32 align, slab_flags_t flag
   strncpy(c->name, name, sizeof(c->name) - 1);
   c->object_size = size;
   u32 a = align < 8 ? 8 : align;
-  if ((flags & 0x00002000u /*SLAB_HWCACHE_ALIGN*/) && a < 64) a = 64;
+  if ((flags & SLAB_HWCACHE_ALIGN) && a < 64) a = 64;
   c->align = a;
   c->obj_bytes = static_cast<u32>(round_up(size, kGranule));
-  const bool rcu = flags & 0x00080000u;  // SLAB_TYPESAFE_BY_RCU
+  const bool rcu = flags & SLAB_TYPESAFE_BY_RCU;
   const bool free_in_object = !ctor && !rcu && c->obj_bytes >= sizeof(FreeMeta);
   const u32 meta = sizeof(AllocMeta) + (free_in_object ? 0 : sizeof(FreeMeta));
   u32 rz = optimal_redzone(size);
@@ -396,7 +397,7 @@ void* cache_alloc(KmemCache* c, gfp_t flags, uptr requested, uptr ip) {
   am->check = meta_check(o);
   am->state.store(kObjAllocated, std::memory_order_release);
   unpoison_within(o, requested, c->obj_bytes, kShadowSlabRedzone);
-  if (flags & 0x100u /*__GFP_ZERO*/) memset(obj, 0, requested);
+  if (flags & __GFP_ZERO) memset(obj, 0, requested);
   return obj;
 }
 
@@ -517,35 +518,21 @@ int cache_shrink(KmemCache* c) {
 
 // ---- kmalloc caches --------------------------------------------------------------
 
-static KmemCache* g_kmalloc[13];
-static const u32 kKmallocSizes[13] = {8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192};
+static KmemCache* g_kmalloc[kKmallocClasses];
 
 bool kmalloc_caches_init() {
   char name[32];
-  for (unsigned i = 0; i < 13; i++) {
-    u32 sz = kKmallocSizes[i];
-    unsigned n = 0;
-    const char* p = "kmalloc-";
-    while (*p) name[n++] = *p++;
-    char digits[12];
-    int d = 0;
-    for (u32 v = sz; v; v /= 10) digits[d++] = static_cast<char>('0' + v % 10);
-    while (d) name[n++] = digits[--d];
-    name[n] = 0;
-    g_kmalloc[i] = cache_create(name, sz, 16, 0, nullptr, true);
+  for (unsigned i = 0; i < kKmallocClasses; i++) {
+    snprintf(name, sizeof(name), "kmalloc-%u", kKmallocSizes[i]);
+    g_kmalloc[i] = cache_create(name, kKmallocSizes[i], 16, 0, nullptr, true);
     if (!g_kmalloc[i]) return false;
   }
   return true;
 }
 
 KmemCache* kmalloc_cache_for(uptr size) {
-  if (size <= 192) {
-    static const u8 kSmall[25] = {0, 0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6};
-    return g_kmalloc[kSmall[(size + 7) / 8]];
-  }
-  if (size > kKmallocMax) return nullptr;
-  unsigned lg = 64 - static_cast<unsigned>(__builtin_clzll(size - 1));  // ceil(log2(size))
-  return g_kmalloc[lg - 1];  // 256 -> lg 8 -> index 7
+  if (UKASAN_UNLIKELY(size > kKmallocMax)) return nullptr;
+  return g_kmalloc[kmalloc_index(size)];
 }
 
 }  // namespace ukasan

@@ -67,7 +67,7 @@ void* SlabQuarantineCb::map(uptr bytes) { return map_anon(bytes); }
 // descheduled right then.
 void SlabQuarantineCb::relax(unsigned spins) {
   if (spins < 64)
-    __builtin_ia32_pause();
+    cpu_relax();
   else
     sched_yield();
 }
@@ -379,18 +379,6 @@ void runtime_set_quarantine_bytes(u64 bytes) {
   g_quarantine.init(bytes, options().quarantine_cache_kb << 10);
 }
 
-// ---- stacks ------------------------------------------------------------------------
-
-depot_handle_t save_stack_from(uptr ip) {
-  uptr pcs[kMaxStackFrames + 8];
-  unsigned n = capture_stack(pcs, kMaxStackFrames + 8, 0);
-  unsigned i = frame_index_of(pcs, n, ip);
-  if (i == n) i = 0;  // ip not on the frame chain (tail call): keep everything
-  unsigned cnt = n - i;
-  if (cnt > kMaxStackFrames) cnt = kMaxStackFrames;
-  return depot_save(pcs + i, cnt);
-}
-
 // ---- large blocks --------------------------------------------------------------------
 
 // Eviction on the allocation path of page-backed blocks (the slab path does
@@ -437,7 +425,7 @@ void* large_alloc(uptr size, gfp_t flags, uptr ip, uptr align) {
   poison(s->start, npages * kPageSize, kShadowPageRedzone);
   unpoison(user, size);
   am.state.store(kObjAllocated, std::memory_order_release);
-  if (flags & 0x100u) memset(reinterpret_cast<void*>(user), 0, size);
+  if (flags & __GFP_ZERO) memset(reinterpret_cast<void*>(user), 0, size);
   return reinterpret_cast<void*>(user);
 }
 

@@ -8,9 +8,8 @@
 #include "quarantine/quarantine.h"
 #include "slab/meta.h"
 #include "slab/page_alloc.h"
+#include "ukasan/slab.h"  // gfp_t, slab_flags_t and their flags
 
-typedef unsigned int gfp_t;
-typedef unsigned int slab_flags_t;
 
 namespace ukasan {
 
@@ -144,11 +143,20 @@ extern EvictHook g_evict_hook;
 bool free_check(const void* ptr, KmemCache* expected, uptr ip, Span** span_out);
 void free_validated(void* ptr, Span* s, uptr ip);
 
-// Capture the current stack starting at the frame that returns to ip.
-depot_handle_t save_stack_from(uptr ip);
-
-KmemCache* kmalloc_cache_for(uptr size);  // nullptr above KMALLOC_MAX_CACHE_SIZE
-constexpr uptr kKmallocMax = 8192;
+// The kmalloc size classes (the kernel's kmalloc_caches[]), declared once.
+constexpr unsigned kKmallocClasses = 13;
+inline constexpr u32 kKmallocSizes[kKmallocClasses] = {8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192};
+constexpr uptr kKmallocMax = KMALLOC_MAX_CACHE_SIZE;
+static_assert(kKmallocSizes[kKmallocClasses - 1] == kKmallocMax);
+// Index of the smallest class holding size (1 <= size <= kKmallocMax).
+inline unsigned kmalloc_index(uptr size) {
+  if (size <= 192) {
+    static constexpr u8 kSmall[25] = {0, 0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6};
+    return kSmall[(size + 7) / 8];
+  }
+  return 64 - static_cast<unsigned>(__builtin_clzll(size - 1)) - 1;  // ceil(log2(size)) - 1: 256 -> 7
+}
+KmemCache* kmalloc_cache_for(uptr size);  // nullptr above kKmallocMax
 
 // How far past its bound the quarantine may go before an allocation evicts:
 // 0, or two batches while the background evictor (evict_thread=1) runs.

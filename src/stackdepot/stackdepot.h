@@ -16,13 +16,12 @@ constexpr unsigned kMaxStackFrames = 32;
 // the number of return addresses written to pcs (<= max).
 unsigned capture_stack(uptr* pcs, unsigned max, unsigned skip);
 
-// Index of ip in pcs (the frame that returns into the caller of interest),
-// or n when ip is not on the frame chain (e.g. a tail call).
-inline unsigned frame_index_of(const uptr* pcs, unsigned n, uptr ip) {
-  unsigned i = 0;
-  while (i < n && pcs[i] != ip) i++;
-  return i;
-}
+// The current stack as seen from an entry point: from the frame that returns
+// to ip (its caller, UKASAN_RET_IP) outwards, so the runtime's own frames
+// never show. When ip is not on the frame chain (the chain could not be
+// walked), the stack is ip alone. At most 64 frames; returns the number of
+// pcs written (>= 1 when max >= 1).
+unsigned capture_stack_from(uptr ip, uptr* pcs, unsigned max);
 
 // Store a stack; identical stacks get the same handle. Returns 0 when n == 0
 // or the depot's memory bound is reached (counted in stats.dropped). Stacks
@@ -35,6 +34,8 @@ unsigned depot_fetch(depot_handle_t h, const uptr** pcs);
 
 // capture_stack + depot_save in one call; `skip` as for capture_stack.
 depot_handle_t save_current_stack(unsigned skip);
+// capture_stack_from + depot_save (alloc and free tracks).
+depot_handle_t save_stack_from(uptr ip);
 
 struct DepotStats {
   u64 unique_stacks;

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "platform/arch.h"
 #include "test_util.h"
 #include "ukasan/slab.h"
 
@@ -23,7 +24,7 @@ using ukasan_test::ReportCapture;
 
 namespace {
 
-#if defined(__SANITIZE_THREAD__) || defined(UKASAN_DYNAMIC_SHADOW)
+#if UKASAN_TSAN
 constexpr int kRounds = 300;  // ThreadSanitizer is ~20x slower
 #else
 constexpr int kRounds = 2000;

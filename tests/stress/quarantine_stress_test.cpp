@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "percpu/thread_slot.h"
+#include "platform/arch.h"
 #include "quarantine/quarantine.h"
 
 namespace {
@@ -65,7 +66,7 @@ auto each_queue = [](auto fn) {
 
 TEST(QuarantineStress, ConservationWithRemoveAndDrain) {
   g_q.init(/*max=*/64 * 2000, /*cache=*/64 * 50);
-  #if defined(__SANITIZE_THREAD__) || defined(UKASAN_DYNAMIC_SHADOW)
+  #if UKASAN_TSAN
   constexpr unsigned kThreads = 4, kPerThread = 150000;  // ThreadSanitizer is ~20x slower
 #else
   constexpr unsigned kThreads = 8, kPerThread = 600000;  // divisible by the 3 lives
