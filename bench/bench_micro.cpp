@@ -28,6 +28,7 @@
 #include "platform/platform.h"
 #include "quarantine/quarantine.h"
 #include "shadow/shadow.h"
+#include "runtime/runtime.h"
 #include "slab/slab.h"
 #include "stackdepot/stackdepot.h"
 

@@ -11,12 +11,11 @@
 
 #include "platform/options.h"
 #include "report/report.h"
+#include "runtime/runtime.h"
 #include "shadow/shadow.h"
 #include "slab/slab.h"
 
 namespace ukasan {
-
-uptr large_size(const Span* s);   // slab/runtime.cpp
 
 // Return address of the heap entry point this thread is in (the caller of
 // malloc/free/new/delete): the report site of a write-after-free detected
@@ -63,7 +62,7 @@ static UKASAN_NOINLINE bool heap_init_slow() {
   if (!runtime_ready()) return false;  // re-entered from inside runtime_init on this thread
   g_poison_bytes = options().poison_check_bytes;
   g_canary_bytes = options().redzone_check_bytes;
-  __atomic_store_n(&g_evict_hook, &on_evict, __ATOMIC_RELEASE);
+  slab_set_evict_hook(on_evict);
   g_heap_ready.store(true, std::memory_order_release);
   return true;
 }
@@ -151,25 +150,18 @@ struct Block {
   uptr req;
 };
 
-// A live block starting exactly at p.
-static bool live_block(uptr p, Block* b) {
-  Span* s = page_allocator().span_of(p);
-  if (!s) return false;
-  if (s->kind == kSpanSlab) {
-    KmemCache* c = s->cache;
-    if (p < s->start + c->lead || slab_object_of(s, p) != p) return false;
-    AllocMeta* am = alloc_meta(c, p);
-    if (am->check != meta_check(p) || am->state.load(std::memory_order_acquire) != kObjAllocated) return false;
-    *b = Block{s, c, p, am, am->requested};
-    return true;
-  }
-  if (s->kind == kSpanLarge && p == s->user) {
-    AllocMeta* am = &s->large_alloc;
-    if (am->state.load(std::memory_order_acquire) != kObjAllocated) return false;
-    *b = Block{s, nullptr, p, am, large_size(s)};
-    return true;
-  }
-  return false;
+// The pointer a heap call got, looked up once: where it lands, and the
+// live block starting there (live) for the checks.
+struct Lookup {
+  ObjWhere where;
+  ObjectRef ref;
+  bool live;
+  Block b;
+};
+static void lookup(const void* p, Lookup* l) {
+  l->where = lookup_object(reinterpret_cast<uptr>(p), &l->ref);
+  l->live = l->where == kObjectStart && object_live(l->ref);
+  if (l->live) l->b = Block{l->ref.span, l->ref.cache, l->ref.obj, l->ref.am, object_requested(l->ref)};
 }
 
 // End (offset from the object) of the redzone bytes a slab object owns: up to
@@ -289,7 +281,7 @@ static inline uptr meta_skip(const KmemCache* c) { return c && c->free_meta_off 
 static void on_evict(KmemCache* c, uptr obj, Span* large) {
   AllocMeta* am = c ? alloc_meta(c, obj) : &large->large_alloc;
   if (!(am->kind & kKindPoisoned)) return;
-  uptr req = c ? am->requested : large_size(large);
+  uptr req = c ? am->requested : large->large_size;
   Ranges r = poison_ranges(req, meta_skip(c));
   for (unsigned i = 0; i < r.n; i++) {
     uptr first, last;
@@ -385,18 +377,17 @@ void* heap_alloc(uptr size, uptr align, u8 kind, bool zero, uptr ip) {
   return p;
 }
 
-static void release_block(void* ptr, const Block* b, uptr ip) {
+static void release_block(void* ptr, const Lookup& l, uptr ip) {
   // The pattern goes in first: it never overlaps the canary, and streaming
   // through the object brings in the line where the canary starts. (b is a
   // live block; should a racing free win the CAS below, it only wrote the
   // pattern into an object being freed anyway.)
-  const bool pattern = b && g_quarantine_enabled && g_poison_bytes;
-  if (pattern) fill_poison(*b);
-  if (b) check_canaries(*b, ip);
-  Span* sp;
-  if (!free_check(ptr, nullptr, ip, &sp)) return;  // reported: double-free / invalid-free
-  if (pattern) b->am->kind |= kKindPoisoned;
-  free_validated(ptr, sp, ip);
+  const bool pattern = l.live && g_quarantine_enabled && g_poison_bytes;
+  if (pattern) fill_poison(l.b);
+  if (l.live) check_canaries(l.b, ip);
+  if (!free_check(reinterpret_cast<uptr>(ptr), l.where, l.ref, nullptr, ip)) return;  // reported
+  if (pattern) l.b.am->kind |= kKindPoisoned;
+  free_object(l.ref, ip);
 }
 
 void heap_free(void* ptr, u8 kind, uptr size, uptr ip) {
@@ -407,10 +398,10 @@ void heap_free(void* ptr, u8 kind, uptr size, uptr ip) {
   // allocated (cold by now): load it while the checks run.
   // (A prefetch never faults, whatever the pointer.)
   __builtin_prefetch(mem_to_shadow(reinterpret_cast<uptr>(ptr)), 1);
-  Block b;
-  bool live = live_block(reinterpret_cast<uptr>(ptr), &b);
-  if (live) check_kind(b, kind, size, free_name(kind), ip);
-  release_block(ptr, live ? &b : nullptr, ip);
+  Lookup l;
+  lookup(ptr, &l);
+  if (l.live) check_kind(l.b, kind, size, free_name(kind), ip);
+  release_block(ptr, l, ip);
 }
 
 void* heap_realloc(void* ptr, uptr n, uptr ip) {
@@ -422,12 +413,14 @@ void* heap_realloc(void* ptr, uptr n, uptr ip) {
   }
   if (UKASAN_UNLIKELY(!heap_ready())) return nullptr;
   t_caller = ip;
-  Block b;
-  if (!live_block(reinterpret_cast<uptr>(ptr), &b)) {
-    Span* sp;
-    if (free_check(ptr, nullptr, ip, &sp)) free_validated(ptr, sp, ip);  // corrupted metadata: give up on it
+  Lookup l;
+  lookup(ptr, &l);
+  if (!l.live) {
+    // Reports the bad pointer; frees a block with corrupted metadata (gives up on it).
+    if (free_check(reinterpret_cast<uptr>(ptr), l.where, l.ref, nullptr, ip)) free_object(l.ref, ip);
     return nullptr;
   }
+  Block& b = l.b;
   check_kind(b, kKindMalloc, kNoSize, "realloc()", ip);
   if (b.c && n <= b.c->obj_bytes) {
     // In place: the object's new end moves its redzone (shadow and canary).
@@ -452,7 +445,7 @@ void* heap_realloc(void* ptr, uptr n, uptr ip) {
   void* q = heap_alloc(n, 16, kKindMalloc, false, ip);
   if (!q) return nullptr;  // the old block stays valid
   internal_memcpy(q, ptr, b.req < n ? b.req : n);
-  release_block(ptr, &b, ip);
+  release_block(ptr, l, ip);
   return q;
 }
 
@@ -460,8 +453,9 @@ uptr heap_usable_size(const void* p) {
   if (!p) return 0;
   if (is_boot(p)) return boot_size(p);
   if (!heap_ready()) return 0;
-  Block b;
-  return live_block(reinterpret_cast<uptr>(p), &b) ? b.req : 0;
+  Lookup l;
+  lookup(p, &l);
+  return l.live ? l.b.req : 0;
 }
 
 }  // namespace ukasan

@@ -39,3 +39,6 @@ void* heap_realloc(void* p, uptr n, uptr ip);
 uptr heap_usable_size(const void* p);
 
 }  // namespace ukasan
+
+// glibc still exports cfree (an alias of free) but no longer declares it.
+extern "C" void cfree(void* p) noexcept;

@@ -2,6 +2,7 @@
 // from one allocator never reaches the other's free). Each records its
 // caller's address for stacks and report headers.
 #include <errno.h>
+#include <malloc.h>  // memalign, pvalloc, malloc_usable_size
 #include <stddef.h>
 
 #include "heap/heap.h"

@@ -15,22 +15,18 @@
 
 #include <atomic>
 
+#include "instrumentation/asan_interface.h"
 #include "instrumentation/instrumentation.h"
 #include "platform/lock.h"
 #include "platform/print.h"
 #include "report/report.h"
 #include "shadow/shadow.h"
-#include "slab/slab.h"
+#include "runtime/runtime.h"
 #include "symbolize/symbolizer.h"
 
 namespace ukasan {
 
-// Set once the shadow is mapped and instr_init() ran; the outline checks
-// test it before touching the shadow (an instrumented constructor may run
-// before ours).
 std::atomic<bool> g_instr_ready{false};
-// Set when a check reported a null/wild address on this thread: the access
-// itself faults next, and the fault handler must not report it twice.
 UKASAN_TLS bool t_fault_reported;
 
 // Precise check, slow path: null, wild, then the exact first bad byte.

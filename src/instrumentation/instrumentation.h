@@ -2,9 +2,23 @@
 // GCC and clang, inline and outline) and the checks of libc functions that
 // the compiler does not instrument. Internal to src/instrumentation.
 #pragma once
+#include <atomic>
+
 #include "platform/types.h"
 
 namespace ukasan {
+
+// Set once the shadow is mapped and instr_init() ran; the outline checks
+// test it before touching the shadow (an instrumented constructor may run
+// before ours). (asan_abi.cpp)
+extern std::atomic<bool> g_instr_ready;
+// Set when a check reported a null/wild address on this thread: the access
+// itself faults next, and the fault handler must not report it twice.
+// (asan_abi.cpp)
+extern UKASAN_TLS bool t_fault_reported;
+
+// Resolves the libc functions the interceptors call (interceptors.cpp).
+void interceptors_init();
 
 // Sets up the instrumentation side (idempotent, cheap after the first call):
 // runtime_init(), the libc entry points, the fault handler.

@@ -21,7 +21,7 @@
 #include "instrumentation/instrumentation.h"
 #include "report/report.h"
 #include "shadow/shadow.h"
-#include "slab/slab.h"
+#include "runtime/runtime.h"
 
 extern "C" {
 void* __memcpy_chk(void*, const void*, size_t, size_t);
@@ -33,9 +33,6 @@ char* __strcat_chk(char*, const char*, size_t);
 }
 
 namespace ukasan {
-
-extern std::atomic<bool> g_instr_ready;
-extern UKASAN_TLS bool t_fault_reported;
 
 namespace {
 

@@ -22,17 +22,16 @@
 
 #include <atomic>
 
+#include "instrumentation/asan_interface.h"
 #include "instrumentation/instrumentation.h"
 #include "platform/platform.h"
 #include "report/report.h"
 #include "shadow/shadow.h"
-#include "slab/slab.h"
+#include "runtime/runtime.h"
 
 
 namespace ukasan {
 
-extern std::atomic<bool> g_instr_ready;
-void interceptors_init();
 
 // ---- shadow clearing --------------------------------------------------------------
 
@@ -187,7 +186,6 @@ UKASAN_EXPORT int swapcontext(ucontext_t* oucp, const ucontext_t* ucp) {
 // ---- faults ---------------------------------------------------------------------------
 
 namespace ukasan {
-extern UKASAN_TLS bool t_fault_reported;
 namespace {
 struct sigaction g_old_segv, g_old_bus;
 
@@ -233,7 +231,7 @@ void instr_init() {
     // mapped (runtime_init returned), which is all the checks need.
     return;
   }
-  set_describe_hook(describe_stack_or_global);
+  report_set_describe_hook(describe_stack_or_global);
   interceptors_init();
   install_fault_handler();
   g_instr_ready.store(true, std::memory_order_release);

@@ -14,13 +14,10 @@
 #include "platform/platform.h"
 #include "platform/print.h"
 #include "shadow/shadow.h"
-#include "slab/slab.h"
 #include "stackdepot/stackdepot.h"
 #include "symbolize/symbolizer.h"
 
 namespace ukasan {
-
-uptr large_size(const Span* s);
 
 static Lock g_report_lock;
 static std::atomic<u64> g_reports{0};
@@ -45,13 +42,9 @@ void report_init() {
   symbolizer_disable(!options().symbolize);
 }
 
-void report_lock_for_fork() { g_report_lock.lock(); }
-void report_unlock_after_fork(bool child) {
-  if (child)
-    g_report_lock.reset();
-  else
-    g_report_lock.unlock();
-}
+void report_fork_prepare() { g_report_lock.lock(); }
+void report_fork_parent() { g_report_lock.unlock(); }
+void report_fork_child() { g_report_lock.reset(); }
 
 // ---- report session: lock, one-shot, fault=abort -----------------------------
 
@@ -163,72 +156,43 @@ static const char* bug_type_at(uptr bad) {
 
 // ---- object description ---------------------------------------------------------
 
-// obj_hint: the object to describe when addr lies outside its slot (a
-// write before the start of an object lands in the previous slot).
-static void describe_object(uptr addr, uptr obj_hint = 0) {
-  Span* s = page_allocator().span_of(addr);
-  if (!s || s->kind == kSpanFree) return;
-  uptr obj, region;
-  const char* cache_name;
-  u32 cache_size;
-  AllocMeta* am;
-  FreeMeta* fm;
-  if (s->kind == kSpanSlab) {
-    KmemCache* c = s->cache;
-    obj = obj_hint ? obj_hint : slab_object_of(s, addr);
-    am = alloc_meta(c, obj);
-    fm = free_meta(c, obj);
-    cache_name = c->name;
-    cache_size = c->object_size;
-    region = 0;
-  } else {
-    obj = s->user;
-    am = &s->large_alloc;
-    fm = &s->large_free;
-    cache_name = "kmalloc-large";
-    cache_size = 0;
-    region = large_size(s);
-  }
-  if (am->check != meta_check(obj)) {
+static ObjectDescriber g_object_describer;
+void report_set_object_describer(ObjectDescriber fn) { g_object_describer = fn; }
+
+static void print_object(uptr addr, const ObjectInfo& o) {
+  if (o.meta_corrupt) {
     report_printf("The object's metadata is corrupted (a write past its end?)\n\n");
     return;
   }
-  u8 st = am->state.load(std::memory_order_acquire);
-  bool allocated = st == kObjAllocated;
-  bool freed = st == kObjQuarantined || (st == kObjFree && fm->free_tid != 0);
-  if (allocated || freed) {
-    report_printf("Allocated by task %u:\n", am->alloc_tid);
-    print_stack_handle(am->alloc_stack);
+  if (o.allocated || o.freed) {
+    report_printf("Allocated by task %u:\n", o.alloc_tid);
+    print_stack_handle(o.alloc_stack);
     report_printf("\n");
   }
-  if (freed) {
-    report_printf("Freed by task %u:\n", fm->free_tid);
-    print_stack_handle(fm->free_stack);
+  if (o.freed) {
+    report_printf("Freed by task %u:\n", o.free_tid);
+    print_stack_handle(o.free_stack);
     report_printf("\n");
   }
-  if (s->kind == kSpanSlab) region = allocated ? am->requested : cache_size;
-  if (s->kind == kSpanSlab)
-    report_printf("The buggy address belongs to the object at %016lx\n which belongs to the cache %s of size %u\n",
-                  static_cast<unsigned long>(obj), cache_name, cache_size);
-  else
-    report_printf("The buggy address belongs to the object at %016lx\n which belongs to the cache %s of size %lu\n",
-                  static_cast<unsigned long>(obj), cache_name, static_cast<unsigned long>(region));
+  report_printf("The buggy address belongs to the object at %016lx\n which belongs to the cache %s of size %lu\n",
+                static_cast<unsigned long>(o.obj), o.cache_name,
+                static_cast<unsigned long>(o.large ? o.region : o.cache_size));
   const char* rel;
   uptr rel_bytes;
-  if (addr < obj) {
+  if (addr < o.obj) {
     rel = "to the left of";
-    rel_bytes = obj - addr;
-  } else if (addr >= obj + region) {
+    rel_bytes = o.obj - addr;
+  } else if (addr >= o.obj + o.region) {
     rel = "to the right of";
-    rel_bytes = addr - (obj + region);
+    rel_bytes = addr - (o.obj + o.region);
   } else {
     rel = "inside of";
-    rel_bytes = addr - obj;
+    rel_bytes = addr - o.obj;
   }
   report_printf("The buggy address is located %lu bytes %s\n %s%lu-byte region [%016lx, %016lx)\n\n",
-                static_cast<unsigned long>(rel_bytes), rel, allocated ? "allocated " : (freed ? "freed " : ""),
-                static_cast<unsigned long>(region), static_cast<unsigned long>(obj),
-                static_cast<unsigned long>(obj + region));
+                static_cast<unsigned long>(rel_bytes), rel, o.allocated ? "allocated " : (o.freed ? "freed " : ""),
+                static_cast<unsigned long>(o.region), static_cast<unsigned long>(o.obj),
+                static_cast<unsigned long>(o.obj + o.region));
 }
 
 // 5 rows of 16 shadow bytes (128 bytes of memory each) around the bad
@@ -257,155 +221,117 @@ static void print_memory_state(uptr bad) {
   }
 }
 
-static void print_footer() { report_printf("%s", kRule); }
+// ---- the printer ------------------------------------------------------------------
+
+static DescribeHook g_describe_hook;
+void report_set_describe_hook(DescribeHook hook) { g_describe_hook = hook; }
+
+// The kernel's print_report(): header, access line, call trace, the object
+// (or stack frame / global), the shadow around the bad address.
+void print_report(const ReportInfo& info) {
+  ReportScope scope(info.counts);
+  if (!scope.active()) return;
+  print_header(info.bug_type, info.ip, info.function);
+  if (info.op[0] == 'F')
+    report_printf("%s of addr %016lx", info.op, static_cast<unsigned long>(info.addr));
+  else
+    report_printf("%s of size %lu at addr %016lx", info.op, static_cast<unsigned long>(info.size),
+                  static_cast<unsigned long>(info.addr));
+  print_task_line_suffix();
+  report_printf("\n");
+  if (info.detail) report_printf("%s\n\n", info.detail);
+  print_current_stack(info.ip);
+  report_printf("\n");
+  if (info.why) report_printf("%s\n\n", info.why);
+  if (info.describe && addr_has_shadow(info.describe_addr)) {
+    ObjectInfo o{};
+    if (g_object_describer) g_object_describer(info.describe_addr, info.obj_hint, &o);
+    if (o.found) print_object(info.describe_addr, o);
+    if (!o.in_heap && info.describe_stack && g_describe_hook) g_describe_hook(info.bad_addr);
+    if (o.in_heap || info.describe_stack) {
+      report_printf("Memory state around the buggy address:\n");
+      print_memory_state(info.bad_addr);
+    }
+  }
+  report_printf("%s", kRule);
+}
 
 // ---- entry points -----------------------------------------------------------------
 
-static DescribeHook g_describe_hook;
-void set_describe_hook(DescribeHook hook) { g_describe_hook = hook; }
+// A KASAN bug at addr: counted, the object (or frame/global) there described.
+static ReportInfo bug(const char* type, const char* op, uptr addr, uptr size, uptr ip) {
+  ReportInfo info{};
+  info.bug_type = type;
+  info.op = op;
+  info.addr = addr;
+  info.size = size;
+  info.ip = ip;
+  info.counts = true;
+  info.describe = true;
+  info.describe_addr = info.bad_addr = addr;
+  return info;
+}
 
 void report_access(uptr addr, uptr size, bool is_write, uptr ip) {
-  ReportScope scope(true);
-  if (!scope.active()) return;
-  const char* type;
-  uptr bad = addr;
-  bool has_meta = false;
+  ReportInfo info = bug(nullptr, is_write ? "Write" : "Read", addr, size, ip);
   const RangeClass where = classify_range(addr, size ? size : 1);
-  if (where == kRangeNull) {
-    type = "null-ptr-deref";
-  } else if (where == kRangeWild) {
-    type = "wild-memory-access";
+  if (where != kRangeShadowed) {
+    info.bug_type = where == kRangeNull ? "null-ptr-deref" : "wild-memory-access";
+    info.describe = false;
   } else {
-    uptr fb = find_first_bad(addr, size ? size : 1);
-    if (fb) bad = fb;
-    type = bug_type_at(bad);
-    has_meta = true;
+    const uptr bad = find_first_bad(addr, size ? size : 1);
+    if (bad) info.bad_addr = bad;
+    info.bug_type = bug_type_at(info.bad_addr);
+    info.describe_stack = true;
   }
-  print_header(type, ip, nullptr);
-  report_printf("%s of size %lu at addr %016lx", is_write ? "Write" : "Read", static_cast<unsigned long>(size),
-                static_cast<unsigned long>(addr));
-  print_task_line_suffix();
-  report_printf("\n");
-  print_current_stack(ip);
-  report_printf("\n");
-  if (has_meta) {
-    describe_object(addr);
-    if (g_describe_hook && !page_allocator().contains(addr)) g_describe_hook(bad);
-    report_printf("Memory state around the buggy address:\n");
-    print_memory_state(bad);
-  }
-  print_footer();
+  print_report(info);
 }
 
 void report_free_error(uptr addr, uptr ip, FreeError kind, const char* why) {
-  ReportScope scope(true);
-  if (!scope.active()) return;
-  print_header(kind == FreeError::kDoubleFree ? "double-free" : "invalid-free", ip, nullptr);
-  report_printf("Free of addr %016lx", static_cast<unsigned long>(addr));
-  print_task_line_suffix();
-  report_printf("\n");
-  print_current_stack(ip);
-  report_printf("\n");
-  if (why) report_printf("%s\n\n", why);
-  if (page_allocator().contains(addr) && addr_has_shadow(addr)) {
-    describe_object(addr);
-    report_printf("Memory state around the buggy address:\n");
-    print_memory_state(addr);
-  }
-  print_footer();
+  ReportInfo info = bug(kind == FreeError::kDoubleFree ? "double-free" : "invalid-free", "Free", addr, 0, ip);
+  info.why = why;
+  print_report(info);
 }
 
 void report_alloc_dealloc_mismatch(uptr addr, uptr ip, const char* allocated_with, const char* freed_with) {
-  ReportScope scope(true);
-  if (!scope.active()) return;
-  print_header("alloc-dealloc-mismatch", ip, nullptr);
-  report_printf("Free of addr %016lx", static_cast<unsigned long>(addr));
-  print_task_line_suffix();
-  report_printf("\n");
-  print_current_stack(ip);
-  report_printf("\nThe object was allocated with %s and is being freed with %s.\n\n", allocated_with, freed_with);
-  if (page_allocator().contains(addr) && addr_has_shadow(addr)) {
-    describe_object(addr);
-    report_printf("Memory state around the buggy address:\n");
-    print_memory_state(addr);
-  }
-  print_footer();
+  char why[256];
+  snprintf(why, sizeof(why), "The object was allocated with %s and is being freed with %s.", allocated_with,
+           freed_with);
+  ReportInfo info = bug("alloc-dealloc-mismatch", "Free", addr, 0, ip);
+  info.why = why;
+  print_report(info);
 }
 
 void report_corruption(const char* type, uptr obj, uptr bad, uptr size, uptr ip, const char* detail) {
-  ReportScope scope(true);
-  if (!scope.active()) return;
-  print_header(type, ip, nullptr);
-  report_printf("Write of size %lu at addr %016lx", static_cast<unsigned long>(size), static_cast<unsigned long>(bad));
-  print_task_line_suffix();
-  report_printf("\n");
-  if (detail) report_printf("%s\n\n", detail);
-  print_current_stack(ip);
-  report_printf("\n");
-  if (page_allocator().contains(bad) && addr_has_shadow(bad)) {
-    describe_object(bad, obj);
-    report_printf("Memory state around the buggy address:\n");
-    print_memory_state(bad);
-  }
-  print_footer();
+  ReportInfo info = bug(type, "Write", bad, size, ip);
+  info.detail = detail;
+  info.obj_hint = obj;
+  print_report(info);
 }
 
 void report_bad_destroy(uptr cache_ptr, uptr ip, bool double_destroy) {
-  ReportScope scope(true);
-  if (!scope.active()) return;
-  print_header(double_destroy ? "double-free" : "invalid-free", ip, "kmem_cache_destroy");
-  report_printf("Free of addr %016lx", static_cast<unsigned long>(cache_ptr));
-  print_task_line_suffix();
-  report_printf("\n");
-  print_current_stack(ip);
-  report_printf("\n%s\n", double_destroy ? "The kmem_cache was already destroyed."
-                                         : "The pointer is not a kmem_cache created by kmem_cache_create.");
-  print_footer();
+  ReportInfo info = bug(double_destroy ? "double-free" : "invalid-free", "Free", cache_ptr, 0, ip);
+  info.why = double_destroy ? "The kmem_cache was already destroyed."
+                            : "The pointer is not a kmem_cache created by kmem_cache_create.";
+  info.function = "kmem_cache_destroy";
+  info.describe = false;
+  print_report(info);
 }
 
-void report_destroy_leak(KmemCache* c, u64 live, uptr ip) {
+void report_destroy_leak(const char* cache_name, u64 live, const LeakedObject* objs, unsigned n, uptr ip) {
   ReportScope scope(false);
   if (!scope.active()) return;
   char fn[256];
   function_name_for_pc(ip ? ip - 1 : 0, fn, sizeof(fn));
-  report_printf("kmem_cache_destroy %s: Slab cache still has objects when called from %s\n", c->name,
+  report_printf("kmem_cache_destroy %s: Slab cache still has objects when called from %s\n", cache_name,
                 fn[0] ? fn : "?");
-  report_printf("Objects remaining in %s on kmem_cache_destroy(): %lu\n", c->name, static_cast<unsigned long>(live));
-  unsigned shown = 0;
-  for (Span* s = c->slabs; s && shown < 4; s = s->slab_next) {
-    for (u32 i = 0; i < s->nobjs && shown < 4; i++) {
-      uptr o = s->start + c->lead + static_cast<uptr>(i) * c->slot_size;
-      AllocMeta* am = alloc_meta(c, o);
-      if (am->state.load(std::memory_order_relaxed) != kObjAllocated) continue;
-      report_printf("Object 0x%016lx @offset=%lu allocated by task %u:\n", static_cast<unsigned long>(o),
-                    static_cast<unsigned long>(o - s->start), am->alloc_tid);
-      print_stack_handle(am->alloc_stack);
-      shown++;
-    }
+  report_printf("Objects remaining in %s on kmem_cache_destroy(): %lu\n", cache_name, static_cast<unsigned long>(live));
+  for (unsigned i = 0; i < n; i++) {
+    report_printf("Object 0x%016lx @offset=%lu allocated by task %u:\n", static_cast<unsigned long>(objs[i].obj),
+                  static_cast<unsigned long>(objs[i].offset), objs[i].alloc_tid);
+    print_stack_handle(objs[i].alloc_stack);
   }
   report_printf("The cache's memory is kept: its objects stay valid.\n");
-}
-
-void report_at_exit() {
-  if (options().print_stats) {
-    SlabQuarantine::Stats q = quarantine().stats();
-    DepotStats d = depot_stats();
-    char buf[768];
-    int n = snprintf(buf, sizeof(buf),
-                     "ukasan: stats: quarantine %lu bytes now, peak %lu, bound %lu, batches %lu; evicted %lu bytes "
-                     "in %lu objects over %lu steps (max step %lu bytes, %lu objects); transfers %lu; reports %lu; "
-                     "stack depot %lu stacks, %lu bytes\n",
-                     (unsigned long)q.bytes, (unsigned long)q.peak_bytes, (unsigned long)quarantine().max_bytes(),
-                     (unsigned long)q.batches, (unsigned long)q.evicted_bytes, (unsigned long)q.evicted_objects,
-                     (unsigned long)q.evictions, (unsigned long)q.max_evict_bytes,
-                     (unsigned long)q.max_evict_objects, (unsigned long)q.transfers, (unsigned long)report_count(),
-                     (unsigned long)d.unique_stacks, (unsigned long)d.bytes_used);
-    write_all(2, buf, n > 0 ? static_cast<uptr>(n) : 0);
-  }
-  if (report_count() > 0 && options().fault == kFaultReport && options().exitcode != 0) {
-    fflush(nullptr);  // _exit skips stdio: do not lose the program's buffered output
-    _exit(options().exitcode);
-  }
 }
 
 }  // namespace ukasan

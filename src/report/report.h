@@ -1,19 +1,65 @@
 // KASAN reports in the kernel's format (mm/kasan/report.c, report_generic.c).
 // Every report is printed under one report lock, unbuffered, to the report fd.
+//
+// The report layer sits below the allocator: it knows shadow memory, stacks
+// and symbols, not slabs. What a report says about a heap object comes from
+// the object describer the slab layer installs (report_set_object_describer),
+// what it says about a stack frame or a global from the instrumentation's
+// describer (report_set_describe_hook). Each entry point below fills a
+// ReportInfo and hands it to the one printer, print_report().
 #pragma once
 #include "platform/types.h"
+#include "stackdepot/stackdepot.h"
 
 namespace ukasan {
 
-struct KmemCache;
+// ---- what the slab layer tells a report about a heap object ---------------------
+struct ObjectInfo {
+  bool in_heap;         // the address is in the allocator's arena (its shadow is printed)
+  bool found;           // an object (slab object or large block) was found there
+  bool meta_corrupt;    // its metadata fails its integrity check: nothing else is trusted
+  bool large;           // a page-backed block (kmalloc-large)
+  bool allocated, freed;
+  uptr obj;             // the object's start
+  uptr region;          // the bytes "the buggy address is located ... of" refers to
+  u32 cache_size;       // the cache's object size (0 for large blocks)
+  const char* cache_name;
+  u32 alloc_tid, free_tid;
+  depot_handle_t alloc_stack, free_stack;
+};
+// Fills *out for addr; obj_hint (0: none) names the object when addr lies
+// outside its slot (a write just before an object lands in the previous slot).
+using ObjectDescriber = void (*)(uptr addr, uptr obj_hint, ObjectInfo* out);
+void report_set_object_describer(ObjectDescriber fn);
 
-// A bad access of [addr, addr+size) detected by a check or instrumentation.
-// ip: the code address of the access (its return address into the caller).
-void report_access(uptr addr, uptr size, bool is_write, uptr ip);
 // Describes a non-heap bad address (stack frame, global variable) in
 // report_access; installed by the instrumentation runtime (null: none).
 using DescribeHook = void (*)(uptr bad_addr);
-void set_describe_hook(DescribeHook hook);
+void report_set_describe_hook(DescribeHook hook);
+
+// ---- the report skeleton (the kernel's struct kasan_report_info) ----------------
+struct ReportInfo {
+  const char* bug_type;     // "slab-use-after-free", "double-free", ...
+  const char* function;     // the header's function; null: the symbol at ip
+  const char* op;           // "Read", "Write" or "Free" (the access line)
+  uptr addr;                // the access line's address
+  uptr size;                // its size (printed when op is not "Free")
+  uptr ip;                  // the return address into the reporting frame's caller
+  const char* detail;       // a line printed before the call trace (may be null)
+  const char* why;          // lines printed after the call trace (may be null)
+  bool describe;            // describe the object at describe_addr, print the shadow around bad_addr
+  bool describe_stack;      // ... and, outside the heap, the stack frame or global at bad_addr
+  uptr describe_addr;
+  uptr bad_addr;            // the first bad byte
+  uptr obj_hint;            // see ObjectDescriber
+  bool counts;              // a KASAN bug: counted, subject to multi_shot and fault=abort
+};
+void print_report(const ReportInfo& info);
+
+// ---- entry points ---------------------------------------------------------------
+// A bad access of [addr, addr+size) detected by a check or instrumentation.
+// ip: the code address of the access (its return address into the caller).
+void report_access(uptr addr, uptr size, bool is_write, uptr ip);
 
 enum class FreeError { kDoubleFree, kInvalidFree };
 // why (may be null) adds one explanatory line after the header.
@@ -29,20 +75,27 @@ void report_alloc_dealloc_mismatch(uptr addr, uptr ip, const char* allocated_wit
 // when and how it was detected.
 void report_corruption(const char* type, uptr obj, uptr bad, uptr size, uptr ip, const char* detail);
 
-// kmem_cache_destroy of a cache that still has objects (not a BUG: report,
-// the kernel's pr_err + object list).
-void report_destroy_leak(KmemCache* c, u64 live, uptr ip);
+// kmem_cache_destroy of a cache that still has objects (not a BUG: the
+// kernel's pr_err + object list). objs: up to n of the live objects.
+struct LeakedObject {
+  uptr obj;
+  uptr offset;  // from the start of its slab
+  u32 alloc_tid;
+  depot_handle_t alloc_stack;
+};
+void report_destroy_leak(const char* cache_name, u64 live, const LeakedObject* objs, unsigned n, uptr ip);
 // kmem_cache_destroy of a destroyed or bogus cache pointer.
 void report_bad_destroy(uptr cache_ptr, uptr ip, bool double_destroy);
 
+// ---- state ------------------------------------------------------------------------
 // Whether a report is currently being printed by this thread.
 bool in_report();
 u64 report_count();
-// Called at exit: exit status handling and print_stats.
-void report_at_exit();
-// Called after options are parsed (log_path).
+// Called after options are parsed or changed (log_path, symbolize).
 void report_init();
-void report_lock_for_fork();
-void report_unlock_after_fork(bool child);
+// fork(): the report lock is taken before and released (reset in the child) after.
+void report_fork_prepare();
+void report_fork_parent();
+void report_fork_child();
 
 }  // namespace ukasan

@@ -6,9 +6,8 @@
 
 #include "platform/options.h"
 #include "platform/platform.h"
-#include "report/report.h"
 #include "shadow/shadow.h"
-#include "slab/slab.h"
+#include "slab/internal.h"
 
 namespace ukasan {
 
@@ -23,12 +22,7 @@ u32 cache_count() { return g_caches_used; }
 Lock& caches_lock() { return g_caches_lock; }
 KmemCache* mag_owner(int id) { return g_mag_owner[id]; }
 
-bool caches_init() {
-  g_caches = static_cast<KmemCache*>(map_anon(sizeof(KmemCache) * kMaxCaches));
-  return g_caches != nullptr;
-}
-
-bool is_cache_pointer(const void* p) {
+static bool is_cache_pointer(const void* p) {
   uptr a = reinterpret_cast<uptr>(p), b = reinterpret_cast<uptr>(g_caches);
   return g_caches && a >= b && a < b + sizeof(KmemCache) * kMaxCaches && (a - b) % sizeof(KmemCache) == 0;
 }
@@ -496,7 +490,24 @@ void cache_destroy(KmemCache* c, uptr ip) {
   // Never free live objects: keep the slabs and report. Not under c->lock:
   // a report may spawn the symbolizer (fork handlers take every cache lock);
   // the cache is already marked destroyed, so nothing else changes its slabs.
-  if (live) report_destroy_leak(c, live, ip);
+  if (live) {
+    LeakedObject objs[4];
+    const unsigned n = cache_live_objects(c, objs, 4);
+    report_destroy_leak(c->name, live, objs, n, ip);
+  }
+}
+
+unsigned cache_live_objects(KmemCache* c, LeakedObject* out, unsigned max) {
+  unsigned n = 0;
+  for (Span* s = c->slabs; s && n < max; s = s->slab_next) {
+    for (u32 i = 0; i < s->nobjs && n < max; i++) {
+      const uptr o = s->start + c->lead + static_cast<uptr>(i) * c->slot_size;
+      const AllocMeta* am = alloc_meta(c, o);
+      if (am->state.load(std::memory_order_relaxed) != kObjAllocated) continue;
+      out[n++] = LeakedObject{o, o - s->start, am->alloc_tid, am->alloc_stack};
+    }
+  }
+  return n;
 }
 
 int cache_shrink(KmemCache* c) {
@@ -520,7 +531,7 @@ int cache_shrink(KmemCache* c) {
 
 static KmemCache* g_kmalloc[kKmallocClasses];
 
-bool kmalloc_caches_init() {
+static bool kmalloc_caches_init() {
   char name[32];
   for (unsigned i = 0; i < kKmallocClasses; i++) {
     snprintf(name, sizeof(name), "kmalloc-%u", kKmallocSizes[i]);
@@ -528,6 +539,11 @@ bool kmalloc_caches_init() {
     if (!g_kmalloc[i]) return false;
   }
   return true;
+}
+
+bool caches_init() {
+  g_caches = static_cast<KmemCache*>(map_anon(sizeof(KmemCache) * kMaxCaches));
+  return g_caches && kmalloc_caches_init();
 }
 
 KmemCache* kmalloc_cache_for(uptr size) {

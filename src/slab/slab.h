@@ -1,11 +1,15 @@
 // The slab layer: kmem_cache objects with KASAN redzones and metadata,
-// per-thread magazines, the quarantine glue and the runtime's thread state.
+// per-thread magazines, large blocks, the quarantine glue and the thread
+// states. This header is what the layers above (src/runtime, src/heap) may
+// use; declarations shared only by the files of this directory are in
+// slab/internal.h.
 #pragma once
 #include <atomic>
 
 #include "percpu/thread_slot.h"
 #include "platform/lock.h"
 #include "quarantine/quarantine.h"
+#include "report/report.h"
 #include "slab/meta.h"
 #include "slab/page_alloc.h"
 #include "ukasan/slab.h"  // gfp_t, slab_flags_t and their flags
@@ -93,14 +97,50 @@ struct ThreadState : ThreadSlot {
   int tid;
 };
 
-// ---- runtime ------------------------------------------------------------
-SlotRegistry& thread_slots();
+// ---- life cycle (called by src/runtime) ---------------------------------------
+// Reserves the arena, sets up the quarantine (bound in bytes, 0: off; queue
+// size) and the kmalloc caches; installs the report's object describer.
+// Dies on failure.
+void slab_init(u64 quarantine_bytes, u64 queue_bytes);
+// ukasan_set_options(quarantine_size_mb / quarantine_cache_kb).
+void slab_set_quarantine(u64 quarantine_bytes, u64 queue_bytes);
+extern bool g_quarantine_enabled;  // quarantine bound > 0 (read on every free)
+// fork(): prepare takes every slab lock in lock order (thread-state pool ->
+// thread slots -> quarantine -> caches -> pages); the child repairs what the
+// threads that do not exist there left.
+void slab_fork_prepare();
+void slab_fork_parent();
+void slab_fork_child();
+
+ThreadState* thread_state();  // never null after slab_init
 SlabQuarantine& quarantine();
-extern bool g_quarantine_enabled;  // quarantine_size_mb > 0
-void runtime_set_quarantine_bytes(u64 bytes);  // ukasan_set_options(quarantine_size_mb)
-void runtime_init();          // idempotent, cheap after the first call
-bool runtime_ready();
-ThreadState* thread_state();  // never null after runtime_init
+
+// ---- caches -----------------------------------------------------------------------
+KmemCache* cache_create(const char* name, u32 size, u32 align, slab_flags_t flags, void (*ctor)(void*),
+                        bool is_kmalloc);
+void cache_destroy(KmemCache* c, uptr ip);
+void* cache_alloc(KmemCache* c, gfp_t flags, uptr requested, uptr ip);
+int cache_shrink(KmemCache* c);
+
+// align: a power of two; above kPageSize the block is placed at that alignment.
+void* large_alloc(uptr size, gfp_t flags, uptr ip, uptr align = kPageSize);
+
+// The kmalloc size classes (the kernel's kmalloc_caches[]), declared once.
+constexpr unsigned kKmallocClasses = 13;
+inline constexpr u32 kKmallocSizes[kKmallocClasses] = {8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192};
+constexpr uptr kKmallocMax = KMALLOC_MAX_CACHE_SIZE;
+static_assert(kKmallocSizes[kKmallocClasses - 1] == kKmallocMax);
+// Index of the smallest class holding size (1 <= size <= kKmallocMax).
+inline unsigned kmalloc_index(uptr size) {
+  if (size <= 192) {
+    static constexpr u8 kSmall[25] = {0, 0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6};
+    return kSmall[(size + 7) / 8];
+  }
+  return 64 - static_cast<unsigned>(__builtin_clzll(size - 1)) - 1;  // ceil(log2(size)) - 1: 256 -> 7
+}
+KmemCache* kmalloc_cache_for(uptr size);  // nullptr above kKmallocMax
+
+// ---- objects: the one lookup behind free, ksize/krealloc, the heap and reports -----
 
 // Object geometry helpers.
 inline AllocMeta* alloc_meta(const KmemCache* c, uptr obj) {
@@ -121,75 +161,48 @@ inline uptr slab_object_of(const Span* s, uptr p) {
   return first + idx * c->slot_size;
 }
 
-KmemCache* cache_create(const char* name, u32 size, u32 align, slab_flags_t flags, void (*ctor)(void*),
-                        bool is_kmalloc);
-void cache_destroy(KmemCache* c, uptr ip);
-void* cache_alloc(KmemCache* c, gfp_t flags, uptr requested, uptr ip);
-// Frees obj (already validated as an allocated object of c).
-void cache_free(KmemCache* c, void* obj, uptr ip);
-int cache_shrink(KmemCache* c);
+// Where a pointer lands.
+enum ObjWhere : u8 {
+  kNotOurs,        // outside the arena
+  kFreedPages,     // pages that belong to no slab or block (freed)
+  kInsideObject,   // in a slab or block, not at an object's start (ref: the nearest object)
+  kObjectStart,    // the start of an object, in whatever state
+};
+struct ObjectRef {
+  Span* span;
+  KmemCache* cache;  // nullptr: a large block
+  uptr obj;
+  AllocMeta* am;
+  FreeMeta* fm;
+};
+ObjWhere lookup_object(uptr p, ObjectRef* ref);
+// An allocated object whose metadata is intact.
+inline bool object_live(const ObjectRef& r) {
+  return r.am->check == meta_check(r.obj) && r.am->state.load(std::memory_order_acquire) == kObjAllocated;
+}
+// Its requested size.
+inline uptr object_requested(const ObjectRef& r) { return r.cache ? r.am->requested : r.span->large_size; }
+// The bytes of its slot or pages the program may be given (ksize).
+inline uptr object_usable(const ObjectRef& r) {
+  return r.cache ? r.cache->object_size : round_up(r.span->large_size, kPageSize);
+}
 
-// align: a power of two; above kPageSize the block is placed at that alignment.
-void* large_alloc(uptr size, gfp_t flags, uptr ip, uptr align = kPageSize);
+// Validates a free of p (looked up as where/ref) by kfree / kmem_cache_free
+// (expected: the cache, or null) / free(). Reports invalid-free and
+// double-free itself and returns false if the object must not be freed;
+// true: the object is now the caller's to free (free_object).
+bool free_check(uptr p, ObjWhere where, const ObjectRef& ref, KmemCache* expected, uptr ip);
+void free_object(const ObjectRef& ref, uptr ip);
+// lookup_object + free_check + free_object.
+void free_checked(const void* p, KmemCache* expected, uptr ip);
 
 // Called for every object leaving the quarantine, before it is really freed
 // (slab objects: c and obj; large blocks: c == nullptr, large = the span).
 // Set by the heap front end (src/heap) to verify its free-poison pattern.
 using EvictHook = void (*)(KmemCache* c, uptr obj, Span* large);
-extern EvictHook g_evict_hook;
+void slab_set_evict_hook(EvictHook hook);
 
-// Validates ptr for kfree/kmem_cache_free (expected may be null). Reports
-// invalid-free / double-free itself and returns false if it must not be freed.
-bool free_check(const void* ptr, KmemCache* expected, uptr ip, Span** span_out);
-void free_validated(void* ptr, Span* s, uptr ip);
-
-// The kmalloc size classes (the kernel's kmalloc_caches[]), declared once.
-constexpr unsigned kKmallocClasses = 13;
-inline constexpr u32 kKmallocSizes[kKmallocClasses] = {8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192};
-constexpr uptr kKmallocMax = KMALLOC_MAX_CACHE_SIZE;
-static_assert(kKmallocSizes[kKmallocClasses - 1] == kKmallocMax);
-// Index of the smallest class holding size (1 <= size <= kKmallocMax).
-inline unsigned kmalloc_index(uptr size) {
-  if (size <= 192) {
-    static constexpr u8 kSmall[25] = {0, 0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6};
-    return kSmall[(size + 7) / 8];
-  }
-  return 64 - static_cast<unsigned>(__builtin_clzll(size - 1)) - 1;  // ceil(log2(size)) - 1: 256 -> 7
-}
-KmemCache* kmalloc_cache_for(uptr size);  // nullptr above kKmallocMax
-
-// How far past its bound the quarantine may go before an allocation evicts:
-// 0, or two batches while the background evictor (evict_thread=1) runs.
-uptr alloc_reduce_slack();
-// Evicts one batch; the caller is inside runtime code (runtime_enter).
-void reduce_in_runtime(ThreadState* ts);
-// After a free's put() moved the queue to the FIFO: evict one batch if the
-// FIFO is two batches past what allocations tolerate.
-void reduce_after_transfer(ThreadState* ts);
-// The same, entering runtime code itself (a no-op when nested in a signal handler).
-void reduce_once(ThreadState* ts);
-// The filter bit of a cache's objects in quarantine batches (a summary that
-// lets kmem_cache_destroy skip batches holding none of them). The kmalloc
-// and heap caches, which are never destroyed, set no bit (and a tag of 0
-// makes extract walk everything), so the batches of a program's malloc/kmalloc
-// churn never match a destroyed cache.
-inline u64 quarantine_tag(const KmemCache* c) { return c->is_kmalloc ? 0 : u64(1) << (c->index & 63); }
-// Starts the evictor if the option asks for it and the quarantine has
-// overflowed. Must be called outside runtime code (runtime_enter): it creates
-// a thread, which allocates.
-void evictor_maybe_start();
-
-// Calls fn(queue) for every thread's quarantine queue (for Quarantine::extract).
-template <typename Fn>
-inline void for_each_thread_queue(Fn fn) {
-  for (ThreadSlot* s = thread_slots().first(); s; s = s->next) fn(static_cast<ThreadState*>(s)->queue);
-}
-
-// Drain every queue and the FIFO (synchronizer); used by OOM and the API.
+// Evicts every object from every queue and the FIFO (out of memory, the API).
 void quarantine_drain_all();
-
-// Iteration for reports.
-KmemCache* cache_by_index(u32 i);
-u32 cache_count();
 
 }  // namespace ukasan

@@ -580,6 +580,10 @@ void function_name_for_pc(uptr pc, char* buf, uptr len) {
   if (symbolize_pc(pc, &f)) copy_str(buf, len, f.function);
 }
 
+void symbolizer_fork_prepare() { g_lock.lock(); }
+void symbolizer_fork_parent() { g_lock.unlock(); }
+void symbolizer_fork_child() { g_lock.reset(); }
+
 void symbolizer_disable(bool disabled) { g_disabled.store(disabled, std::memory_order_relaxed); }
 
 void symbolizer_restart() {

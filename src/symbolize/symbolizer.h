@@ -33,4 +33,11 @@ void symbolizer_disable(bool disabled);
 // Stops the symbolizer subprocess(es) and forgets the chosen tool and the
 // failure count; the next query looks up UKASAN_SYMBOLIZER_PATH / PATH again.
 void symbolizer_restart();
+
+// fork(): the symbolizer's lock is taken before and released (reset in the
+// child) after, so a child never inherits it held. Taken after the report
+// lock (a report holds that lock while it symbolizes).
+void symbolizer_fork_prepare();
+void symbolizer_fork_parent();
+void symbolizer_fork_child();
 }  // namespace ukasan

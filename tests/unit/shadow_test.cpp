@@ -5,7 +5,7 @@
 #include <sys/mman.h>
 
 #include "shadow/shadow.h"
-#include "slab/slab.h"
+#include "runtime/runtime.h"
 
 namespace {
 

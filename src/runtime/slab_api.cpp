@@ -6,52 +6,37 @@
 
 #include "platform/platform.h"
 #include "report/report.h"
+#include "runtime/runtime.h"
 #include "shadow/shadow.h"
 #include "slab/slab.h"
 
 namespace ukasan {
-uptr large_size(const Span* s);
 
 static void* kmalloc_impl(size_t size, gfp_t flags, uptr ip) {
   runtime_init();
-  if (UKASAN_UNLIKELY(size == 0)) return reinterpret_cast<void*>(16);  // ZERO_SIZE_PTR
+  if (UKASAN_UNLIKELY(size == 0)) return ZERO_SIZE_PTR;
   KmemCache* c = kmalloc_cache_for(size);
   if (UKASAN_LIKELY(c)) return cache_alloc(c, flags, size, ip);
   return large_alloc(size, flags, ip);
 }
 
 static void kfree_impl(const void* p, uptr ip) {
-  if (reinterpret_cast<uptr>(p) <= 16) return;  // NULL and ZERO_SIZE_PTR
+  if (ZERO_OR_NULL_PTR(p)) return;
   runtime_init();
-  Span* s;
-  if (free_check(p, nullptr, ip, &s)) free_validated(const_cast<void*>(p), s, ip);
+  free_checked(p, nullptr, ip);
 }
 
-// Live object lookup for ksize/krealloc: returns the usable size, or 0 after
-// reporting the bad pointer (as the kernel's kasan_check_byte does).
-static uptr usable_size(const void* p, uptr ip, uptr* requested, KmemCache** cache, Span** span) {
-  uptr a = reinterpret_cast<uptr>(p);
-  Span* s = page_allocator().span_of(a);
-  *span = s;
-  *cache = nullptr;
-  if (s && s->kind == kSpanSlab && slab_object_of(s, a) == a && a >= s->start + s->cache->lead) {
-    AllocMeta* am = alloc_meta(s->cache, a);
-    if (am->state.load(std::memory_order_acquire) == kObjAllocated) {
-      *requested = am->requested;
-      *cache = s->cache;
-      return s->cache->object_size;
-    }
-  } else if (s && s->kind == kSpanLarge && a == s->user &&
-             s->large_alloc.state.load(std::memory_order_acquire) == kObjAllocated) {
-    *requested = large_size(s);
-    return round_up(large_size(s), kPageSize);
-  }
-  if (!s) {
+// The live object p starts, for ksize/krealloc; false after reporting the
+// bad pointer (as the kernel's kasan_check_byte does).
+static bool live_object(const void* p, uptr ip, ObjectRef* ref) {
+  const uptr a = reinterpret_cast<uptr>(p);
+  const ObjWhere where = lookup_object(a, ref);
+  if (where == kObjectStart && object_live(*ref)) return true;
+  if (where == kNotOurs)
     report_free_error(a, ip, FreeError::kInvalidFree, "the pointer was not allocated by ukasan");
-    return 0;
-  }
-  report_access(a, 1, false, ip);
-  return 0;
+  else
+    report_access(a, 1, false, ip);
+  return false;
 }
 
 }  // namespace ukasan
@@ -86,9 +71,7 @@ UKASAN_EXPORT void* kmem_cache_zalloc(struct kmem_cache* s, gfp_t flags) {
 UKASAN_EXPORT void kmem_cache_free(struct kmem_cache* s, void* p) {
   if (!p) return;
   runtime_init();
-  Span* sp;
-  uptr ip = UKASAN_RET_IP;
-  if (free_check(p, reinterpret_cast<KmemCache*>(s), ip, &sp)) free_validated(p, sp, ip);
+  free_checked(p, reinterpret_cast<KmemCache*>(s), UKASAN_RET_IP);
 }
 
 UKASAN_EXPORT int kmem_cache_alloc_bulk(struct kmem_cache* s, gfp_t flags, size_t size, void** p) {
@@ -98,10 +81,7 @@ UKASAN_EXPORT int kmem_cache_alloc_bulk(struct kmem_cache* s, gfp_t flags, size_
   for (size_t i = 0; i < size; i++) {
     p[i] = cache_alloc(c, flags, c->object_size, ip);
     if (!p[i]) {
-      for (size_t j = 0; j < i; j++) {
-        Span* sp;
-        if (free_check(p[j], c, ip, &sp)) free_validated(p[j], sp, ip);
-      }
+      for (size_t j = 0; j < i; j++) free_checked(p[j], c, ip);
       return 0;
     }
   }
@@ -111,10 +91,8 @@ UKASAN_EXPORT int kmem_cache_alloc_bulk(struct kmem_cache* s, gfp_t flags, size_
 UKASAN_EXPORT void kmem_cache_free_bulk(struct kmem_cache* s, size_t size, void** p) {
   runtime_init();
   uptr ip = UKASAN_RET_IP;
-  for (size_t i = 0; i < size; i++) {
-    Span* sp;
-    if (p[i] && free_check(p[i], reinterpret_cast<KmemCache*>(s), ip, &sp)) free_validated(p[i], sp, ip);
-  }
+  for (size_t i = 0; i < size; i++)
+    if (p[i]) free_checked(p[i], reinterpret_cast<KmemCache*>(s), ip);
 }
 
 UKASAN_EXPORT int kmem_cache_shrink(struct kmem_cache* s) {
@@ -147,48 +125,41 @@ UKASAN_EXPORT void* kcalloc(size_t n, size_t size, gfp_t flags) {
 UKASAN_EXPORT void kfree(const void* p) { kfree_impl(p, UKASAN_RET_IP); }
 
 UKASAN_EXPORT size_t ksize(const void* p) {
-  if (reinterpret_cast<uptr>(p) <= 16) return 0;
+  if (ZERO_OR_NULL_PTR(p)) return 0;
   runtime_init();
-  uptr req;
-  KmemCache* c;
-  Span* s;
-  return usable_size(p, UKASAN_RET_IP, &req, &c, &s);
+  ObjectRef r;
+  return live_object(p, UKASAN_RET_IP, &r) ? object_usable(r) : 0;
 }
 
 UKASAN_EXPORT void kfree_sensitive(const void* p) {
-  if (reinterpret_cast<uptr>(p) <= 16) return;
+  if (ZERO_OR_NULL_PTR(p)) return;
   runtime_init();
-  uptr ip = UKASAN_RET_IP, req;
-  KmemCache* c;
-  Span* s;
-  uptr n = usable_size(p, ip, &req, &c, &s);
-  if (!n) return;
-  internal_memset(const_cast<void*>(p), 0, n);  // the slack too: poisoned, so not via memset()
+  const uptr ip = UKASAN_RET_IP;
+  ObjectRef r;
+  if (!live_object(p, ip, &r)) return;
+  internal_memset(const_cast<void*>(p), 0, object_usable(r));  // the slack too: poisoned, so not via memset()
   kfree_impl(p, ip);
 }
 
 UKASAN_EXPORT void* krealloc(const void* p, size_t new_size, gfp_t flags) {
-  uptr ip = UKASAN_RET_IP;
-  if (reinterpret_cast<uptr>(p) <= 16) return kmalloc_impl(new_size, flags, ip);
+  const uptr ip = UKASAN_RET_IP;
+  if (ZERO_OR_NULL_PTR(p)) return kmalloc_impl(new_size, flags, ip);
   if (new_size == 0) {
     kfree_impl(p, ip);
-    return reinterpret_cast<void*>(16);
+    return ZERO_SIZE_PTR;
   }
   runtime_init();
-  uptr req;
-  KmemCache* c;
-  Span* s;
-  uptr usable = usable_size(p, ip, &req, &c, &s);
-  if (!usable) return nullptr;
-  uptr a = reinterpret_cast<uptr>(p);
+  ObjectRef r;
+  if (!live_object(p, ip, &r)) return nullptr;
+  const uptr a = reinterpret_cast<uptr>(p), usable = object_usable(r), req = object_requested(r);
   if (new_size <= usable) {
     // In place: the new tail becomes accessible, a shrunk tail becomes redzone.
-    if (c) {
-      poison(a, c->obj_bytes, kShadowSlabRedzone);
-      alloc_meta(c, a)->requested = static_cast<u32>(new_size);
+    if (r.cache) {
+      poison(a, r.cache->obj_bytes, kShadowSlabRedzone);
+      r.am->requested = static_cast<u32>(new_size);
     } else {
       poison(a, usable, kShadowPageRedzone);
-      s->large_size = new_size;
+      r.span->large_size = new_size;
     }
     unpoison(a, new_size);
     if ((flags & __GFP_ZERO) && new_size > req) memset(reinterpret_cast<char*>(a) + req, 0, new_size - req);

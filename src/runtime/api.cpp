@@ -1,11 +1,12 @@
 // kasan_check_read/write (the kernel's kasan-checks.h) and runtime controls (<ukasan/ukasan.h>).
 #include "ukasan/ukasan.h"
+#include "platform/arch.h"
 #include "platform/options.h"
 #include "platform/print.h"
 #include "report/report.h"
+#include "runtime/runtime.h"
 #include "shadow/shadow.h"
 #include "slab/slab.h"
-#include "stackdepot/stackdepot.h"
 
 namespace ukasan {
 
@@ -35,28 +36,14 @@ UKASAN_EXPORT int ukasan_set_options(const char* opts) {
   u64 before = options().quarantine_size_mb, cache_before = options().quarantine_cache_kb;
   int errors = options_parse(opts);
   if (options().quarantine_size_mb != before || options().quarantine_cache_kb != cache_before)
-    runtime_set_quarantine_bytes(options_quarantine_bytes());
+    slab_set_quarantine(options_quarantine_bytes(), options().quarantine_cache_kb << 10);
   report_init();
   return errors;
 }
 
 UKASAN_EXPORT void ukasan_get_stats(struct ukasan_stats* out) {
   runtime_init();
-  SlabQuarantine::Stats q = quarantine().stats();
-  DepotStats d = depot_stats();
-  out->quarantine_bytes = q.bytes;
-  out->quarantine_peak_bytes = q.peak_bytes;
-  out->quarantine_max_bytes = quarantine().max_bytes();
-  out->quarantine_batches = q.batches;
-  out->evicted_bytes = q.evicted_bytes;
-  out->evicted_objects = q.evicted_objects;
-  out->evictions = q.evictions;
-  out->max_evict_bytes = q.max_evict_bytes;
-  out->max_evict_objects = q.max_evict_objects;
-  out->transfers = q.transfers;
-  out->reports = report_count();
-  out->stack_depot_stacks = d.unique_stacks;
-  out->stack_depot_bytes = d.bytes_used;
+  runtime_stats(out);
 }
 
 UKASAN_EXPORT void ukasan_quarantine_drain(void) {

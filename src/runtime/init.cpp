@@ -1,0 +1,129 @@
+// Bring-up, fork and exit of the whole runtime. Each component locks and
+// repairs its own state at fork; this file only orders them.
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "platform/options.h"
+#include "platform/platform.h"
+#include "report/report.h"
+#include "runtime/runtime.h"
+#include "shadow/shadow.h"
+#include "slab/slab.h"
+#include "symbolize/symbolizer.h"
+#include "ukasan/ukasan.h"
+
+namespace ukasan {
+
+// ---- fork ---------------------------------------------------------------------------
+// fork() in a multithreaded program: the prepare handler takes every runtime
+// lock (the slab layer's in its lock order, then the report's and the
+// symbolizer's, which a report takes while holding its own), so the child never inherits a lock held by a thread that does
+// not exist there. A report spawning the symbolizer (fork + exec while this
+// thread holds the report lock) skips them: that child only execs.
+
+static void fork_prepare() {
+  if (in_report()) return;
+  slab_fork_prepare();
+  report_fork_prepare();
+  symbolizer_fork_prepare();
+}
+
+static void fork_parent() {
+  if (in_report()) return;
+  symbolizer_fork_parent();
+  report_fork_parent();
+  slab_fork_parent();
+}
+
+static void fork_child() {
+  if (in_report()) return;
+  platform_after_fork_child();  // first: the components read the new tid
+  symbolizer_fork_child();
+  report_fork_child();
+  slab_fork_child();
+}
+
+// ---- init ---------------------------------------------------------------------------
+
+static std::atomic<int> g_init{0};  // 0 not started, 1 in progress, 2 done
+static UKASAN_TLS bool t_initializing;
+
+bool runtime_ready() { return g_init.load(std::memory_order_acquire) == 2; }
+
+void runtime_init() {
+  if (UKASAN_LIKELY(g_init.load(std::memory_order_acquire) == 2)) return;
+  int expected = 0;
+  if (!g_init.compare_exchange_strong(expected, 1)) {
+    if (t_initializing) return;  // re-entered from inside init on this thread
+    while (g_init.load(std::memory_order_acquire) != 2) sched_yield();
+    return;
+  }
+  t_initializing = true;
+  options_init_from_env();
+  report_init();
+  shadow_init();
+  slab_init(options_quarantine_bytes(), options().quarantine_cache_kb << 10);
+  g_init.store(2, std::memory_order_release);
+  // Late steps may allocate through libc (which may be us): run them after
+  // the runtime is usable.
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+  t_initializing = false;
+}
+
+// ---- exit ---------------------------------------------------------------------------
+
+void runtime_stats(ukasan_stats* out) {
+  SlabQuarantine::Stats q = quarantine().stats();
+  DepotStats d = depot_stats();
+  out->quarantine_bytes = q.bytes;
+  out->quarantine_peak_bytes = q.peak_bytes;
+  out->quarantine_max_bytes = quarantine().max_bytes();
+  out->quarantine_batches = q.batches;
+  out->evicted_bytes = q.evicted_bytes;
+  out->evicted_objects = q.evicted_objects;
+  out->evictions = q.evictions;
+  out->max_evict_bytes = q.max_evict_bytes;
+  out->max_evict_objects = q.max_evict_objects;
+  out->transfers = q.transfers;
+  out->reports = report_count();
+  out->stack_depot_stacks = d.unique_stacks;
+  out->stack_depot_bytes = d.bytes_used;
+}
+
+static void print_stats() {
+  ukasan_stats s;
+  runtime_stats(&s);
+  char buf[768];
+  int n = snprintf(buf, sizeof(buf),
+                   "ukasan: stats: quarantine %lu bytes now, peak %lu, bound %lu, batches %lu; evicted %lu bytes "
+                   "in %lu objects over %lu steps (max step %lu bytes, %lu objects); transfers %lu; reports %lu; "
+                   "stack depot %lu stacks, %lu bytes\n",
+                   (unsigned long)s.quarantine_bytes, (unsigned long)s.quarantine_peak_bytes,
+                   (unsigned long)s.quarantine_max_bytes, (unsigned long)s.quarantine_batches,
+                   (unsigned long)s.evicted_bytes, (unsigned long)s.evicted_objects, (unsigned long)s.evictions,
+                   (unsigned long)s.max_evict_bytes, (unsigned long)s.max_evict_objects,
+                   (unsigned long)s.transfers, (unsigned long)s.reports, (unsigned long)s.stack_depot_stacks,
+                   (unsigned long)s.stack_depot_bytes);
+  write_all(2, buf, n > 0 ? static_cast<uptr>(n) : 0);
+}
+
+// A process that printed a report and was not aborted exits with `exitcode`
+// (ASan's convention), whatever status it was going to exit with.
+static void runtime_at_exit() {
+  if (options().print_stats) print_stats();
+  if (report_count() > 0 && options().fault == kFaultReport && options().exitcode != 0) {
+    fflush(nullptr);  // _exit skips stdio: do not lose the program's buffered output
+    _exit(options().exitcode);
+  }
+}
+
+// Map the shadow and set up the runtime before any other constructor of the
+// program (constructors of libraries that depend on us run later).
+__attribute__((constructor(101))) static void ukasan_ctor() { runtime_init(); }
+__attribute__((destructor(101))) static void ukasan_dtor() { runtime_at_exit(); }
+
+}  // namespace ukasan

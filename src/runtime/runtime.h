@@ -1,0 +1,19 @@
+// The runtime's life cycle, above the core layers: bring-up (options, report,
+// shadow, slab), the fork handlers that call each component's own, and exit
+// (statistics, the exit status of a process that reported). The exported C
+// API (<ukasan/ukasan.h>, <ukasan/slab.h>) lives here too. The front ends
+// (src/heap, src/instrumentation) call runtime_init() before anything else.
+#pragma once
+#include "platform/types.h"
+
+struct ukasan_stats;
+
+namespace ukasan {
+
+void runtime_init();   // idempotent, cheap after the first call
+bool runtime_ready();  // runtime_init has completed (false while it runs)
+
+// The statistics ukasan_get_stats() returns and print_stats prints.
+void runtime_stats(ukasan_stats* out);
+
+}  // namespace ukasan

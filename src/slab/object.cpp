@@ -1,0 +1,108 @@
+// Which object a pointer belongs to: the one lookup behind kfree,
+// kmem_cache_free, ksize/krealloc, the heap's free/realloc and the reports'
+// object descriptions; and the validation of a free.
+#include "shadow/shadow.h"
+#include "slab/internal.h"
+
+namespace ukasan {
+
+ObjWhere lookup_object(uptr p, ObjectRef* ref) {
+  Span* s = page_allocator().span_of(p);
+  if (!s) return kNotOurs;
+  if (s->kind == kSpanSlab) {
+    KmemCache* c = s->cache;
+    const uptr obj = slab_object_of(s, p);
+    *ref = ObjectRef{s, c, obj, alloc_meta(c, obj), free_meta(c, obj)};
+    return obj == p ? kObjectStart : kInsideObject;
+  }
+  if (s->kind == kSpanLarge) {
+    *ref = ObjectRef{s, nullptr, s->user, &s->large_alloc, &s->large_free};
+    return s->user == p ? kObjectStart : kInsideObject;
+  }
+  return kFreedPages;
+}
+
+static bool invalid_free(uptr p, uptr ip, const char* why) {
+  report_free_error(p, ip, FreeError::kInvalidFree, why);
+  return false;
+}
+
+bool free_check(uptr p, ObjWhere where, const ObjectRef& ref, KmemCache* expected, uptr ip) {
+  switch (where) {
+    case kNotOurs:
+      return invalid_free(p, ip, "the pointer was not allocated by ukasan");
+    case kFreedPages: {
+      const bool freed = *mem_to_shadow(p) == kShadowPageFree;
+      report_free_error(p, ip, freed ? FreeError::kDoubleFree : FreeError::kInvalidFree,
+                        freed ? nullptr : "the pointer was not allocated by ukasan");
+      return false;
+    }
+    case kInsideObject:
+      return invalid_free(p, ip, ref.cache ? "the pointer is not at the start of an object"
+                                           : "the pointer is not at the start of the block");
+    case kObjectStart:
+      break;
+  }
+  if (ref.cache) {
+    if (expected && expected != ref.cache) return invalid_free(p, ip, "the object belongs to another cache");
+    if (ref.cache->state.load(std::memory_order_relaxed) != kCacheActive)
+      return invalid_free(p, ip, "the object's cache was destroyed");
+  } else if (expected) {
+    return invalid_free(p, ip, "a kmalloc block freed with kmem_cache_free");
+  }
+  // The CAS makes two racing frees of one object safe: exactly one wins.
+  u8 st = kObjAllocated;
+  if (!ref.am->state.compare_exchange_strong(st, kObjQuarantined, std::memory_order_acq_rel)) {
+    if (st == kObjQuarantined || st == kObjFree)
+      report_free_error(p, ip, FreeError::kDoubleFree, nullptr);
+    else
+      invalid_free(p, ip, "the object's metadata is corrupted");
+    return false;
+  }
+  return true;
+}
+
+void free_object(const ObjectRef& ref, uptr ip) {
+  if (ref.cache)
+    cache_free(ref.cache, reinterpret_cast<void*>(ref.obj), ip);
+  else
+    large_free(ref.span, ip);
+}
+
+void free_checked(const void* ptr, KmemCache* expected, uptr ip) {
+  const uptr p = reinterpret_cast<uptr>(ptr);
+  ObjectRef ref;
+  const ObjWhere where = lookup_object(p, &ref);
+  if (free_check(p, where, ref, expected, ip)) free_object(ref, ip);
+}
+
+void describe_object(uptr addr, uptr obj_hint, ObjectInfo* out) {
+  ObjectRef r;
+  const ObjWhere where = lookup_object(addr, &r);
+  out->in_heap = where != kNotOurs;
+  if (where != kInsideObject && where != kObjectStart) return;
+  if (r.cache && obj_hint) {
+    r.obj = obj_hint;
+    r.am = alloc_meta(r.cache, obj_hint);
+    r.fm = free_meta(r.cache, obj_hint);
+  }
+  out->found = true;
+  out->obj = r.obj;
+  if (r.am->check != meta_check(r.obj)) {
+    out->meta_corrupt = true;
+    return;
+  }
+  const u8 st = r.am->state.load(std::memory_order_acquire);
+  out->allocated = st == kObjAllocated;
+  out->freed = st == kObjQuarantined || (st == kObjFree && r.fm->free_tid != 0);
+  out->large = !r.cache;
+  out->cache_name = r.cache ? r.cache->name : "kmalloc-large";
+  out->cache_size = r.cache ? r.cache->object_size : 0;
+  out->region = !r.cache ? r.span->large_size : out->allocated ? r.am->requested : r.cache->object_size;
+  out->alloc_tid = r.am->alloc_tid;
+  out->alloc_stack = r.am->alloc_stack;
+  out->free_tid = r.fm->free_tid;
+  out->free_stack = r.fm->free_stack;
+}
+
+}  // namespace ukasan
