@@ -5,23 +5,26 @@
 #include <unistd.h>
 
 #include "platform/platform.h"
+#include "platform/test_knobs.h"
 
 namespace ukasan {
 
 Options g_options;  // constant-initialised (zero) until options_init_from_env()
+TestKnobs g_test_knobs;
 // Storage for string options (log_path); no heap.
 static char g_str_storage[4][512];
 static int g_str_used;
 
 
 void options_set_defaults() {
-#define UKASAN_OPTION(type, name, def, desc) g_options.name = def;
+#define UKASAN_OPTION(type, name, def, when, desc) g_options.name = def;
 #include "platform/options.inc"
 #undef UKASAN_OPTION
   g_str_used = 0;
 }
 
-static void complain(const char* what, const char* key, uptr klen, const char* val, uptr vlen) {
+static void complain(const char* what, const char* key, uptr klen, const char* val, uptr vlen,
+                     const char* outcome = "'; using the default") {
   char buf[512];
   uptr n = 0;
   auto add = [&](const char* s, uptr len) {
@@ -37,7 +40,7 @@ static void complain(const char* what, const char* key, uptr klen, const char* v
     add("=", 1);
     add(val, vlen);
   }
-  add("'; using the default", 20);
+  add(outcome, strlen(outcome));
   buf[n++] = '\n';
   write_all(2, buf, n);
 }
@@ -88,7 +91,10 @@ static bool set_fault(FaultMode* dst, const char* v, uptr len) {
   return false;
 }
 
-int options_parse(const char* s) {
+enum When { kStartup, kRuntime };
+constexpr When kWhen_startup = kStartup, kWhen_runtime = kRuntime;
+
+int options_parse(const char* s, bool at_runtime) {
   int errors = 0;
   if (!s) return 0;
   while (*s) {
@@ -103,17 +109,25 @@ int options_parse(const char* s) {
         uptr klen = static_cast<uptr>(eq - s);
         const char* v = eq + 1;
         uptr vlen = len - klen - 1;
-        bool known = false, ok = false;
-#define UKASAN_OPTION(type, name, def, desc)                                  \
+        bool known = false, ok = false, refused = false;
+#define UKASAN_OPTION(type, name, def, when, desc)                            \
   if (!known && klen == sizeof(#name) - 1 && !memcmp(s, #name, klen)) {      \
     known = true;                                                             \
-    ok = set_##type(&g_options.name, v, vlen);                               \
-    if (!ok) g_options.name = def;                                            \
+    if (at_runtime && kWhen_##when == kStartup) {                             \
+      refused = true;                                                         \
+    } else {                                                                  \
+      UKASAN_OPT_TYPE_##type value;                                           \
+      ok = set_##type(&value, v, vlen);                                       \
+      g_options.name = ok ? value : def;                                      \
+    }                                                                         \
   }
 #include "platform/options.inc"
 #undef UKASAN_OPTION
         if (!known) {
           complain("unknown option", s, klen, nullptr, 0);
+          errors++;
+        } else if (refused) {
+          complain("start-up option", s, klen, v, vlen, "': set it in the environment; unchanged");
           errors++;
         } else if (!ok) {
           complain("invalid value for option", s, klen, v, vlen);
@@ -129,11 +143,12 @@ int options_parse(const char* s) {
 
 void options_init_from_env() {
   options_set_defaults();
-  options_parse(getenv("UKASAN_OPTIONS"));
+  options_parse(getenv("UKASAN_OPTIONS"), /*at_runtime=*/false);
 }
 
 u64 options_quarantine_bytes() {
-  if (g_options.quarantine_size_mb != kAutoSize) return g_options.quarantine_size_mb << 20;
+  const u64 mb = g_options.quarantine_size_mb;
+  if (mb != kAutoSize) return mb << 20;
   long pages = sysconf(_SC_PHYS_PAGES);
   u64 ram = pages > 0 ? static_cast<u64>(pages) * kPageSize : (8ull << 30);
   u64 q = ram / 32;

@@ -1,5 +1,7 @@
-// Runtime options (the list lives in options.inc, declared once).
+// User options (the list lives in options.inc, declared once).
 #pragma once
+#include <atomic>
+
 #include "platform/types.h"
 
 namespace ukasan {
@@ -7,8 +9,25 @@ namespace ukasan {
 enum FaultMode : int { kFaultReport = 0, kFaultAbort = 1 };
 constexpr u64 kAutoSize = ~0ull;  // "pick the default"
 
+// An option's value: read on fast paths from any thread while
+// ukasan_set_options() may change it, so a relaxed atomic (a plain load on
+// x86-64) rather than a racy plain field.
+template <typename T>
+class OptionValue {
+ public:
+  constexpr OptionValue() = default;
+  operator T() const { return v_.load(std::memory_order_relaxed); }
+  OptionValue& operator=(T x) {
+    v_.store(x, std::memory_order_relaxed);
+    return *this;
+  }
+
+ private:
+  std::atomic<T> v_{};
+};
+
 struct Options {
-#define UKASAN_OPTION(type, name, def, desc) UKASAN_OPT_TYPE_##type name;
+#define UKASAN_OPTION(type, name, def, when, desc) OptionValue<UKASAN_OPT_TYPE_##type> name;
 #define UKASAN_OPT_TYPE_bool bool
 #define UKASAN_OPT_TYPE_size u64
 #define UKASAN_OPT_TYPE_int int
@@ -19,12 +38,14 @@ struct Options {
 };
 
 extern Options g_options;
-inline Options& options() { return g_options; }
+inline const Options& options() { return g_options; }
 // Set all options to their defaults.
 void options_set_defaults();
-// Parse "k=v:k=v". A malformed or unknown entry prints one line naming it to
-// stderr and leaves that option at its default; returns the number of errors.
-int options_parse(const char* s);
+// Parse "k=v:k=v". A malformed or unknown entry, or (at_runtime) a start-up
+// option, prints one line naming it to stderr; a malformed value leaves its
+// option at the default, a refused one leaves it unchanged. Returns the
+// number of such entries.
+int options_parse(const char* s, bool at_runtime);
 // Defaults, then $UKASAN_OPTIONS. Called once by runtime init.
 void options_init_from_env();
 // Effective quarantine bound in bytes (resolves the 0 = automatic default).

@@ -34,7 +34,7 @@ UKASAN_EXPORT bool kasan_check_write(const volatile void* p, unsigned int size) 
 UKASAN_EXPORT int ukasan_set_options(const char* opts) {
   runtime_init();
   u64 before = options().quarantine_size_mb, cache_before = options().quarantine_cache_kb;
-  int errors = options_parse(opts);
+  int errors = options_parse(opts, /*at_runtime=*/true);
   if (options().quarantine_size_mb != before || options().quarantine_cache_kb != cache_before)
     slab_set_quarantine(options_quarantine_bytes(), options().quarantine_cache_kb << 10);
   report_init();

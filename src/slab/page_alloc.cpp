@@ -2,7 +2,7 @@
 
 #include <new>
 
-#include "platform/options.h"
+#include "platform/test_knobs.h"
 #include "platform/platform.h"
 #include "shadow/shadow.h"
 
@@ -74,9 +74,9 @@ void PageAllocator::set_map(Span* s) {
 
 Span* PageAllocator::alloc_span(uptr npages, SpanKind kind) {
   LockGuard g(lock_);
-  // UKASAN_OPTIONS=debug_fail_pages=N (tests): simulated out of memory.
-  if (UKASAN_UNLIKELY(options().debug_fail_pages)) {
-    options().debug_fail_pages--;
+  // Tests (g_test_knobs.fail_spans = N): simulated out of memory.
+  if (UKASAN_UNLIKELY(g_test_knobs.fail_spans.load(std::memory_order_relaxed))) {
+    g_test_knobs.fail_spans.fetch_sub(1, std::memory_order_relaxed);  // under lock_: no other decrement
     return nullptr;
   }
   Span* s = nullptr;

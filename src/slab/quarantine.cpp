@@ -7,6 +7,7 @@
 
 #include "platform/options.h"
 #include "platform/platform.h"
+#include "platform/test_knobs.h"
 #include "slab/internal.h"
 
 namespace ukasan {
@@ -38,10 +39,10 @@ uptr SlabQuarantineCb::size(QNode* n) {
   return quarantine_charge(large_span_of_node(n)->npages * kPageSize);
 }
 
-// UKASAN_OPTIONS=debug_stress=1 (tests): yield after an evictor claims a
-// group, so that a protocol bug becomes a likely failure instead of a rare one.
+// Tests (g_test_knobs.evict_yield): yield after an evictor claims a group,
+// so that a protocol bug becomes a likely failure instead of a rare one.
 void SlabQuarantineCb::in_flight() {
-  if (UKASAN_UNLIKELY(options().debug_stress)) sched_yield();
+  if (UKASAN_UNLIKELY(g_test_knobs.evict_yield.load(std::memory_order_relaxed))) sched_yield();
 }
 
 void* SlabQuarantineCb::map(uptr bytes) { return map_anon(bytes); }

@@ -24,7 +24,7 @@ struct SlabQuarantineCb {
   static void set_next(Node* n, Node* x) { n->next = x; }
   static uptr size(Node* n);
   static void recycle(Node* n, void* ctx);  // ctx: ThreadState* or nullptr
-  static void in_flight();                  // debug_stress: widen the race windows
+  static void in_flight();                  // tests: widen the race windows
   static void relax(unsigned spins);        // a synchronizer waits for a claimed node
   static void prefetch(Node* n);
   static void* map(uptr bytes);

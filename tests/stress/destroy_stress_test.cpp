@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "platform/arch.h"
+#include "platform/test_knobs.h"
 #include "test_util.h"
 #include "ukasan/slab.h"
 
@@ -40,7 +41,8 @@ struct Inbox {
 void destroy_while_others_free(int kChurn, int kRounds) {
   ukasan_test::expect_reports_mode();
   // Small queues and FIFO: transfers and evictions happen all the time.
-  ukasan_set_options("quarantine_size_mb=1:quarantine_cache_kb=4:debug_stress=1");
+  ASSERT_EQ(ukasan_set_options("quarantine_size_mb=1:quarantine_cache_kb=4"), 0);
+  ukasan::g_test_knobs.evict_yield = true;  // widen the protocol's race windows
   ReportCapture cap;
   std::vector<Inbox> inbox(kChurn);
   std::atomic<long> pending{0};
@@ -121,7 +123,8 @@ void destroy_while_others_free(int kChurn, int kRounds) {
   EXPECT_NE(cap.text().find("kmem_cache_destroy leak_on_purpose: Slab cache still has objects"), std::string::npos);
   EXPECT_NE(cap.text().find("Objects remaining in leak_on_purpose on kmem_cache_destroy(): 1"), std::string::npos);
   (void)kept;
-  ukasan_set_options("quarantine_size_mb=256:quarantine_cache_kb=1024:debug_stress=0");
+  ukasan_set_options("quarantine_size_mb=256:quarantine_cache_kb=1024");
+  ukasan::g_test_knobs.evict_yield = false;
 }
 
 TEST(DestroyStress, DestroyWhileOthersFree) { destroy_while_others_free(2, kRounds); }

@@ -1,6 +1,6 @@
 // Bad input (issue #6, "Verification"): malformed UKASAN_OPTIONS, huge sizes
 // and overflows, frees of pointers ukasan never handed out, destroy misuse,
-// simulated out of memory (debug_fail_pages) and reports from many threads.
+// simulated out of memory (the fail_spans test knob) and reports from many threads.
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "platform/options.h"
+#include "platform/test_knobs.h"
 #include "test_util.h"
 #include "ukasan/slab.h"
 
@@ -28,9 +29,13 @@ class BadInputTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ukasan_test::expect_reports_mode();
-    ukasan_set_options("symbolize=0:stacktrace=1:debug_fail_pages=0");
+    ukasan_set_options("symbolize=0:stacktrace=1");
+    ukasan::g_test_knobs.fail_spans = 0;
   }
-  void TearDown() override { ukasan_set_options("symbolize=1:debug_fail_pages=0"); }
+  void TearDown() override {
+    ukasan_set_options("symbolize=1");
+    ukasan::g_test_knobs.fail_spans = 0;
+  }
 };
 
 using ukasan_test::split_lines;
@@ -42,12 +47,11 @@ struct Snapshot {
   bool multi_shot, stacktrace, symbolize, print_stats;
   int exitcode;
   ukasan::FaultMode fault;
-  uint64_t quarantine_size_mb, quarantine_cache_kb, poison_check_bytes, debug_fail_pages;
+  uint64_t quarantine_size_mb, quarantine_cache_kb, poison_check_bytes;
   static Snapshot take() {
     const ukasan::Options& o = ukasan::options();
-    return Snapshot{o.multi_shot,         o.stacktrace,          o.symbolize,          o.print_stats,
-                    o.exitcode,           o.fault,               o.quarantine_size_mb, o.quarantine_cache_kb,
-                    o.poison_check_bytes, o.debug_fail_pages};
+    return Snapshot{o.multi_shot, o.stacktrace,         o.symbolize,           o.print_stats,       o.exitcode,
+                    o.fault,      o.quarantine_size_mb, o.quarantine_cache_kb, o.poison_check_bytes};
   }
   bool operator==(const Snapshot&) const = default;
 };
@@ -73,13 +77,12 @@ TEST_F(BadInputTest, MalformedOptionEntriesAreNamedAndFallBackToDefaults) {
       {"quarantine_size_mb= 5", "quarantine_size_mb"},
       {"quarantine_size_mb=99999999999999999999999999", "quarantine_size_mb"},  // > 19 digits
       {"quarantine_cache_kb=18446744073709551616", "quarantine_cache_kb"},    // 2^64
-      {"poison_check_bytes=0x10", "poison_check_bytes"},
       {"exitcode=256", "exitcode"},
       {"exitcode=-1", "exitcode"},
       {"exitcode=4294967297", "exitcode"},
       {"fault=explode", "fault"},
       {"fault=REPORT", "fault"},
-      {"debug_fail_pages=many", "debug_fail_pages"},
+      {"debug_fail_pages=1", "debug_fail_pages"},  // a test knob, not an option
       {"no_such_option=1", "no_such_option"},
       {"MULTI_SHOT=1", "MULTI_SHOT"},
       {"multi_shot", "multi_shot"},  // missing '=': no value, the option is left as it is
@@ -90,7 +93,7 @@ TEST_F(BadInputTest, MalformedOptionEntriesAreNamedAndFallBackToDefaults) {
     SCOPED_TRACE(std::string(m.entry).substr(0, 60));
     // Non-default values everywhere, so a fallback to the default is visible.
     ASSERT_EQ(ukasan_set_options("multi_shot=1:stacktrace=0:exitcode=7:fault=report:quarantine_size_mb=3:"
-                                 "quarantine_cache_kb=128:poison_check_bytes=100:debug_fail_pages=0"),
+                                 "quarantine_cache_kb=128"),
               0);
     Snapshot before = Snapshot::take();
     testing::internal::CaptureStderr();
@@ -110,17 +113,41 @@ TEST_F(BadInputTest, MalformedOptionEntriesAreNamedAndFallBackToDefaults) {
     if (key == "stacktrace") expect.stacktrace = true;
     if (key == "quarantine_size_mb") expect.quarantine_size_mb = ukasan::kAutoSize;
     if (key == "quarantine_cache_kb") expect.quarantine_cache_kb = 1024;
-    if (key == "poison_check_bytes") expect.poison_check_bytes = 4096;
     if (key == "exitcode") expect.exitcode = 1;
     if (key == "fault") expect.fault = ukasan::kFaultReport;
-    if (key == "debug_fail_pages") expect.debug_fail_pages = 0;
     EXPECT_TRUE(after == expect);
     if (key == "log_path") {
       EXPECT_STREQ(ukasan::options().log_path, "");
     }
   }
   ukasan_test::expect_reports_mode();
-  ukasan_set_options("stacktrace=1:quarantine_size_mb=256:quarantine_cache_kb=1024:poison_check_bytes=4096");
+  ukasan_set_options("stacktrace=1:quarantine_size_mb=256:quarantine_cache_kb=1024");
+}
+
+// Start-up options (options.inc: startup) shape state that already exists
+// (the canaries of live heap blocks, the pattern of quarantined ones): a
+// run-time change is refused with one line and an error, never accepted and
+// ignored.
+TEST_F(BadInputTest, StartupOptionsCannotChangeAtRunTime) {
+  for (const char* entry : {"poison_check_bytes=0", "redzone_check_bytes=64"}) {
+    SCOPED_TRACE(entry);
+    Snapshot before = Snapshot::take();
+    testing::internal::CaptureStderr();
+    EXPECT_EQ(ukasan_set_options(entry), 1);
+    std::vector<std::string> lines = split_lines(testing::internal::GetCapturedStderr());
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_NE(lines[0].find(std::string(entry).substr(0, std::string(entry).find('='))), std::string::npos) << lines[0];
+    EXPECT_NE(lines[0].find("start-up"), std::string::npos) << lines[0];
+    EXPECT_TRUE(Snapshot::take() == before);
+  }
+  EXPECT_EQ(ukasan::options().poison_check_bytes, 4096u);
+  EXPECT_EQ(ukasan::options().redzone_check_bytes, 16u);
+  // The run-time entries around a refused one still apply.
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(ukasan_set_options("exitcode=5:poison_check_bytes=1:exitcode=6"), 1);
+  testing::internal::GetCapturedStderr();
+  EXPECT_EQ(ukasan::options().exitcode, 6);
+  ukasan_test::expect_reports_mode();
 }
 
 TEST_F(BadInputTest, EmptyEntriesAreIgnoredAndGoodEntriesAroundBadOnesApply) {
@@ -419,15 +446,14 @@ TEST_F(BadInputTest, DestroyOfEmptyCacheTwiceAndOfBogusPointers) {
   free(foreign);
 }
 
-// ---- out of memory (debug_fail_pages) ------------------------------------------
+// ---- out of memory (g_test_knobs.fail_spans) ------------------------------------------
 
 TEST_F(BadInputTest, DebugFailPagesCountsDown) {
-  ASSERT_EQ(ukasan_set_options("debug_fail_pages=2"), 0);
-  EXPECT_EQ(ukasan::options().debug_fail_pages, 2u);
+  ukasan::g_test_knobs.fail_spans = 2;
   // A large block needs a span: the first attempt fails, the quarantine is
   // drained, the retry fails too: NULL. Both failures are consumed.
   EXPECT_EQ(kmalloc(100000, GFP_KERNEL), nullptr);
-  EXPECT_EQ(ukasan::options().debug_fail_pages, 0u);
+  EXPECT_EQ(ukasan::g_test_knobs.fail_spans, 0u);
   void* p = kmalloc(100000, GFP_KERNEL);
   EXPECT_NE(p, nullptr);
   kfree(p);
@@ -444,24 +470,24 @@ TEST_F(BadInputTest, LargeAllocationDrainsTheQuarantineAndRetriesOnce) {
   ReportCapture rc;
   // Transient failure: one span allocation fails, the drain frees the
   // quarantine, the retry succeeds.
-  ASSERT_EQ(ukasan_set_options("debug_fail_pages=1"), 0);
+  ukasan::g_test_knobs.fail_spans = 1;
   char* p = static_cast<char*>(kmalloc(30000, GFP_KERNEL));
   ASSERT_NE(p, nullptr);
-  EXPECT_EQ(ukasan::options().debug_fail_pages, 0u);
+  EXPECT_EQ(ukasan::g_test_knobs.fail_spans, 0u);
   EXPECT_TRUE(kasan_check_write(p, 30000));
   ukasan_get_stats(&st);
   EXPECT_EQ(st.quarantine_bytes, 0u) << "the quarantine was not drained";
   EXPECT_EQ(st.evicted_bytes, evicted_before) << "a drain is not an eviction";
   // Persistent failure: drained again (one more freed block), still NULL.
   kfree(kmalloc(20000, GFP_KERNEL));
-  ASSERT_EQ(ukasan_set_options("debug_fail_pages=1000"), 0);
+  ukasan::g_test_knobs.fail_spans = 1000;
   EXPECT_EQ(kmalloc(30000, GFP_KERNEL), nullptr);
   EXPECT_EQ(kzalloc(1 << 20, GFP_KERNEL), nullptr);
   EXPECT_EQ(krealloc(p, 90000, GFP_KERNEL), nullptr);  // the old block stays valid
   EXPECT_TRUE(kasan_check_write(p, 30000));
   ukasan_get_stats(&st);
   EXPECT_EQ(st.quarantine_bytes, 0u);
-  ASSERT_EQ(ukasan_set_options("debug_fail_pages=0"), 0);
+  ukasan::g_test_knobs.fail_spans = 0;
   kfree(p);
   EXPECT_EQ(rc.text(), "");
   ukasan_set_options("quarantine_size_mb=256:quarantine_cache_kb=1024");
@@ -476,7 +502,7 @@ TEST_F(BadInputTest, CacheAllocationDrainsTheQuarantineAndRetriesOnce) {
   std::vector<void*> objs;
   objs.push_back(kmem_cache_alloc(c, GFP_KERNEL));
   ASSERT_NE(objs[0], nullptr);
-  ASSERT_EQ(ukasan_set_options("debug_fail_pages=1000000"), 0);
+  ukasan::g_test_knobs.fail_spans = 1000000;
   for (;;) {
     void* p = kmem_cache_alloc(c, GFP_KERNEL);
     if (!p) break;
@@ -501,7 +527,7 @@ TEST_F(BadInputTest, CacheAllocationDrainsTheQuarantineAndRetriesOnce) {
   ukasan_get_stats(&st);
   EXPECT_EQ(st.quarantine_bytes, 0u);
   EXPECT_TRUE(kasan_check_write(p, 1000));
-  ASSERT_EQ(ukasan_set_options("debug_fail_pages=0"), 0);
+  ukasan::g_test_knobs.fail_spans = 0;
   ReportCapture rc;
   kmem_cache_free(c, p);
   kmem_cache_destroy(c);
