@@ -213,27 +213,20 @@ using namespace ukasan;
 
 // ---- loads and stores -------------------------------------------------------------
 
-#define UKASAN_DEFINE_ACCESS(n)                                                                  \
-  UKASAN_EXPORT void __asan_load##n##_noabort(uptr addr) { check_n<n>(addr, false, UKASAN_RET_IP); }    \
-  UKASAN_EXPORT void __asan_store##n##_noabort(uptr addr) { check_n<n>(addr, true, UKASAN_RET_IP); }    \
-  UKASAN_EXPORT void __asan_load##n(uptr addr) { check_n<n>(addr, false, UKASAN_RET_IP); }              \
-  UKASAN_EXPORT void __asan_store##n(uptr addr) { check_n<n>(addr, true, UKASAN_RET_IP); }              \
-  UKASAN_EXPORT void __asan_report_load##n##_noabort(uptr addr) {                               \
-    runtime_init();                                                                              \
-    report_access(addr, n, false, UKASAN_RET_IP);                                                       \
-  }                                                                                              \
-  UKASAN_EXPORT void __asan_report_store##n##_noabort(uptr addr) {                              \
-    runtime_init();                                                                              \
-    report_access(addr, n, true, UKASAN_RET_IP);                                                        \
-  }                                                                                              \
-  UKASAN_EXPORT void __asan_report_load##n(uptr addr) {                                         \
-    runtime_init();                                                                              \
-    report_access(addr, n, false, UKASAN_RET_IP);                                                       \
-  }                                                                                              \
-  UKASAN_EXPORT void __asan_report_store##n(uptr addr) {                                        \
-    runtime_init();                                                                              \
-    report_access(addr, n, true, UKASAN_RET_IP);                                                        \
-  }
+// The inline checks' report calls: the access is known to be bad.
+static UKASAN_NOINLINE void report_n(uptr addr, uptr size, bool is_write, uptr ip) {
+  runtime_init();
+  report_access(addr, size, is_write, ip);
+}
+#define UKASAN_DEFINE_ACCESS(n)                                                                               \
+  UKASAN_EXPORT void __asan_load##n##_noabort(uptr addr) { check_n<n>(addr, false, UKASAN_RET_IP); }         \
+  UKASAN_EXPORT void __asan_store##n##_noabort(uptr addr) { check_n<n>(addr, true, UKASAN_RET_IP); }         \
+  UKASAN_EXPORT void __asan_load##n(uptr addr) { check_n<n>(addr, false, UKASAN_RET_IP); }                   \
+  UKASAN_EXPORT void __asan_store##n(uptr addr) { check_n<n>(addr, true, UKASAN_RET_IP); }                   \
+  UKASAN_EXPORT void __asan_report_load##n##_noabort(uptr addr) { report_n(addr, n, false, UKASAN_RET_IP); } \
+  UKASAN_EXPORT void __asan_report_store##n##_noabort(uptr addr) { report_n(addr, n, true, UKASAN_RET_IP); } \
+  UKASAN_EXPORT void __asan_report_load##n(uptr addr) { report_n(addr, n, false, UKASAN_RET_IP); }           \
+  UKASAN_EXPORT void __asan_report_store##n(uptr addr) { report_n(addr, n, true, UKASAN_RET_IP); }
 
 UKASAN_DEFINE_ACCESS(1)
 UKASAN_DEFINE_ACCESS(2)
@@ -253,22 +246,10 @@ UKASAN_EXPORT void __asan_loadN_noabort(uptr addr, uptr size) { check_any(addr, 
 UKASAN_EXPORT void __asan_storeN_noabort(uptr addr, uptr size) { check_any(addr, size, true, UKASAN_RET_IP); }
 UKASAN_EXPORT void __asan_loadN(uptr addr, uptr size) { check_any(addr, size, false, UKASAN_RET_IP); }
 UKASAN_EXPORT void __asan_storeN(uptr addr, uptr size) { check_any(addr, size, true, UKASAN_RET_IP); }
-UKASAN_EXPORT void __asan_report_load_n_noabort(uptr addr, uptr size) {
-  runtime_init();
-  report_access(addr, size, false, UKASAN_RET_IP);
-}
-UKASAN_EXPORT void __asan_report_store_n_noabort(uptr addr, uptr size) {
-  runtime_init();
-  report_access(addr, size, true, UKASAN_RET_IP);
-}
-UKASAN_EXPORT void __asan_report_load_n(uptr addr, uptr size) {
-  runtime_init();
-  report_access(addr, size, false, UKASAN_RET_IP);
-}
-UKASAN_EXPORT void __asan_report_store_n(uptr addr, uptr size) {
-  runtime_init();
-  report_access(addr, size, true, UKASAN_RET_IP);
-}
+UKASAN_EXPORT void __asan_report_load_n_noabort(uptr addr, uptr size) { report_n(addr, size, false, UKASAN_RET_IP); }
+UKASAN_EXPORT void __asan_report_store_n_noabort(uptr addr, uptr size) { report_n(addr, size, true, UKASAN_RET_IP); }
+UKASAN_EXPORT void __asan_report_load_n(uptr addr, uptr size) { report_n(addr, size, false, UKASAN_RET_IP); }
+UKASAN_EXPORT void __asan_report_store_n(uptr addr, uptr size) { report_n(addr, size, true, UKASAN_RET_IP); }
 
 // ---- globals --------------------------------------------------------------------
 

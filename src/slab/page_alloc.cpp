@@ -98,13 +98,7 @@ Span* PageAllocator::alloc_span(uptr npages, SpanKind kind) {
           rest->npages = s->npages - npages;
           rest->kind = kSpanFree;
           set_map(rest);
-          if (rest->npages <= kSmallRuns) {
-            rest->free_next = small_free_[rest->npages];
-            small_free_[rest->npages] = rest;
-          } else {
-            rest->free_next = big_free_;
-            big_free_ = rest;
-          }
+          push_free_locked(rest);
           s->npages = npages;
         }
       }
@@ -133,13 +127,13 @@ void PageAllocator::free_span(Span* s, bool release) {
   LockGuard g(lock_);
   s->kind = kSpanFree;
   s->cache = nullptr;
-  if (s->npages <= kSmallRuns) {
-    s->free_next = small_free_[s->npages];
-    small_free_[s->npages] = s;
-  } else {
-    s->free_next = big_free_;
-    big_free_ = s;
-  }
+  push_free_locked(s);
+}
+
+void PageAllocator::push_free_locked(Span* s) {
+  Span** list = s->npages <= kSmallRuns ? &small_free_[s->npages] : &big_free_;
+  s->free_next = *list;
+  *list = s;
 }
 
 }  // namespace ukasan

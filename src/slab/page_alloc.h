@@ -61,6 +61,7 @@ class PageAllocator {
  private:
   Span* new_descriptor();
   void set_map(Span* s);
+  void push_free_locked(Span* s);  // onto its free list (lock_ held)
 
   static constexpr uptr kSmallRuns = 256;
   Lock lock_;
