@@ -15,7 +15,7 @@
  *              evictor set stop, take the matching entries it has not
  *              claimed, clear stop, and wait only if the group it is freeing
  *              right now holds a matching node
- * and the thread-exit flush (src/slab/runtime.cpp).  A group is one entry
+ * and the thread-exit flush (src/slab/thread.cpp).  A group is one entry
  * here (32 in the code; the protocol does not depend on the size).
  *
  * Variants (preprocessor switches, e.g. `spin -a -DBROKEN quarantine.pml`):
