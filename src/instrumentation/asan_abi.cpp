@@ -84,6 +84,20 @@ std::atomic<unsigned> g_nglobals{0};
 Lock g_globals_lock;
 }  // namespace
 
+// fork(): a dlopen/dlclose in another thread may hold the lock; the child
+// (which may dlopen an instrumented library) must not inherit it held.
+// Registered by instr_init, after the runtime's handlers, so its prepare
+// runs first: the globals lock is never taken with a runtime lock held.
+void globals_fork_prepare() {
+  if (!in_report()) g_globals_lock.lock();
+}
+void globals_fork_parent() {
+  if (!in_report()) g_globals_lock.unlock();
+}
+void globals_fork_child() {
+  if (!in_report()) g_globals_lock.reset();
+}
+
 static bool global_sane(const AsanGlobal& g) {
   return g.size <= g.size_with_redzone && addr_has_shadow(g.beg) && g.beg % kGranule == 0 &&
          (g.size_with_redzone == 0 || addr_has_shadow(g.beg + g.size_with_redzone - 1));

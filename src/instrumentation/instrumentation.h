@@ -40,4 +40,9 @@ void thread_stack_reset();
 // Stack/global descriptions for reports (installed as the report hook).
 void describe_stack_or_global(uptr addr);
 
+// fork() handlers of the globals registry (asan_abi.cpp).
+void globals_fork_prepare();
+void globals_fork_parent();
+void globals_fork_child();
+
 }  // namespace ukasan

@@ -232,6 +232,7 @@ void instr_init() {
     return;
   }
   report_set_describe_hook(describe_stack_or_global);
+  pthread_atfork(globals_fork_prepare, globals_fork_parent, globals_fork_child);
   interceptors_init();
   install_fault_handler();
   g_instr_ready.store(true, std::memory_order_release);
