@@ -23,6 +23,14 @@ inline std::vector<std::string> split_lines(const std::string& t) {
   return v;
 }
 
+// The "BUG: KASAN: ..." header lines of report text, in order.
+inline std::vector<std::string> kasan_headers(const std::string& text) {
+  std::vector<std::string> v;
+  for (const std::string& l : split_lines(text))
+    if (l.rfind("BUG: KASAN: ", 0) == 0) v.push_back(l);
+  return v;
+}
+
 // Collects everything the runtime reports while in scope.
 class ReportCapture {
  public:
@@ -43,12 +51,7 @@ class ReportCapture {
   }
   std::vector<std::string> lines() const { return split_lines(text()); }
   // The "BUG: KASAN: ..." lines, in order.
-  std::vector<std::string> headers() const {
-    std::vector<std::string> v;
-    for (auto& l : lines())
-      if (l.rfind("BUG: KASAN: ", 0) == 0) v.push_back(l);
-    return v;
-  }
+  std::vector<std::string> headers() const { return kasan_headers(text()); }
 
  private:
   int fd_;

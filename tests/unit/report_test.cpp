@@ -1,17 +1,20 @@
 // Report format: the exact kernel header lines and the report's structure.
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 #include <string.h>
 
 #include <regex>
 
-#include "test_util.h"
+#include "kasan_test.h"
 #include "ukasan/slab.h"
-
-using ukasan_test::ReportCapture;
 
 namespace {
 
-class ReportTest : public ::testing::Test {
+class ReportTest : public ukasan_test::KasanTest {};
+
+// Death tests fork: the child's report must reach the stderr they match, not
+// a KasanTest's capture.
+class ReportDeathTest : public ::testing::Test {
  protected:
   void SetUp() override { ukasan_test::expect_reports_mode(); }
 };
@@ -30,18 +33,16 @@ __attribute__((noinline, noclone)) void write_at(void* p, unsigned n) {
 bool contains(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
 
 TEST_F(ReportTest, SlabOutOfBoundsHeaderAndStructure) {
-  ReportCapture cap;
   char* p = static_cast<char*>(kmalloc(13, GFP_KERNEL));
-  write_at(p + 13, 1);
+  EXPECT_KASAN_REPORT(write_at(p + 13, 1), "slab-out-of-bounds");
   kfree(p);
-  auto lines = cap.lines();
-  ASSERT_GE(lines.size(), 10u) << cap.text();
+  const std::string t = last_report();
+  auto lines = ukasan_test::split_lines(t);
+  ASSERT_GE(lines.size(), 10u) << t;
   EXPECT_EQ(lines[0], std::string(66, '='));
-  EXPECT_EQ(lines[1], "BUG: KASAN: slab-out-of-bounds in (anonymous namespace)::write_at(void*, unsigned int)")
-      << cap.text();
+  EXPECT_EQ(lines[1], "BUG: KASAN: slab-out-of-bounds in (anonymous namespace)::write_at(void*, unsigned int)") << t;
   EXPECT_TRUE(std::regex_match(lines[2], std::regex("Write of size 1 at addr [0-9a-f]{16} by task [^/]+/[0-9]+")))
       << lines[2];
-  std::string t = cap.text();
   EXPECT_TRUE(contains(t, "\nCall Trace:\n")) << t;
   EXPECT_TRUE(contains(t, "report_test.cpp:")) << t;
   EXPECT_TRUE(contains(t, "\nAllocated by task ")) << t;
@@ -71,14 +72,12 @@ TEST_F(ReportTest, SlabOutOfBoundsHeaderAndStructure) {
 }
 
 TEST_F(ReportTest, SlabUseAfterFreeHasBothStacks) {
-  ReportCapture cap;
   struct kmem_cache* c = kmem_cache_create("report_uaf", 40, 0, 0, nullptr);
   char* p = static_cast<char*>(kmem_cache_alloc(c, GFP_KERNEL));
   kmem_cache_free(c, p);
-  read_at(p + 8, 8);
-  std::string t = cap.text();
-  ASSERT_EQ(cap.headers().size(), 1u) << t;
-  EXPECT_EQ(cap.headers()[0], "BUG: KASAN: slab-use-after-free in (anonymous namespace)::read_at(void const*, unsigned int)");
+  EXPECT_KASAN_REPORT(read_at(p + 8, 8), "slab-use-after-free");
+  const std::string t = last_report();
+  EXPECT_EQ(last_header(), "BUG: KASAN: slab-use-after-free in (anonymous namespace)::read_at(void const*, unsigned int)");
   EXPECT_TRUE(contains(t, "Read of size 8 at addr ")) << t;
   EXPECT_TRUE(contains(t, "\nAllocated by task ")) << t;
   EXPECT_TRUE(contains(t, "\nFreed by task ")) << t;
@@ -89,27 +88,19 @@ TEST_F(ReportTest, SlabUseAfterFreeHasBothStacks) {
 }
 
 TEST_F(ReportTest, LargeUseAfterFree) {
-  ReportCapture cap;
   char* p = static_cast<char*>(kmalloc(100000, GFP_KERNEL));
   ASSERT_NE(p, nullptr);
   p[99999] = 1;
   kfree(p);
-  read_at(p + 5000, 4);
-  ASSERT_EQ(cap.headers().size(), 1u) << cap.text();
-  EXPECT_EQ(cap.headers()[0].rfind("BUG: KASAN: use-after-free in ", 0), 0u) << cap.headers()[0];
+  EXPECT_KASAN_REPORT(read_at(p + 5000, 4), "use-after-free");
 }
 
 TEST_F(ReportTest, LargeOutOfBounds) {
-  ReportCapture cap;
   char* p = static_cast<char*>(kmalloc(10000, GFP_KERNEL));
-  write_at(p + 10000, 1);
-  write_at(p - 1, 1);
+  EXPECT_KASAN_REPORT(write_at(p + 10000, 1), "slab-out-of-bounds");
+  EXPECT_KASAN_REPORT(write_at(p - 1, 1), "slab-out-of-bounds");
+  EXPECT_TRUE(contains(last_report(), "1 bytes to the left of")) << last_report();
   kfree(p);
-  auto h = cap.headers();
-  ASSERT_EQ(h.size(), 2u) << cap.text();
-  EXPECT_EQ(h[0].rfind("BUG: KASAN: slab-out-of-bounds in ", 0), 0u);
-  EXPECT_EQ(h[1].rfind("BUG: KASAN: slab-out-of-bounds in ", 0), 0u);
-  EXPECT_TRUE(contains(cap.text(), "1 bytes to the left of")) << cap.text();
 }
 
 __attribute__((noinline)) void free_twice(void* p) {
@@ -119,79 +110,123 @@ __attribute__((noinline)) void free_twice(void* p) {
 }
 
 TEST_F(ReportTest, DoubleFree) {
-  ReportCapture cap;
   void* p = kmalloc(64, GFP_KERNEL);
-  free_twice(p);
-  std::string t = cap.text();
-  ASSERT_EQ(cap.headers().size(), 1u) << t;
-  EXPECT_EQ(cap.headers()[0], "BUG: KASAN: double-free in (anonymous namespace)::free_twice(void*)");
+  EXPECT_KASAN_REPORT(free_twice(p), "double-free");
+  const std::string t = last_report();
+  EXPECT_EQ(last_header(), "BUG: KASAN: double-free in (anonymous namespace)::free_twice(void*)");
   EXPECT_TRUE(std::regex_search(t, std::regex("\nFree of addr [0-9a-f]{16} by task "))) << t;
   EXPECT_TRUE(contains(t, "\nFreed by task ")) << t;
 }
 
 TEST_F(ReportTest, InvalidFreeOfStackAndInterior) {
-  ReportCapture cap;
   int on_stack = 0;
-  kfree(&on_stack);
+  EXPECT_KASAN_REPORT(kfree(&on_stack), "invalid-free");
+  EXPECT_TRUE(contains(last_report(), "not allocated by ukasan")) << last_report();
   char* p = static_cast<char*>(kmalloc(64, GFP_KERNEL));
-  kfree(p + 8);
+  EXPECT_KASAN_REPORT(kfree(p + 8), "invalid-free");
+  EXPECT_TRUE(contains(last_report(), "not at the start of an object")) << last_report();
   kfree(p);
-  auto h = cap.headers();
-  ASSERT_EQ(h.size(), 2u) << cap.text();
-  EXPECT_EQ(h[0].rfind("BUG: KASAN: invalid-free in ", 0), 0u);
-  EXPECT_EQ(h[1].rfind("BUG: KASAN: invalid-free in ", 0), 0u);
-  EXPECT_TRUE(contains(cap.text(), "not allocated by ukasan")) << cap.text();
-  EXPECT_TRUE(contains(cap.text(), "not at the start of an object")) << cap.text();
+  EXPECT_EQ(unclaimed(), "") << "freeing the object itself is no bug";
 }
 
 TEST_F(ReportTest, NullAndWild) {
-  ReportCapture cap;
-  read_at(reinterpret_cast<void*>(8), 8);
-  read_at(reinterpret_cast<void*>(0x900000000000ull), 1);  // beyond user space: no shadow
-  auto h = cap.headers();
-  ASSERT_EQ(h.size(), 2u) << cap.text();
-  EXPECT_EQ(h[0], "BUG: KASAN: null-ptr-deref in (anonymous namespace)::read_at(void const*, unsigned int)");
-  EXPECT_EQ(h[1], "BUG: KASAN: wild-memory-access in (anonymous namespace)::read_at(void const*, unsigned int)");
-  EXPECT_FALSE(contains(cap.text(), "Memory state around")) << cap.text();
+  EXPECT_KASAN_REPORT(read_at(reinterpret_cast<void*>(8), 8), "null-ptr-deref");
+  EXPECT_EQ(last_header(), "BUG: KASAN: null-ptr-deref in (anonymous namespace)::read_at(void const*, unsigned int)");
+  EXPECT_FALSE(contains(last_report(), "Memory state around")) << last_report();
+  // Beyond user space: no shadow.
+  EXPECT_KASAN_REPORT(read_at(reinterpret_cast<void*>(0x900000000000ull), 1), "wild-memory-access");
+  EXPECT_EQ(last_header(), "BUG: KASAN: wild-memory-access in (anonymous namespace)::read_at(void const*, unsigned int)");
+  EXPECT_FALSE(contains(last_report(), "Memory state around")) << last_report();
 }
 
 TEST_F(ReportTest, ZeroSizePtrIsNullDeref) {
-  ReportCapture cap;
   void* z = kmalloc(0, GFP_KERNEL);
   EXPECT_EQ(z, ZERO_SIZE_PTR);
-  read_at(z, 1);
+  EXPECT_KASAN_REPORT(read_at(z, 1), "null-ptr-deref");
   kfree(z);  // no-op, no report
-  ASSERT_EQ(cap.headers().size(), 1u) << cap.text();
-  EXPECT_EQ(cap.headers()[0].rfind("BUG: KASAN: null-ptr-deref in ", 0), 0u);
+  EXPECT_EQ(unclaimed(), "");
 }
 
 TEST_F(ReportTest, ValidAccessesDoNotReport) {
-  ReportCapture cap;
   char* p = static_cast<char*>(kmalloc(13, GFP_KERNEL));
   EXPECT_TRUE(kasan_check_write(p, 13));
   EXPECT_TRUE(kasan_check_read(p + 12, 1));
-  EXPECT_FALSE(kasan_check_read(p + 12, 2));
+  EXPECT_EQ(unclaimed(), "");
+  EXPECT_KASAN_REPORT(EXPECT_FALSE(kasan_check_read(p + 12, 2)), "slab-out-of-bounds");
   kfree(p);
   uint64_t before = ukasan_report_count();
-  EXPECT_FALSE(kasan_check_read(p, 1));
+  EXPECT_KASAN_REPORT(EXPECT_FALSE(kasan_check_read(p, 1)), "slab-use-after-free");
   EXPECT_EQ(ukasan_report_count(), before + 1);
 }
 
 TEST_F(ReportTest, MultiShotOffPrintsOnlyTheFirst) {
   ukasan_set_options("multi_shot=0");
-  ReportCapture cap;
   char* p = static_cast<char*>(kmalloc(8, GFP_KERNEL));
   uint64_t before = ukasan_report_count();
   read_at(p + 8, 1);
   read_at(p + 9, 1);
   // Earlier tests already reported in this process: with multi_shot=0 nothing more is printed.
-  EXPECT_EQ(cap.headers().size(), before == 0 ? 1u : 0u) << cap.text();
+  EXPECT_EQ(ukasan_test::kasan_headers(unclaimed()).size(), before == 0 ? 1u : 0u) << unclaimed();
+  claim_all();
   EXPECT_EQ(ukasan_report_count(), before + 2);
   kfree(p);
   ukasan_set_options("multi_shot=1");
 }
 
-TEST_F(ReportTest, FaultAbortDies) {
+// ---- the fixture itself: what EXPECT_KASAN_REPORT and KasanTest reject ----
+
+using KasanTestSelfTest = ReportTest;
+
+// Prints one slab-out-of-bounds report.
+void report_out_of_bounds() {
+  char* p = static_cast<char*>(kmalloc(8, GFP_KERNEL));
+  read_at(p + 8, 1);
+  kfree(p);
+}
+
+TEST_F(KasanTestSelfTest, ExpectWithoutAReportFails) {
+  char* p = static_cast<char*>(kmalloc(8, GFP_KERNEL));
+  EXPECT_NONFATAL_FAILURE(EXPECT_KASAN_REPORT(read_at(p, 8), "slab-out-of-bounds"),
+                          "expected one KASAN report, got 0");
+  kfree(p);
+}
+
+TEST_F(KasanTestSelfTest, ExpectOfTheWrongTypeFails) {
+  EXPECT_NONFATAL_FAILURE(EXPECT_KASAN_REPORT(report_out_of_bounds(), "slab-use-after-free"),
+                          "expected a 'slab-use-after-free' report, got: BUG: KASAN: slab-out-of-bounds in ");
+  // The type is matched as a whole word, not as a prefix.
+  EXPECT_NONFATAL_FAILURE(EXPECT_KASAN_REPORT(report_out_of_bounds(), "slab"), "expected a 'slab' report");
+}
+
+TEST_F(KasanTestSelfTest, ExpectOfTwoReportsFails) {
+  EXPECT_NONFATAL_FAILURE(EXPECT_KASAN_REPORT((report_out_of_bounds(), report_out_of_bounds()), "slab-out-of-bounds"),
+                          "expected one KASAN report, got 2");
+}
+
+// A KasanTest run by hand, to watch its TearDown.
+class KasanTestProbe : public ukasan_test::KasanTest {
+ public:
+  void TestBody() override {}
+  using KasanTest::SetUp;
+  using KasanTest::TearDown;
+};
+
+TEST(KasanTestTearDown, UnclaimedReportFails) {
+  KasanTestProbe probe;
+  probe.SetUp();
+  report_out_of_bounds();
+  EXPECT_NONFATAL_FAILURE(probe.TearDown(), "unexpected KASAN report(s), claimed by no EXPECT_KASAN_REPORT");
+}
+
+TEST(KasanTestTearDown, ClaimedReportPasses) {
+  KasanTestProbe probe;
+  probe.SetUp();
+  report_out_of_bounds();
+  probe.claim_all();
+  probe.TearDown();  // no failure
+}
+
+TEST_F(ReportDeathTest, FaultAbortDies) {
   EXPECT_DEATH(
       {
         ukasan_set_options("fault=abort");
@@ -201,7 +236,7 @@ TEST_F(ReportTest, FaultAbortDies) {
       "BUG: KASAN: slab-out-of-bounds in");
 }
 
-TEST_F(ReportTest, ExitCodeAfterReport) {
+TEST_F(ReportDeathTest, ExitCodeAfterReport) {
   EXPECT_EXIT(
       {
         ukasan_set_options("exitcode=42");
