@@ -323,9 +323,21 @@ static const char* free_name(u8 kind) {
   }
 }
 
+// A block the kernel API allocated (kmalloc, kmem_cache_alloc): no canary,
+// and free()/delete/realloc() of it is a mismatch.
+static inline bool kernel_block(const Block& b) { return (b.am->kind & kKindMask) == kKindKernel; }
+
 static void check_kind(const Block& b, u8 kind, uptr size, const char* freed_with, uptr ip) {
   u8 ak = b.am->kind & kKindMask;
-  if (ak == kKindKernel) return;
+  if (ak == kKindKernel) {
+    char a[96];
+    if (b.c && !b.c->is_kmalloc)
+      snprintf(a, sizeof(a), "kmem_cache_alloc(%s)", b.c->name);
+    else
+      snprintf(a, sizeof(a), "kmalloc()");
+    report_alloc_dealloc_mismatch(b.obj, ip, a, freed_with);
+    return;
+  }
   if (ak != kind) {
     report_alloc_dealloc_mismatch(b.obj, ip, alloc_name(ak), freed_with);
     return;
@@ -384,7 +396,7 @@ static void release_block(void* ptr, const Lookup& l, uptr ip) {
   // pattern into an object being freed anyway.)
   const bool pattern = l.live && g_quarantine_enabled && g_poison_bytes;
   if (pattern) fill_poison(l.b);
-  if (l.live) check_canaries(l.b, ip);
+  if (l.live && !kernel_block(l.b)) check_canaries(l.b, ip);
   if (!free_check(reinterpret_cast<uptr>(ptr), l.where, l.ref, nullptr, ip)) return;  // reported
   if (pattern) l.b.am->kind |= kKindPoisoned;
   free_object(l.ref, ip);
@@ -424,7 +436,7 @@ void* heap_realloc(void* ptr, uptr n, uptr ip) {
   check_kind(b, kKindMalloc, kNoSize, "realloc()", ip);
   if (b.c && n <= b.c->obj_bytes) {
     // In place: the object's new end moves its redzone (shadow and canary).
-    check_canaries(b, ip);
+    if (!kernel_block(b)) check_canaries(b, ip);
     poison(b.obj, b.c->obj_bytes, kShadowSlabRedzone);
     unpoison(b.obj, n);
     b.req = n;
@@ -433,7 +445,7 @@ void* heap_realloc(void* ptr, uptr n, uptr ip) {
     return ptr;
   }
   if (!b.c && n > kHeapSlabMax && round_up(n, kPageSize) == round_up(b.req, kPageSize)) {
-    check_canaries(b, ip);
+    if (!kernel_block(b)) check_canaries(b, ip);
     poison(b.obj, round_up(b.req, kPageSize), kShadowPageRedzone);
     unpoison(b.obj, n);
     b.req = n;

@@ -4,9 +4,12 @@
 #include <errno.h>
 #include <malloc.h>  // memalign, pvalloc, malloc_usable_size
 #include <stddef.h>
+#include <stdio.h>
 
 #include "heap/heap.h"
 #include "platform/arch.h"
+#include "runtime/runtime.h"
+#include "slab/slab.h"
 
 using namespace ukasan;
 
@@ -108,6 +111,79 @@ UKASAN_EXPORT void* pvalloc(size_t n) noexcept {
 }
 
 UKASAN_EXPORT size_t malloc_usable_size(void* p) noexcept { return heap_usable_size(p); }
+
+// ---- heap statistics ------------------------------------------------------------
+// glibc's fields filled with ukasan's figures: arena = slab pages, hblks /
+// hblkhd = large blocks and their pages (guard pages included), uordblks =
+// bytes allocated and not freed in slabs, fordblks = the rest of the slab
+// pages (free, or freed and quarantined), fsmblks = bytes held by the
+// quarantine (objects and their bookkeeping).
+
+static MemStats heap_mem_stats() {
+  runtime_init();
+  return mem_stats();
+}
+
+UKASAN_EXPORT struct mallinfo2 mallinfo2() noexcept {
+  const MemStats m = heap_mem_stats();
+  struct mallinfo2 mi = {};
+  mi.arena = m.slab_bytes;
+  mi.hblks = m.large_blocks;
+  mi.hblkhd = m.large_bytes;
+  const u64 live_large = m.large_bytes - 2 * kPageSize * m.large_blocks;
+  const u64 in_slabs = m.in_use_bytes > live_large ? m.in_use_bytes - live_large : 0;
+  mi.uordblks = in_slabs < m.slab_bytes ? in_slabs : m.slab_bytes;
+  mi.fordblks = m.slab_bytes - mi.uordblks;
+  mi.fsmblks = m.quarantined_bytes;
+  return mi;
+}
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+UKASAN_EXPORT struct mallinfo mallinfo() noexcept {
+  const struct mallinfo2 m2 = mallinfo2();
+  auto clamp = [](size_t v) { return static_cast<int>(v > 0x7fffffff ? 0x7fffffff : v); };
+  struct mallinfo mi = {};
+  mi.arena = clamp(m2.arena);
+  mi.hblks = clamp(m2.hblks);
+  mi.hblkhd = clamp(m2.hblkhd);
+  mi.uordblks = clamp(m2.uordblks);
+  mi.fordblks = clamp(m2.fordblks);
+  mi.fsmblks = clamp(m2.fsmblks);
+  return mi;
+}
+#pragma GCC diagnostic pop
+
+UKASAN_EXPORT void malloc_stats() noexcept {
+  const struct mallinfo2 m = mallinfo2();
+  const MemStats s = heap_mem_stats();
+  fprintf(stderr,
+          "Arena 0:\nsystem bytes     = %10zu\nin use bytes     = %10zu\nTotal (incl. mmap):\n"
+          "system bytes     = %10zu\nin use bytes     = %10zu\nmax mmap regions = %10zu\nmax mmap bytes   = %10zu\n"
+          "quarantined bytes = %10llu\n",
+          m.arena, m.uordblks, m.arena + m.hblkhd, m.uordblks + m.hblkhd, m.hblks, m.hblkhd,
+          static_cast<unsigned long long>(s.quarantined_bytes));
+}
+
+UKASAN_EXPORT int malloc_info(int options, FILE* fp) noexcept {
+  if (options != 0 || !fp) {
+    errno = EINVAL;
+    return -1;
+  }
+  const struct mallinfo2 m = mallinfo2();
+  fprintf(fp,
+          "<malloc version=\"1\">\n<heap nr=\"0\">\n<sizes>\n</sizes>\n"
+          "<total type=\"rest\" count=\"0\" size=\"%zu\"/>\n"
+          "<system type=\"current\" size=\"%zu\"/>\n<system type=\"max\" size=\"%zu\"/>\n"
+          "<aspace type=\"total\" size=\"%zu\"/>\n<aspace type=\"mprotect\" size=\"%zu\"/>\n</heap>\n"
+          "<total type=\"fast\" count=\"0\" size=\"0\"/>\n<total type=\"rest\" count=\"0\" size=\"%zu\"/>\n"
+          "<total type=\"mmap\" count=\"%zu\" size=\"%zu\"/>\n<total type=\"quarantine\" count=\"0\" size=\"%zu\"/>\n"
+          "<system type=\"current\" size=\"%zu\"/>\n<system type=\"max\" size=\"%zu\"/>\n"
+          "<aspace type=\"total\" size=\"%zu\"/>\n<aspace type=\"mprotect\" size=\"%zu\"/>\n</malloc>\n",
+          m.fordblks, m.arena, m.arena, m.arena, m.arena, m.fordblks, m.hblks, m.hblkhd, m.fsmblks,
+          m.arena + m.hblkhd, m.arena + m.hblkhd, m.arena + m.hblkhd, m.arena + m.hblkhd);
+  return 0;
+}
 
 // glibc's internal names (used by some libraries and by glibc itself).
 #define UKASAN_ALIAS(target) __attribute__((alias(#target), visibility("default")))

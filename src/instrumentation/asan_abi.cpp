@@ -132,7 +132,7 @@ static void unregister_globals(AsanGlobal* gs, uptr n) {
   g_globals_lock.unlock();
   // The module goes away (dlclose): its memory may be reused by anything.
   for (uptr i = 0; i < n; i++)
-    if (global_sane(gs[i])) clear_shadow(gs[i].beg, gs[i].beg + gs[i].size_with_redzone);
+    if (global_sane(gs[i])) shadow_clear(gs[i].beg, gs[i].beg + gs[i].size_with_redzone);
 }
 
 static const AsanGlobal* find_global(uptr addr) {

@@ -29,9 +29,6 @@ void instr_init();
 // the null page are not checked (the runtime's own shadow writes).
 bool instr_check_range(uptr addr, uptr size, bool is_write, uptr ip);
 
-// Clears the shadow of [lo, hi) (any alignment; big ranges by page release).
-void clear_shadow(uptr lo, uptr hi);
-
 // The calling thread's stack [lo, top) (computed once per thread).
 void thread_stack_bounds(uptr* lo, uptr* top);
 // Forget the cached bounds (a new thread reusing TLS, fork child).

@@ -33,23 +33,6 @@
 namespace ukasan {
 
 
-// ---- shadow clearing --------------------------------------------------------------
-
-void clear_shadow(uptr lo, uptr hi) {
-  lo = round_down(lo, kGranule);
-  if (hi <= lo || !addr_has_shadow(lo) || !addr_has_shadow(hi - 1)) return;
-  uptr s = reinterpret_cast<uptr>(mem_to_shadow(lo));
-  uptr e = reinterpret_cast<uptr>(mem_to_shadow(round_up(hi, kGranule)));
-  if (e - s < 4 * kPageSize) {
-    memset(reinterpret_cast<void*>(s), 0, e - s);
-    return;
-  }
-  uptr ps = round_up(s, kPageSize), pe = round_down(e, kPageSize);
-  memset(reinterpret_cast<void*>(s), 0, ps - s);
-  release_pages(reinterpret_cast<void*>(ps), pe - ps);  // anonymous: reads back as zeros
-  memset(reinterpret_cast<void*>(pe), 0, e - pe);
-}
-
 // ---- thread stacks ----------------------------------------------------------------
 
 static UKASAN_TLS uptr t_stack_lo, t_stack_top;
@@ -68,21 +51,21 @@ static void unpoison_stack_above(uptr sp) {
   uptr lo, top;
   thread_stack_bounds(&lo, &top);
   if (sp >= lo && sp < top) {
-    clear_shadow(sp, top);
+    shadow_clear(sp, top);
     return;
   }
   stack_t ss;
   if (sigaltstack(nullptr, &ss) == 0 && (ss.ss_flags & SS_ONSTACK)) {
     uptr alo = reinterpret_cast<uptr>(ss.ss_sp), atop = alo + ss.ss_size;
     if (sp >= alo && sp < atop) {
-      clear_shadow(sp, atop);
+      shadow_clear(sp, atop);
       // A jump out of the handler may land anywhere on the thread's stack,
       // whose frames below the target we cannot tell: clear all of it.
-      if (top) clear_shadow(lo, top);
+      if (top) shadow_clear(lo, top);
       return;
     }
   }
-  if (sp >= t_fiber_lo && sp < t_fiber_top) clear_shadow(sp, t_fiber_top);
+  if (sp >= t_fiber_lo && sp < t_fiber_top) shadow_clear(sp, t_fiber_top);
 }
 
 }  // namespace ukasan
@@ -112,7 +95,7 @@ void thread_exit_unpoison(void*) {
   // anything: leave no poison behind.
   uptr lo, top;
   thread_stack_bounds(&lo, &top);
-  if (top) clear_shadow(lo, top);
+  if (top) shadow_clear(lo, top);
 }
 
 void* thread_start(void* p) {
@@ -123,7 +106,7 @@ void* thread_start(void* p) {
   thread_stack_bounds(&lo, &top);
   // Below our frame: whatever a previous owner of this memory left.
   uptr sp = reinterpret_cast<uptr>(__builtin_frame_address(0));
-  if (top && sp > lo && sp <= top) clear_shadow(lo, sp);
+  if (top && sp > lo && sp <= top) shadow_clear(lo, sp);
   if (g_exit_key_ready.load(std::memory_order_acquire)) pthread_setspecific(g_exit_key, reinterpret_cast<void*>(1));
   return a.fn(a.arg);
 }
@@ -157,7 +140,7 @@ extern "C" __attribute__((visibility("hidden"), used)) long ukasan_vfork_parent(
     uptr lo, top;
     thread_stack_bounds(&lo, &top);
     uptr sp = reinterpret_cast<uptr>(__builtin_frame_address(0));
-    if (top && sp > lo && sp <= top) clear_shadow(lo, sp);
+    if (top && sp > lo && sp <= top) shadow_clear(lo, sp);
   }
   return r;
 }
@@ -176,7 +159,7 @@ UKASAN_EXPORT int swapcontext(ucontext_t* oucp, const ucontext_t* ucp) {
   // A fresh or reused fiber stack: no stale poison (not the stack we are on).
   if (g_instr_ready.load(std::memory_order_acquire) && lo && size && size <= (uptr(64) << 20) &&
       !(sp >= lo && sp < lo + size)) {
-    clear_shadow(lo, lo + size);
+    shadow_clear(lo, lo + size);
     t_fiber_lo = lo;
     t_fiber_top = lo + size;
   }

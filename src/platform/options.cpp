@@ -17,7 +17,7 @@ static int g_str_used;
 
 
 void options_set_defaults() {
-#define UKASAN_OPTION(type, name, def, when, desc) g_options.name = def;
+#define UKASAN_OPTION(type, name, def, when, max, desc) g_options.name = def;
 #include "platform/options.inc"
 #undef UKASAN_OPTION
   g_str_used = 0;
@@ -56,27 +56,27 @@ static bool parse_u64(const char* v, uptr len, u64* out) {
   return true;
 }
 
-static bool set_bool(bool* dst, const char* v, uptr len) {
+static bool set_bool(bool* dst, const char* v, uptr len, u64) {
   if (len == 1 && (v[0] == '0' || v[0] == '1')) { *dst = v[0] == '1'; return true; }
   if (len == 4 && !memcmp(v, "true", 4)) { *dst = true; return true; }
   if (len == 5 && !memcmp(v, "false", 5)) { *dst = false; return true; }
   return false;
 }
-// Sizes are in units (MiB, KiB, bytes) that the runtime shifts into bytes:
-// anything above 2^40 units could overflow 64 bits, and is no sane bound.
-static bool set_size(u64* dst, const char* v, uptr len) {
+// Sizes are in units (MiB, KiB, bytes) that the runtime shifts into bytes;
+// each option's max (options.inc) keeps them sane and far from overflow.
+static bool set_size(u64* dst, const char* v, uptr len, u64 max) {
   u64 x;
-  if (!parse_u64(v, len, &x) || x > (1ull << 40)) return false;
+  if (!parse_u64(v, len, &x) || x > max) return false;
   *dst = x;
   return true;
 }
-static bool set_int(int* dst, const char* v, uptr len) {
+static bool set_int(int* dst, const char* v, uptr len, u64 max) {
   u64 x;
-  if (!parse_u64(v, len, &x) || x > 255) return false;  // exit statuses are 0..255
+  if (!parse_u64(v, len, &x) || x > max) return false;
   *dst = static_cast<int>(x);
   return true;
 }
-static bool set_str(const char** dst, const char* v, uptr len) {
+static bool set_str(const char** dst, const char* v, uptr len, u64) {
   if (len >= sizeof(g_str_storage[0])) return false;
   // A ring of buffers: a new value never overwrites the one in use.
   char* s = g_str_storage[g_str_used++ % 4];
@@ -85,7 +85,7 @@ static bool set_str(const char** dst, const char* v, uptr len) {
   *dst = s;
   return true;
 }
-static bool set_fault(FaultMode* dst, const char* v, uptr len) {
+static bool set_fault(FaultMode* dst, const char* v, uptr len, u64) {
   if (len == 6 && !memcmp(v, "report", 6)) { *dst = kFaultReport; return true; }
   if (len == 5 && !memcmp(v, "abort", 5)) { *dst = kFaultAbort; return true; }
   return false;
@@ -110,14 +110,14 @@ int options_parse(const char* s, bool at_runtime) {
         const char* v = eq + 1;
         uptr vlen = len - klen - 1;
         bool known = false, ok = false, refused = false;
-#define UKASAN_OPTION(type, name, def, when, desc)                            \
+#define UKASAN_OPTION(type, name, def, when, max, desc)                       \
   if (!known && klen == sizeof(#name) - 1 && !memcmp(s, #name, klen)) {      \
     known = true;                                                             \
     if (at_runtime && kWhen_##when == kStartup) {                             \
       refused = true;                                                         \
     } else {                                                                  \
       UKASAN_OPT_TYPE_##type value;                                           \
-      ok = set_##type(&value, v, vlen);                                       \
+      ok = set_##type(&value, v, vlen, max);                                  \
       g_options.name = ok ? value : def;                                      \
     }                                                                         \
   }
@@ -144,6 +144,14 @@ int options_parse(const char* s, bool at_runtime) {
 void options_init_from_env() {
   options_set_defaults();
   options_parse(getenv("UKASAN_OPTIONS"), /*at_runtime=*/false);
+  // A setuid/setgid program: its caller's environment must not make it
+  // create or write files (the program itself may still set log_path
+  // through ukasan_set_options).
+  const char* path = g_options.log_path;
+  if (process_is_secure() && path && *path && strcmp(path, "stderr") != 0) {
+    raw_puts(2, "ukasan: UKASAN_OPTIONS: log_path is ignored in a setuid/setgid program; reporting to stderr\n");
+    g_options.log_path = "";
+  }
 }
 
 u64 options_quarantine_bytes() {

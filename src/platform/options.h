@@ -27,7 +27,7 @@ class OptionValue {
 };
 
 struct Options {
-#define UKASAN_OPTION(type, name, def, when, desc) OptionValue<UKASAN_OPT_TYPE_##type> name;
+#define UKASAN_OPTION(type, name, def, when, max, desc) OptionValue<UKASAN_OPT_TYPE_##type> name;
 #define UKASAN_OPT_TYPE_bool bool
 #define UKASAN_OPT_TYPE_size u64
 #define UKASAN_OPT_TYPE_int int

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -83,16 +84,29 @@ void current_comm(char* buf, uptr len) {
   buf[n] = 0;
 }
 
-void write_all(int fd, const char* s, uptr n) {
+bool write_all(int fd, const char* s, uptr n) {
+  const int saved = errno;  // a report must not change what the program sees in errno
+  bool ok = true;
   while (n > 0) {
     ssize_t r = write(fd, s, n);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return;
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      ok = false;
+      break;
     }
     s += r;
     n -= static_cast<uptr>(r);
   }
+  errno = saved;
+  return ok;
+}
+
+bool process_is_secure() { return getauxval(AT_SECURE) != 0; }
+
+u64 address_space_limit() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;
+  return rl.rlim_cur;
 }
 
 void raw_puts(int fd, const char* s) { write_all(fd, s, strlen(s)); }

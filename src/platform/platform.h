@@ -22,8 +22,17 @@ void platform_after_fork_child();  // the forking thread has a new tid in the ch
 // Copies the current thread's name (like the kernel's current->comm) into buf.
 void current_comm(char* buf, uptr len);
 
-// Raw, unbuffered writes. write_all retries short writes / EINTR.
-void write_all(int fd, const char* s, uptr n);
+// Raw, unbuffered writes. write_all retries short writes / EINTR; false if
+// the bytes could not all be written (errno is left as it was).
+bool write_all(int fd, const char* s, uptr n);
+
+// A setuid/setgid/file-capability process (AT_SECURE): its environment comes
+// from a less privileged user, so nothing in it may make the runtime open or
+// execute a file.
+bool process_is_secure();
+
+// The address-space limit (RLIMIT_AS, `ulimit -v`) in bytes; 0: unlimited.
+u64 address_space_limit();
 void raw_puts(int fd, const char* s);
 
 [[noreturn]] void die(const char* msg);

@@ -2,9 +2,11 @@
 // must never crash the runtime: metadata is validated before it is trusted.
 #include "report/report.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -26,25 +28,76 @@ static UKASAN_TLS bool t_in_report;
 bool in_report() { return t_in_report; }
 u64 report_count() { return g_reports.load(std::memory_order_relaxed); }
 
+// ---- where reports go -------------------------------------------------------------
+// log_path=PATH sends reports to PATH.<pid> (ASan's convention), a file this
+// process creates (O_EXCL, no symlink followed): a report never appends to a
+// file that existed before, so an option cannot make a privileged process
+// write into someone else's file. "stderr" (or empty) is stderr. A forked
+// child gets its own file, opened at its first report.
+
+static int g_log_fd = -1;        // the file we created for log_path, or -1
+static char g_log_name[512 + 24];
+static bool g_log_stale;         // a forked child: open its own file at the next report
+
+static void log_close() {
+  if (g_log_fd >= 0) {
+    if (report_fd() == g_log_fd) set_report_fd(2);
+    close(g_log_fd);
+  }
+  g_log_fd = -1;
+  g_log_name[0] = 0;
+}
+
+static void log_open(const char* path) {
+  char name[sizeof(g_log_name)];
+  snprintf(name, sizeof(name), "%s.%d", path, static_cast<int>(getpid()));
+  if (g_log_fd >= 0 && !strcmp(name, g_log_name)) return;  // ours already
+  const int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    char line[sizeof(name) + 96];
+    snprintf(line, sizeof(line), "ukasan: cannot create the report file %s (%s); reporting to stderr\n", name,
+             errno == EEXIST ? "it exists already" : "open failed");
+    raw_puts(2, line);
+    log_close();
+    set_report_fd(2);
+    return;
+  }
+  log_close();
+  g_log_fd = fd;
+  memcpy(g_log_name, name, sizeof(name));
+  set_report_fd(fd);
+}
+
 void report_init() {
   const char* path = options().log_path;
-  static int log_fd = -1;  // the fd we opened for log_path, if any
-  if (path && *path) {
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-      set_report_fd(fd);
-      if (log_fd >= 0) close(log_fd);
-      log_fd = fd;
-    } else {
-      raw_puts(2, "ukasan: cannot open log_path; reporting to stderr\n");
-    }
-  }
-  symbolizer_disable(!options().symbolize);
+  if (!path || !*path || !strcmp(path, "stderr"))
+    log_close();
+  else
+    log_open(path);
+  // In a setuid/setgid program the symbolizer (found through PATH or
+  // UKASAN_SYMBOLIZER_PATH, both the caller's) is never executed.
+  symbolizer_disable(!options().symbolize || process_is_secure());
+}
+
+// Called with the report lock held, before a report's first line.
+static void log_reopen_if_forked() {
+  if (UKASAN_LIKELY(!g_log_stale)) return;
+  g_log_stale = false;
+  if (g_log_fd < 0) return;
+  close(g_log_fd);
+  if (report_fd() == g_log_fd) set_report_fd(2);
+  g_log_fd = -1;
+  g_log_name[0] = 0;
+  const char* path = options().log_path;
+  if (path && *path && strcmp(path, "stderr")) log_open(path);
 }
 
 void report_fork_prepare() { g_report_lock.lock(); }
 void report_fork_parent() { g_report_lock.unlock(); }
-void report_fork_child() { g_report_lock.reset(); }
+void report_fork_child() {
+  g_report_lock.reset();
+  g_log_stale = g_log_fd >= 0;
+}
 
 // ---- report session: lock, one-shot, fault=abort -----------------------------
 
@@ -64,6 +117,7 @@ class ReportScope {
     counts_ = counts;
     t_in_report = true;
     g_report_lock.lock();
+    log_reopen_if_forked();
   }
   ~ReportScope() {
     if (!active_) return;
@@ -232,7 +286,8 @@ void print_report(const ReportInfo& info) {
   ReportScope scope(info.counts);
   if (!scope.active()) return;
   print_header(info.bug_type, info.ip, info.function);
-  if (info.op[0] == 'F')
+  const bool access = !strcmp(info.op, "Read") || !strcmp(info.op, "Write");
+  if (!access)  // "Free", "ksize()", ...
     report_printf("%s of addr %016lx", info.op, static_cast<unsigned long>(info.addr));
   else
     report_printf("%s of size %lu at addr %016lx", info.op, static_cast<unsigned long>(info.size),
@@ -242,7 +297,11 @@ void print_report(const ReportInfo& info) {
   if (info.detail) report_printf("%s\n\n", info.detail);
   print_current_stack(info.ip);
   report_printf("\n");
-  if (info.why) report_printf("%s\n\n", info.why);
+  if (info.why) report_printf("%s\n%s", info.why, info.why_stack ? "" : "\n");
+  if (info.why_stack) {
+    print_stack_handle(info.why_stack);
+    report_printf("\n");
+  }
   if (info.describe && addr_has_shadow(info.describe_addr)) {
     ObjectInfo o{};
     if (g_object_describer) g_object_describer(info.describe_addr, info.obj_hint, &o);
@@ -309,13 +368,31 @@ void report_corruption(const char* type, uptr obj, uptr bad, uptr size, uptr ip,
   print_report(info);
 }
 
-void report_bad_destroy(uptr cache_ptr, uptr ip, bool double_destroy) {
-  ReportInfo info = bug(double_destroy ? "double-free" : "invalid-free", "Free", cache_ptr, 0, ip);
-  info.why = double_destroy ? "The kmem_cache was already destroyed."
-                            : "The pointer is not a kmem_cache created by kmem_cache_create.";
-  info.function = "kmem_cache_destroy";
+void report_cache_use_after_destroy(uptr cache_ptr, uptr size, const char* api, const DestroyedCache& c, uptr ip) {
+  ReportInfo info = bug("slab-use-after-free", "Read", cache_ptr, size, ip);
+  info.function = api;
+  info.describe = false;
+  char why[256];
+  snprintf(why, sizeof(why), "The buggy address belongs to the kmem_cache '%s' (object size %u), destroyed by task %u:",
+           c.name, c.object_size, c.destroy_tid);
+  info.why = why;
+  info.why_stack = c.destroy_stack;
+  print_report(info);
+}
+
+void report_bad_pointer(uptr addr, uptr ip, const char* api, bool frees, const char* why, const char* function) {
+  ReportInfo info = bug(frees ? "invalid-free" : "invalid-access", api, addr, 0, ip);
+  info.why = why;
+  info.function = function;
   info.describe = false;
   print_report(info);
+}
+
+void report_warning(const char* line, uptr ip) {
+  ReportScope scope(false);
+  if (!scope.active()) return;
+  report_printf("%s\n", line);
+  print_current_stack(ip);
 }
 
 void report_destroy_leak(const char* cache_name, u64 live, const LeakedObject* objs, unsigned n, uptr ip) {

@@ -47,6 +47,7 @@ struct ReportInfo {
   uptr ip;                  // the return address into the reporting frame's caller
   const char* detail;       // a line printed before the call trace (may be null)
   const char* why;          // lines printed after the call trace (may be null)
+  depot_handle_t why_stack; // a stack printed after them (0: none)
   bool describe;            // describe the object at describe_addr, print the shadow around bad_addr
   bool describe_stack;      // ... and, outside the heap, the stack frame or global at bad_addr
   uptr describe_addr;
@@ -84,8 +85,27 @@ struct LeakedObject {
   depot_handle_t alloc_stack;
 };
 void report_destroy_leak(const char* cache_name, u64 live, const LeakedObject* objs, unsigned n, uptr ip);
-// kmem_cache_destroy of a destroyed or bogus cache pointer.
-void report_bad_destroy(uptr cache_ptr, uptr ip, bool double_destroy);
+// A use of a destroyed kmem_cache (alloc, free, shrink, destroy, ...): the
+// kernel's slab-use-after-free on the cache descriptor. api: the function
+// used; the cache's name and object size, and who destroyed it.
+struct DestroyedCache {
+  const char* name;
+  u32 object_size;
+  u32 destroy_tid;
+  depot_handle_t destroy_stack;
+};
+void report_cache_use_after_destroy(uptr cache_ptr, uptr size, const char* api, const DestroyedCache& c, uptr ip);
+// A pointer the allocator never returned, passed to an API that needs one of
+// its objects or caches (ksize, krealloc, kfree_sensitive, kmem_cache_*):
+// api names the call ("ksize()" prints "ksize() of addr ..."); frees: whether
+// the call frees the pointer (invalid-free) or only uses it (invalid-access);
+// why: the line that says what the pointer is not; function: the header's
+// function (null: the caller's).
+void report_bad_pointer(uptr addr, uptr ip, const char* api, bool frees, const char* why,
+                        const char* function = nullptr);
+// Not a KASAN bug: a warning line with the caller's stack (the kernel's
+// pr_warn + dump_stack), e.g. kmem_cache_create's failures.
+void report_warning(const char* line, uptr ip);
 
 // ---- state ------------------------------------------------------------------------
 // Whether a report is currently being printed by this thread.

@@ -1,5 +1,6 @@
 // The exported kernel slab API (<ukasan/slab.h>). Each entry point records
 // its caller's address (the kernel's _RET_IP_) for stacks and reports.
+#include <stdio.h>
 #include <string.h>
 
 #include "ukasan/slab.h"
@@ -26,14 +27,16 @@ static void kfree_impl(const void* p, uptr ip) {
   free_checked(p, nullptr, ip);
 }
 
-// The live object p starts, for ksize/krealloc; false after reporting the
-// bad pointer (as the kernel's kasan_check_byte does).
-static bool live_object(const void* p, uptr ip, ObjectRef* ref) {
+// The live object p starts, for ksize/krealloc/kfree_sensitive (api); false
+// after reporting the bad pointer: a freed or interior one as the access of
+// its first byte (the kernel's kasan_check_byte), one the allocator never
+// returned in the call's own words.
+static bool live_object(const void* p, uptr ip, ObjectRef* ref, const char* api, bool frees) {
   const uptr a = reinterpret_cast<uptr>(p);
   const ObjWhere where = lookup_object(a, ref);
   if (where == kObjectStart && object_live(*ref)) return true;
   if (where == kNotOurs)
-    report_free_error(a, ip, FreeError::kInvalidFree, "the pointer was not allocated by ukasan");
+    report_bad_pointer(a, ip, api, frees, "The pointer was not allocated by ukasan.");
   else
     report_access(a, 1, false, ip);
   return false;
@@ -46,8 +49,16 @@ using namespace ukasan;
 UKASAN_EXPORT struct kmem_cache* kmem_cache_create(const char* name, unsigned int size, unsigned int align,
                                                    slab_flags_t flags, void (*ctor)(void*)) {
   runtime_init();
-  KmemCache* c = cache_create(name, size, align, flags, ctor, false);
-  if (!c && (flags & SLAB_PANIC)) die("kmem_cache_create failed with SLAB_PANIC");
+  const char* why = nullptr;
+  int err = 0;
+  KmemCache* c = cache_create(name, size, align, flags, ctor, false, &why, &err);
+  if (UKASAN_UNLIKELY(!c)) {
+    // The kernel's pr_warn + dump_stack (mm/slab_common.c), and why.
+    char line[256];
+    snprintf(line, sizeof(line), "kmem_cache_create(%s) failed with error %d (%s)", name ? name : "(null)", err, why);
+    report_warning(line, UKASAN_RET_IP);
+    if (flags & SLAB_PANIC) die("kmem_cache_create failed with SLAB_PANIC");
+  }
   return reinterpret_cast<struct kmem_cache*>(c);
 }
 
@@ -59,25 +70,33 @@ UKASAN_EXPORT void kmem_cache_destroy(struct kmem_cache* s) {
 UKASAN_EXPORT void* kmem_cache_alloc(struct kmem_cache* s, gfp_t flags) {
   runtime_init();
   KmemCache* c = reinterpret_cast<KmemCache*>(s);
-  return cache_alloc(c, flags, c->object_size, UKASAN_RET_IP);
+  const uptr ip = UKASAN_RET_IP;
+  if (UKASAN_UNLIKELY(!cache_usable(c, "kmem_cache_alloc", ip))) return nullptr;
+  return cache_alloc(c, flags, c->object_size, ip);
 }
 
 UKASAN_EXPORT void* kmem_cache_zalloc(struct kmem_cache* s, gfp_t flags) {
   runtime_init();
   KmemCache* c = reinterpret_cast<KmemCache*>(s);
-  return cache_alloc(c, flags | __GFP_ZERO, c->object_size, UKASAN_RET_IP);
+  const uptr ip = UKASAN_RET_IP;
+  if (UKASAN_UNLIKELY(!cache_usable(c, "kmem_cache_zalloc", ip))) return nullptr;
+  return cache_alloc(c, flags | __GFP_ZERO, c->object_size, ip);
 }
 
 UKASAN_EXPORT void kmem_cache_free(struct kmem_cache* s, void* p) {
   if (!p) return;
   runtime_init();
-  free_checked(p, reinterpret_cast<KmemCache*>(s), UKASAN_RET_IP);
+  KmemCache* c = reinterpret_cast<KmemCache*>(s);
+  const uptr ip = UKASAN_RET_IP;
+  if (UKASAN_UNLIKELY(!cache_usable(c, "kmem_cache_free", ip))) return;
+  free_checked(p, c, ip);
 }
 
 UKASAN_EXPORT int kmem_cache_alloc_bulk(struct kmem_cache* s, gfp_t flags, size_t size, void** p) {
   runtime_init();
   KmemCache* c = reinterpret_cast<KmemCache*>(s);
   uptr ip = UKASAN_RET_IP;
+  if (UKASAN_UNLIKELY(!cache_usable(c, "kmem_cache_alloc_bulk", ip))) return 0;
   for (size_t i = 0; i < size; i++) {
     p[i] = cache_alloc(c, flags, c->object_size, ip);
     if (!p[i]) {
@@ -90,21 +109,31 @@ UKASAN_EXPORT int kmem_cache_alloc_bulk(struct kmem_cache* s, gfp_t flags, size_
 
 UKASAN_EXPORT void kmem_cache_free_bulk(struct kmem_cache* s, size_t size, void** p) {
   runtime_init();
+  KmemCache* c = reinterpret_cast<KmemCache*>(s);
   uptr ip = UKASAN_RET_IP;
+  if (UKASAN_UNLIKELY(!cache_usable(c, "kmem_cache_free_bulk", ip))) return;
   for (size_t i = 0; i < size; i++)
-    if (p[i]) free_checked(p[i], reinterpret_cast<KmemCache*>(s), ip);
+    if (p[i]) free_checked(p[i], c, ip);
 }
 
 UKASAN_EXPORT int kmem_cache_shrink(struct kmem_cache* s) {
   runtime_init();
-  return cache_shrink(reinterpret_cast<KmemCache*>(s));
+  KmemCache* c = reinterpret_cast<KmemCache*>(s);
+  if (!cache_usable(c, "kmem_cache_shrink", UKASAN_RET_IP)) return 0;
+  return cache_shrink(c);
 }
 
 UKASAN_EXPORT unsigned int kmem_cache_size(struct kmem_cache* s) {
-  return reinterpret_cast<KmemCache*>(s)->object_size;
+  runtime_init();
+  KmemCache* c = reinterpret_cast<KmemCache*>(s);
+  return cache_usable(c, "kmem_cache_size", UKASAN_RET_IP) ? c->object_size : 0;
 }
 
-UKASAN_EXPORT const char* kmem_cache_name(struct kmem_cache* s) { return reinterpret_cast<KmemCache*>(s)->name; }
+UKASAN_EXPORT const char* kmem_cache_name(struct kmem_cache* s) {
+  runtime_init();
+  KmemCache* c = reinterpret_cast<KmemCache*>(s);
+  return cache_usable(c, "kmem_cache_name", UKASAN_RET_IP) ? c->name : nullptr;
+}
 
 UKASAN_EXPORT void* kmalloc(size_t size, gfp_t flags) { return kmalloc_impl(size, flags, UKASAN_RET_IP); }
 
@@ -128,7 +157,7 @@ UKASAN_EXPORT size_t ksize(const void* p) {
   if (ZERO_OR_NULL_PTR(p)) return 0;
   runtime_init();
   ObjectRef r;
-  return live_object(p, UKASAN_RET_IP, &r) ? object_usable(r) : 0;
+  return live_object(p, UKASAN_RET_IP, &r, "ksize()", false) ? object_usable(r) : 0;
 }
 
 UKASAN_EXPORT void kfree_sensitive(const void* p) {
@@ -136,7 +165,7 @@ UKASAN_EXPORT void kfree_sensitive(const void* p) {
   runtime_init();
   const uptr ip = UKASAN_RET_IP;
   ObjectRef r;
-  if (!live_object(p, ip, &r)) return;
+  if (!live_object(p, ip, &r, "kfree_sensitive()", true)) return;
   internal_memset(const_cast<void*>(p), 0, object_usable(r));  // the slack too: poisoned, so not via memset()
   kfree_impl(p, ip);
 }
@@ -150,7 +179,7 @@ UKASAN_EXPORT void* krealloc(const void* p, size_t new_size, gfp_t flags) {
   }
   runtime_init();
   ObjectRef r;
-  if (!live_object(p, ip, &r)) return nullptr;
+  if (!live_object(p, ip, &r, "krealloc()", true)) return nullptr;
   const uptr a = reinterpret_cast<uptr>(p), usable = object_usable(r), req = object_requested(r);
   if (new_size <= usable) {
     // In place: the new tail becomes accessible, a shrunk tail becomes redzone.

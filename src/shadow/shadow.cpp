@@ -1,5 +1,8 @@
 #include "shadow/shadow.h"
 
+#include <errno.h>
+#include <stdio.h>
+
 #include <atomic>
 
 #include "platform/platform.h"
@@ -27,6 +30,24 @@ void shadow_init_dynamic(uptr lo, uptr hi) {
 #else
 void shadow_init_dynamic(uptr, uptr) {}
 
+// The shadow is address space reserved, not memory: 16 TiB of it. Under an
+// address-space limit (ulimit -v, prlimit --as) it cannot be reserved;
+// otherwise the range is taken by another mapping (another sanitizer).
+[[noreturn]] static void shadow_map_failed(const char* what, uptr need) {
+  const int err = errno;
+  char msg[400];
+  if (const u64 limit = address_space_limit())
+    snprintf(msg, sizeof(msg),
+             "cannot reserve the %s: the address-space limit (RLIMIT_AS, ulimit -v) is %llu MiB, and ukasan "
+             "reserves %llu GiB of address space for its shadow (reserved, not used); run with ulimit -v unlimited",
+             what, static_cast<unsigned long long>(limit >> 20), static_cast<unsigned long long>(need >> 30));
+  else if (err == EEXIST)
+    snprintf(msg, sizeof(msg), "cannot map the %s: the address range is taken (is another sanitizer loaded?)", what);
+  else
+    snprintf(msg, sizeof(msg), "cannot map the %s (mmap failed with errno %d)", what, err);
+  die(msg);
+}
+
 void shadow_init() {
   if (shadow_ready()) return;
   static std::atomic<bool> once{false};
@@ -40,15 +61,30 @@ void shadow_init() {
   const uptr high_shadow_beg = (kHighMemBeg >> kShadowScale) + kShadowOffset;
   const uptr high_shadow_end = (kHighMemEnd >> kShadowScale) + kShadowOffset;
   if (!map_fixed_noreplace(low_shadow_beg, low_shadow_end - low_shadow_beg, true))
-    die("cannot map the low shadow at 0x7fff8000 (address range taken: is another sanitizer loaded?)");
+    shadow_map_failed("low shadow at 0x7fff8000", low_shadow_end - low_shadow_beg + high_shadow_end - high_shadow_beg);
   if (!map_fixed_noreplace(high_shadow_beg, high_shadow_end - high_shadow_beg, true))
-    die("cannot map the high shadow at 0x2008fff7000 (address range taken: is another sanitizer loaded?)");
+    shadow_map_failed("high shadow at 0x2008fff7000", high_shadow_end - high_shadow_beg);
   // The gap between the shadows is protected so a stray shadow access of a
   // shadow address faults instead of silently reading zeros.
   map_fixed_noreplace(low_shadow_end, high_shadow_beg - low_shadow_end, false);
   g_shadow_ready.store(true, std::memory_order_release);
 }
 #endif
+
+void shadow_clear(uptr lo, uptr hi) {
+  lo = round_down(lo, kGranule);
+  if (hi <= lo || !addr_has_shadow(lo) || !addr_has_shadow(hi - 1)) return;
+  uptr s = reinterpret_cast<uptr>(mem_to_shadow(lo));
+  uptr e = reinterpret_cast<uptr>(mem_to_shadow(round_up(hi, kGranule)));
+  if (e - s < 4 * kPageSize) {
+    shadow_fill(reinterpret_cast<u8*>(s), 0, e - s);
+    return;
+  }
+  uptr ps = round_up(s, kPageSize), pe = round_down(e, kPageSize);
+  shadow_fill(reinterpret_cast<u8*>(s), 0, ps - s);
+  release_pages(reinterpret_cast<void*>(ps), pe - ps);  // anonymous: reads back as zeros
+  shadow_fill(reinterpret_cast<u8*>(pe), 0, e - pe);
+}
 
 uptr find_first_bad(uptr addr, uptr size) {
   uptr end = addr + size;

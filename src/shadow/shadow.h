@@ -120,6 +120,13 @@ inline void unpoison_within(uptr addr, uptr size, uptr total, u8 rest) {
 // Unpoison exactly size bytes from granule-aligned addr (partial last granule).
 inline void unpoison(uptr addr, uptr size) { unpoison_within(addr, size, size, 0); }
 
+// Makes [lo, hi) accessible (lo rounded down to the granule, hi up). Big
+// ranges give their shadow pages back to the kernel instead of writing
+// zeros: they read as zero again, cost no memory until poisoned, and a
+// 1 GiB block's 128 MiB of shadow is never touched. Ranges without shadow
+// are ignored.
+void shadow_clear(uptr lo, uptr hi);
+
 // Is the single byte at addr accessible?
 UKASAN_ALWAYS_INLINE bool byte_is_poisoned(uptr addr) {
   s8 v = static_cast<s8>(*mem_to_shadow(addr));

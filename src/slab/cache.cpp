@@ -56,18 +56,27 @@ static KmemCache* new_descriptor() {
   return nullptr;
 }
 
-KmemCache* cache_create(const char* name, u32 size, u32 align, slab_flags_t flags, void (*ctor)(void*),
-                        bool is_kmalloc) {
-  if (!name || size == 0 || size > (1u << 30)) return nullptr;
-  if (align && !is_pow2(align)) return nullptr;
-  if (align > kPageSize) return nullptr;
+static KmemCache* create_failed(const char* reason, int error, const char** why, int* err) {
+  if (why) *why = reason;
+  if (err) *err = error;
+  return nullptr;
+}
+
+KmemCache* cache_create(const char* name, uptr size, u32 align, slab_flags_t flags, void (*ctor)(void*),
+                        bool is_kmalloc, const char** why, int* err) {
+  constexpr int kEINVAL = -22, kENOMEM = -12;
+  if (!name) return create_failed("the name is NULL", kEINVAL, why, err);
+  if (size == 0) return create_failed("the object size is 0", kEINVAL, why, err);
+  if (size > (1u << 30)) return create_failed("the object size is above 1 GiB", kEINVAL, why, err);
+  if (align && !is_pow2(align)) return create_failed("the alignment is not a power of two", kEINVAL, why, err);
+  if (align > kPageSize) return create_failed("the alignment is above the page size", kEINVAL, why, err);
   KmemCache* c = new_descriptor();
-  if (!c) return nullptr;
+  if (!c) return create_failed("every kmem_cache descriptor is in use", kENOMEM, why, err);
   u32 index = c->index;
   new (c) KmemCache();
   c->index = index;
   strncpy(c->name, name, sizeof(c->name) - 1);
-  c->object_size = size;
+  c->object_size = static_cast<u32>(size);
   u32 a = align < 8 ? 8 : align;
   if ((flags & SLAB_HWCACHE_ALIGN) && a < 64) a = 64;
   c->align = a;
@@ -390,6 +399,7 @@ void* cache_alloc(KmemCache* c, gfp_t flags, uptr requested, uptr ip) {
   am->alloc_stack = options().stacktrace ? save_stack_from(ip) : 0;
   am->check = meta_check(o);
   am->state.store(kObjAllocated, std::memory_order_release);
+  count_bytes(ts->alloc_bytes, c->obj_bytes);
   unpoison_within(o, requested, c->obj_bytes, kShadowSlabRedzone);
   if (flags & __GFP_ZERO) memset(obj, 0, requested);
   return obj;
@@ -399,6 +409,7 @@ void* cache_alloc(KmemCache* c, gfp_t flags, uptr requested, uptr ip) {
 void cache_free(KmemCache* c, void* obj, uptr ip) {
   uptr o = reinterpret_cast<uptr>(obj);
   ThreadState* ts = thread_state();
+  count_bytes(ts->freed_bytes, c->obj_bytes);
   const bool rcu = !c->quarantined;
   if (!rcu) {
     FreeMeta* fm = free_meta(c, o);
@@ -427,20 +438,40 @@ void cache_free(KmemCache* c, void* obj, uptr ip) {
 
 static void release_slab(Span* s) {
   poison(s->start, s->npages * kPageSize, kShadowPageFree);
-  page_allocator().free_span(s, /*release=*/true);
+  page_allocator().free_span(s);
+}
+
+// A use of c that is not a live cache: destroyed (the kernel's
+// slab-use-after-free on the descriptor) or not a cache at all.
+static UKASAN_NOINLINE void cache_misuse(KmemCache* c, const char* api, uptr ip) {
+  const uptr p = reinterpret_cast<uptr>(c);
+  const bool destroy = !strcmp(api, "kmem_cache_destroy");
+  if (is_cache_pointer(c) && c->state.load(std::memory_order_acquire) == kCacheDestroyed) {
+    const DestroyedCache d{c->name, c->object_size, c->destroy_tid, c->destroy_stack};
+    report_cache_use_after_destroy(p, sizeof(u32), api, d, ip);
+    return;
+  }
+  char what[64];
+  snprintf(what, sizeof(what), "%s()", api);
+  report_bad_pointer(p, ip, destroy ? "Free" : what, destroy,
+                     "The pointer is not a kmem_cache created by kmem_cache_create.", api);
+}
+
+bool cache_usable(KmemCache* c, const char* api, uptr ip) {
+  if (UKASAN_LIKELY(is_cache_pointer(c) && c->state.load(std::memory_order_relaxed) == kCacheActive)) return true;
+  cache_misuse(c, api, ip);
+  return false;
 }
 
 void cache_destroy(KmemCache* c, uptr ip) {
   if (!c) return;  // like the kernel: destroying NULL is a no-op
-  if (!is_cache_pointer(c)) {
-    report_bad_destroy(reinterpret_cast<uptr>(c), ip, false);
-    return;
-  }
   u8 st = kCacheActive;
-  if (!c->state.compare_exchange_strong(st, kCacheDestroyed, std::memory_order_acq_rel)) {
-    report_bad_destroy(reinterpret_cast<uptr>(c), ip, st == kCacheDestroyed);
+  if (!is_cache_pointer(c) || !c->state.compare_exchange_strong(st, kCacheDestroyed, std::memory_order_acq_rel)) {
+    cache_misuse(c, "kmem_cache_destroy", ip);
     return;
   }
+  c->destroy_tid = static_cast<u32>(thread_state()->tid);
+  c->destroy_stack = options().stacktrace ? save_stack_from(ip) : 0;
   // Evict every object of c from the quarantine, wherever it is: every
   // per-CPU queue (incl. its signal-nested stack), the global FIFO, a batch a
   // concurrent reduce is evicting - without waiting for any thread, except

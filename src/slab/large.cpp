@@ -40,10 +40,19 @@ void* large_alloc(uptr size, gfp_t flags, uptr ip, uptr align) {
   s->large_free.node.next = nullptr;
   s->cache = nullptr;
   s->large_size = size;
-  poison(s->start, npages * kPageSize, kShadowPageRedzone);
-  unpoison(user, size);
+  // The shadow: redzone before the block, accessible bytes, redzone to the
+  // span's end. The accessible part is cleared by giving its shadow pages
+  // back (shadow_clear), so a huge block costs no shadow writes or memory.
+  const uptr body = round_down(size, kGranule), end = s->start + npages * kPageSize;
+  poison(s->start, user - s->start, kShadowPageRedzone);
+  shadow_clear(user, user + body);
+  unpoison_within(user + body, size - body, end - (user + body), kShadowPageRedzone);
   am.state.store(kObjAllocated, std::memory_order_release);
-  if (flags & __GFP_ZERO) memset(reinterpret_cast<void*>(user), 0, size);
+  count_bytes(ts->alloc_bytes, (npages - 2) * kPageSize);
+  // __GFP_ZERO (kzalloc, calloc) needs no write: every span the page
+  // allocator hands out reads as zero (fresh arena, or released with
+  // MADV_DONTNEED when freed), so calloc of a huge block touches no page.
+  (void)flags;
   return reinterpret_cast<void*>(user);
 }
 
@@ -51,11 +60,12 @@ void large_release(Span* s) {
   s->large_alloc.state.store(kObjFree, std::memory_order_relaxed);
   // The shadow keeps saying "freed page" so a dangling pointer into the
   // released range is still reported as use-after-free.
-  page_allocator().free_span(s, /*release=*/true);
+  page_allocator().free_span(s);
 }
 
 void large_free(Span* s, uptr ip) {
   ThreadState* ts = thread_state();
+  count_bytes(ts->freed_bytes, (s->npages - 2) * kPageSize);
   s->large_free.free_tid = static_cast<u32>(ts->tid);
   s->large_free.free_stack = options().stacktrace ? save_stack_from(ip) : 0;
   poison(s->user, round_up(s->large_size, kPageSize), kShadowPageFree);

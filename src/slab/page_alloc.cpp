@@ -119,12 +119,19 @@ Span* PageAllocator::alloc_span(uptr npages, SpanKind kind) {
   }
   s->kind = kind;
   set_map(s);
+  count_locked(kind, s->npages, 1);
   return s;
 }
 
-void PageAllocator::free_span(Span* s, bool release) {
-  if (release) release_pages(reinterpret_cast<void*>(s->start), s->npages * kPageSize);
+void PageAllocator::count_locked(SpanKind kind, uptr npages, sptr spans) {
+  __atomic_store_n(&pages_[kind], pages_[kind] + npages * (spans > 0 ? 1 : uptr(-1)), __ATOMIC_RELAXED);
+  __atomic_store_n(&spans_[kind], spans_[kind] + static_cast<uptr>(spans), __ATOMIC_RELAXED);
+}
+
+void PageAllocator::free_span(Span* s) {
+  release_pages(reinterpret_cast<void*>(s->start), s->npages * kPageSize);
   LockGuard g(lock_);
+  count_locked(s->kind, s->npages, -1);
   s->kind = kSpanFree;
   s->cache = nullptr;
   push_free_locked(s);

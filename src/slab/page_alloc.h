@@ -44,10 +44,12 @@ class PageAllocator {
   uptr base() const { return base_; }
   uptr size() const { return size_; }
 
-  // nullptr if the arena is exhausted or the OS refuses memory.
+  // nullptr if the arena is exhausted or the OS refuses memory. The span's
+  // pages read as zero (large_alloc's __GFP_ZERO relies on it).
   Span* alloc_span(uptr npages, SpanKind kind);
-  // Returns the span's pages; release=true gives the memory back to the OS.
-  void free_span(Span* s, bool release);
+  // Gives the span's memory back to the OS (MADV_DONTNEED: it reads as zero
+  // when reused) and its pages to the free lists.
+  void free_span(Span* s);
 
   // Span of an arena address, or nullptr. Lock-free: page map entries are
   // written before the span is handed out (release) and read with acquire.
@@ -58,10 +60,15 @@ class PageAllocator {
 
   Lock& lock() { return lock_; }
 
+  // Pages handed out, by kind (read without the lock: statistics).
+  uptr pages_of(SpanKind kind) const { return __atomic_load_n(&pages_[kind], __ATOMIC_RELAXED); }
+  uptr spans_of(SpanKind kind) const { return __atomic_load_n(&spans_[kind], __ATOMIC_RELAXED); }
+
  private:
   Span* new_descriptor();
   void set_map(Span* s);
   void push_free_locked(Span* s);  // onto its free list (lock_ held)
+  void count_locked(SpanKind kind, uptr npages, sptr spans);
 
   static constexpr uptr kSmallRuns = 256;
   Lock lock_;
@@ -71,6 +78,7 @@ class PageAllocator {
   Span* small_free_[kSmallRuns + 1] = {};
   Span* big_free_ = nullptr;
   Span* desc_pool_ = nullptr;
+  uptr pages_[3] = {}, spans_[3] = {};  // by SpanKind, under lock_
   uptr desc_pool_left_ = 0;
 };
 

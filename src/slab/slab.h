@@ -59,6 +59,8 @@ struct KmemCache {
   std::atomic<u8> state;
   int mag_id;         // index of this cache's per-thread magazine, -1 if none
   u32 index;
+  u32 destroy_tid;    // who destroyed it (reports of a use after destroy)
+  depot_handle_t destroy_stack;
   Lock lock;          // slabs, partial list, freelists
   Span* partial = nullptr;
   Span* slabs = nullptr;
@@ -95,7 +97,15 @@ struct ThreadState : ThreadSlot {
   SlabQuarantine::Evicting extracted; // what this thread's destroy/drain took
   Magazine mags[kMagCaches];
   int tid;
+  // Bytes this thread allocated and freed (slots and large blocks), for the
+  // heap statistics (mallinfo2 & co.). Written by the owner only, with a
+  // plain load and store (no read-modify-write on the fast path); readers
+  // sum every slot.
+  std::atomic<u64> alloc_bytes{0}, freed_bytes{0};
 };
+inline void count_bytes(std::atomic<u64>& counter, u64 n) {
+  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
 
 // ---- life cycle (called by src/runtime) ---------------------------------------
 // Reserves the arena, sets up the quarantine (bound in bytes, 0: off; queue
@@ -116,9 +126,15 @@ ThreadState* thread_state();  // never null after slab_init
 SlabQuarantine& quarantine();
 
 // ---- caches -----------------------------------------------------------------------
-KmemCache* cache_create(const char* name, u32 size, u32 align, slab_flags_t flags, void (*ctor)(void*),
-                        bool is_kmalloc);
+// nullptr on failure; *why (if given) then says what was wrong, *err is the
+// kernel's error code (-EINVAL, -ENOMEM).
+KmemCache* cache_create(const char* name, uptr size, u32 align, slab_flags_t flags, void (*ctor)(void*),
+                        bool is_kmalloc, const char** why = nullptr, int* err = nullptr);
 void cache_destroy(KmemCache* c, uptr ip);
+// Whether c is a live cache for the API call `api` (its name, e.g.
+// "kmem_cache_alloc"); reports a destroyed or bogus cache pointer
+// (slab-use-after-free / invalid-access) and returns false otherwise.
+bool cache_usable(KmemCache* c, const char* api, uptr ip);
 void* cache_alloc(KmemCache* c, gfp_t flags, uptr requested, uptr ip);
 int cache_shrink(KmemCache* c);
 
@@ -204,5 +220,15 @@ void slab_set_evict_hook(EvictHook hook);
 
 // Evicts every object from every queue and the FIFO (out of memory, the API).
 void quarantine_drain_all();
+
+// What the allocator holds, for mallinfo2/malloc_stats/malloc_info.
+struct MemStats {
+  u64 slab_bytes;      // pages of slabs
+  u64 large_bytes;     // pages of large blocks (with their guard pages), live or quarantined
+  u64 large_blocks;
+  u64 in_use_bytes;    // slots and large blocks allocated and not freed
+  u64 quarantined_bytes;
+};
+MemStats mem_stats();
 
 }  // namespace ukasan

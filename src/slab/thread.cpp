@@ -91,6 +91,22 @@ ThreadState* thread_state() {
   return thread_state_slow();
 }
 
+MemStats mem_stats() {
+  MemStats m{};
+  u64 in = 0, out = 0;
+  for (ThreadSlot* s = thread_slots().first(); s; s = s->next) {
+    const ThreadState* ts = static_cast<ThreadState*>(s);
+    in += ts->alloc_bytes.load(std::memory_order_relaxed);
+    out += ts->freed_bytes.load(std::memory_order_relaxed);
+  }
+  m.in_use_bytes = in > out ? in - out : 0;  // a thread may free what another allocated
+  m.slab_bytes = page_allocator().pages_of(kSpanSlab) * kPageSize;
+  m.large_bytes = page_allocator().pages_of(kSpanLarge) * kPageSize;
+  m.large_blocks = page_allocator().spans_of(kSpanLarge);
+  m.quarantined_bytes = quarantine().stats().bytes;
+  return m;
+}
+
 // ---- fork ---------------------------------------------------------------------------
 
 void threads_fork_prepare() {
