@@ -11,7 +11,7 @@
 
 namespace ukasan {
 
-static KmemCache* g_caches;  // kMaxCaches descriptors, mmap'ed at init, never freed
+static KmemCache* g_caches;  // kMaxCaches descriptors, reserved at init (NORESERVE), never freed
 static Lock g_caches_lock;
 static u32 g_caches_used;
 static u32 g_reuse_cursor;
@@ -573,7 +573,7 @@ static bool kmalloc_caches_init() {
 }
 
 bool caches_init() {
-  g_caches = static_cast<KmemCache*>(map_anon(sizeof(KmemCache) * kMaxCaches));
+  g_caches = static_cast<KmemCache*>(map_anon(sizeof(KmemCache) * kMaxCaches, /*noreserve=*/true));
   return g_caches && kmalloc_caches_init();
 }
 

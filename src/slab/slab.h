@@ -75,7 +75,11 @@ struct KmemCache {
   struct DepotBlock* depot_chunks = nullptr;  // mapped chunks, by their first block
 };
 
-constexpr unsigned kMaxCaches = 4096;
+// Cache descriptors: address space for this many, touched as they are used.
+// A destroyed descriptor is reused only once every one has been used, the
+// longest-dead first, so a stale kmem_cache pointer is reported as a use
+// after destroy for as long as possible (the descriptors' quarantine).
+constexpr unsigned kMaxCaches = 1u << 16;
 constexpr unsigned kMagCaches = 64;
 constexpr unsigned kMagSize = 31;  // a Magazine and a DepotBlock are 256 bytes
 

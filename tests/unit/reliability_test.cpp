@@ -199,3 +199,24 @@ TEST_F(ReliabilityTest, LogPathCreatesAPerProcessFileAndNeverAppendsToAnother) {
 }
 
 }  // namespace
+
+namespace {
+
+// Destroyed descriptors are not reused while fresh ones remain: a stale
+// pointer to a destroyed cache keeps being reported, even after thousands
+// of caches came and went (the descriptor table used to wrap at 4096).
+TEST_F(ReliabilityTest, DestroyedDescriptorsAreNotReusedSoon) {
+  struct kmem_cache* first = kmem_cache_create("first_gone", 24, 0, 0, nullptr);
+  ASSERT_NE(first, nullptr);
+  kmem_cache_destroy(first);
+  for (int i = 0; i < 5000; i++) {
+    struct kmem_cache* c = kmem_cache_create("churn_cache", 24 + (i % 8) * 8, 0, 0, nullptr);
+    ASSERT_NE(c, nullptr);
+    ASSERT_NE(c, first) << "descriptor reused after " << i << " creations";
+    kmem_cache_destroy(c);
+  }
+  EXPECT_KASAN_REPORT(kmem_cache_alloc(first, GFP_KERNEL), "slab-use-after-free");
+  EXPECT_NE(last_report().find("'first_gone'"), std::string::npos) << last_report();
+}
+
+}  // namespace
