@@ -189,8 +189,9 @@ static const char* bug_type_for_shadow(u8 v) {
     case kShadowStackLeft:
     case kShadowStackMid:
     case kShadowStackRight:
-    case kShadowStackUseAfterScope:
       return "stack-out-of-bounds";
+    case kShadowStackUseAfterScope:
+      return "use-after-scope";  // the kernel's report.c name (KASAN_USE_AFTER_SCOPE)
     case kShadowStackAfterReturn:
       return "stack-use-after-return";
     case kShadowAllocaLeft:

@@ -25,6 +25,16 @@ NI void bug_malloc_uaf(void) { int *p = malloc(40); free(launder(p)); sink = p[2
 NI void bug_global_oob(void) { sink = global_arr[idx]; }
 NI void bug_global_oob_static(void) { sink = global_str[idx - 5]; }
 NI void bug_stack_oob(void) { volatile char buf[24]; buf[0] = 0; sink = buf[idx + 14]; }
+NI void bug_use_after_scope(void) {
+  volatile char *p;
+  {
+    volatile char buf[16];
+    buf[0] = 1;
+    p = buf;
+    sink = p[0];
+  }
+  p[idx - 5] = 2; /* buf's scope has ended */
+}
 NI void bug_alloca_oob(void) { volatile char *a = alloca(idx + 3); a[0] = 1; sink = a[idx + 3]; }
 NI void bug_null_deref(void) { volatile int *p = (int *)(long)(idx - 10); sink = p[2]; }
 NI void bug_wild(void) { volatile long *p = (long *)(0xdead000000000000UL + (unsigned long)idx); sink = *p; }
@@ -41,6 +51,7 @@ int main(int argc, char **argv) {
     {"global-oob-static", bug_global_oob_static}, {"stack-oob", bug_stack_oob}, {"alloca-oob", bug_alloca_oob},
     {"null", bug_null_deref}, {"wild", bug_wild}, {"memcpy-oob", bug_memcpy_oob}, {"memset-uaf", bug_memset_uaf},
     {"strlen-oob", bug_strlen_oob}, {"printf-oob", bug_printf_oob}, {"atomic-uaf", bug_atomic_uaf},
+    {"use-after-scope", bug_use_after_scope},
   };
   for (int a = 1; a < argc; a++)
     for (unsigned i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
