@@ -37,6 +37,11 @@ int ukasan_set_options(const char *opts);
 void ukasan_get_stats(struct ukasan_stats *out);
 /* Really free everything in the quarantine (every thread's queue too). */
 void ukasan_quarantine_drain(void);
+/* Verifies the free pattern of every heap object still in the quarantine
+ * (done at exit too; UKASAN_OPTIONS=check_quarantine_at_exit=0 turns that
+ * off): a write after free is reported as it would be at eviction, once.
+ * Returns the number of objects reported. */
+unsigned ukasan_check_quarantine(void);
 /* Reports go to this fd from now on (default 2, or log_path). */
 void ukasan_set_report_fd(int fd);
 uint64_t ukasan_report_count(void);

@@ -55,7 +55,7 @@ static std::atomic<bool> g_heap_ready{false};
 static uptr g_poison_bytes;  // options().poison_check_bytes
 static uptr g_canary_bytes;  // options().redzone_check_bytes (0: the whole slack)
 
-static void on_evict(KmemCache* c, uptr obj, Span* large);
+static bool on_evict(KmemCache* c, uptr obj, Span* large, bool check);
 
 static UKASAN_NOINLINE bool heap_init_slow() {
   runtime_init();
@@ -278,9 +278,12 @@ static Ranges poison_ranges(uptr req, uptr skip) {
 }
 static inline uptr meta_skip(const KmemCache* c) { return c && c->free_meta_off == 0 ? sizeof(FreeMeta) : 0; }
 
-static void on_evict(KmemCache* c, uptr obj, Span* large) {
+// The free pattern of an object leaving the quarantine (check: still in it,
+// at exit or ukasan_check_quarantine()). A damaged pattern is reported once:
+// the object's poisoned mark is cleared with the report.
+static bool on_evict(KmemCache* c, uptr obj, Span* large, bool check) {
   AllocMeta* am = c ? alloc_meta(c, obj) : &large->large_alloc;
-  if (!(am->kind & kKindPoisoned)) return;
+  if (!(am->kind & kKindPoisoned)) return false;
   uptr req = c ? am->requested : large->large_size;
   Ranges r = poison_ranges(req, meta_skip(c));
   for (unsigned i = 0; i < r.n; i++) {
@@ -288,15 +291,24 @@ static void on_evict(KmemCache* c, uptr obj, Span* large) {
     if (!find_diff(obj, r.lo[i], r.hi[i], kPoisonFree, &first, &last)) continue;
     char prefix[192], detail[300];
     snprintf(prefix, sizeof(prefix),
-             "Detected when the object left the quarantine: %lu bytes at offset %lu of the freed %lu-byte object "
-             "differ from the free pattern 0x%02x:",
+             "Detected %s: %lu bytes at offset %lu of the freed %lu-byte object differ from the free pattern 0x%02x:",
+             check ? "with the object still in the quarantine" : "when the object left the quarantine",
              static_cast<unsigned long>(last - first + 1), static_cast<unsigned long>(first),
              static_cast<unsigned long>(req), kPoisonFree);
     diff_detail(detail, sizeof(detail), prefix, obj, first, last);
-    report_corruption(c ? "slab-use-after-free" : "use-after-free", obj, obj + first, last - first + 1, t_caller,
-                      detail);
-    return;
+    am->kind = static_cast<u8>(am->kind & ~kKindPoisoned);
+    // The report names where it was found: the heap call evicting it, or,
+    // for a check, the caller of the free that quarantined it.
+    uptr ip = t_caller;
+    if (check) {
+      const uptr* pcs;
+      const FreeMeta* fm = c ? free_meta(c, obj) : &large->large_free;
+      ip = depot_fetch(fm->free_stack, &pcs) ? pcs[0] : 0;
+    }
+    report_corruption(c ? "slab-use-after-free" : "use-after-free", obj, obj + first, last - first + 1, ip, detail);
+    return true;
   }
+  return false;
 }
 
 static void fill_poison(const Block& b) {

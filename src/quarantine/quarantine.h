@@ -149,12 +149,17 @@ class Quarantine {
     }
     template <typename F>
     void for_each(F f) const {
-      for (Chunk* c = head; c; c = c->next.load(std::memory_order_relaxed)) {
-        const u32 n = c->count.load(std::memory_order_relaxed);
+      for_each_chain(head, f);
+      for (Node* n = spill; n; n = Cb::next(n)) f(n);
+    }
+    // Acquire loads: a queue's owner publishes chunks and counts with release.
+    template <typename F>
+    static void for_each_chain(Chunk* head, F& f) {
+      for (Chunk* c = head; c; c = c->next.load(std::memory_order_acquire)) {
+        const u32 n = c->count.load(std::memory_order_acquire);
         for (u32 i = 0; i < n; i++)
           if (Node* x = c->nodes[i].load(std::memory_order_relaxed)) f(x);
       }
-      for (Node* n = spill; n; n = Cb::next(n)) f(n);
     }
     // Gives the chunks back (the nodes themselves are the caller's).
     void release() {
@@ -343,6 +348,18 @@ class Quarantine {
       inflight_ = &rec;
       out.tags = ~u64(0);
     }
+  }
+
+  // Calls f(node) for every node in the queues (each_queue, as for extract)
+  // and the FIFO, under the global lock: while it is held no such node can
+  // leave the quarantine (only the lock's holder removes entries; owners only
+  // append, and what they publish after the count was read is skipped).
+  // Batches being evicted are not walked: their evictors are on them.
+  template <typename EachQueue, typename F>
+  void for_each_locked(EachQueue each_queue, F f) {
+    LockGuard g(lock_);
+    each_queue([&](Queue& q) { List::for_each_chain(q.head.load(std::memory_order_acquire), f); });
+    for (unsigned i = 0; i < kBatches; i++) fifo_[i].for_each(f);
   }
 
   // Frees what extract() put in rec (claiming it group by group, as an

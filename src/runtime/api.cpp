@@ -46,6 +46,11 @@ UKASAN_EXPORT void ukasan_get_stats(struct ukasan_stats* out) {
   runtime_stats(out);
 }
 
+UKASAN_EXPORT unsigned ukasan_check_quarantine(void) {
+  runtime_init();
+  return quarantine_check();
+}
+
 UKASAN_EXPORT void ukasan_quarantine_drain(void) {
   runtime_init();
   quarantine_drain_all();

@@ -114,6 +114,7 @@ static void print_stats() {
 // A process that printed a report and was not aborted exits with `exitcode`
 // (ASan's convention), whatever status it was going to exit with.
 static void runtime_at_exit() {
+  if (options().check_quarantine_at_exit) quarantine_check();
   if (options().print_stats) print_stats();
   if (report_count() > 0 && options().fault == kFaultReport && options().exitcode != 0) {
     fflush(nullptr);  // _exit skips stdio: do not lose the program's buffered output

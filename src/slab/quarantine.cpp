@@ -82,11 +82,11 @@ void SlabQuarantineCb::recycle(QNode* n, void* ctx) {
   EvictHook hook = __atomic_load_n(&g_evict_hook, __ATOMIC_ACQUIRE);
   if (page_allocator().contains(a)) {
     KmemCache* c = page_allocator().span_of(a)->cache;
-    if (hook) hook(c, a - c->free_meta_off, nullptr);
+    if (hook) hook(c, a - c->free_meta_off, nullptr, false);
     release_object(c, reinterpret_cast<void*>(a - c->free_meta_off), static_cast<ThreadState*>(ctx));
   } else {
     Span* s = large_span_of_node(n);
-    if (hook) hook(nullptr, s->user, s);
+    if (hook) hook(nullptr, s->user, s, false);
     large_release(s);
   }
 }
@@ -126,6 +126,29 @@ void reduce_on_alloc() {
   if (UKASAN_UNLIKELY(options().evict_thread)) evictor_maybe_start();
   if (!quarantine().over_limit(alloc_reduce_slack())) return;
   reduce_once(thread_state());
+}
+
+unsigned quarantine_check() {
+  EvictHook hook = __atomic_load_n(&g_evict_hook, __ATOMIC_ACQUIRE);
+  if (!hook) return 0;
+  ThreadState* ts = thread_state();
+  RuntimeScope scope(ts);
+  if (scope.nested()) return 0;  // a signal handler: the interrupted code may hold the global lock
+  unsigned found = 0;
+  // Under the global lock (for_each_locked): the objects stay quarantined
+  // while they are checked. A report under it is safe: reporting takes no
+  // quarantine lock and allocates nothing.
+  quarantine().for_each_locked([](auto fn) { for_each_thread_queue(fn); }, [&](QNode* n) {
+    const uptr a = reinterpret_cast<uptr>(n);
+    if (page_allocator().contains(a)) {
+      KmemCache* c = page_allocator().span_of(a)->cache;
+      found += hook(c, a - c->free_meta_off, nullptr, true);
+    } else {
+      Span* s = large_span_of_node(n);
+      found += hook(nullptr, s->user, s, true);
+    }
+  });
+  return found;
 }
 
 void quarantine_drain_all() {

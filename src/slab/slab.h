@@ -217,10 +217,17 @@ void free_object(const ObjectRef& ref, uptr ip);
 void free_checked(const void* p, KmemCache* expected, uptr ip);
 
 // Called for every object leaving the quarantine, before it is really freed
-// (slab objects: c and obj; large blocks: c == nullptr, large = the span).
-// Set by the heap front end (src/heap) to verify its free-poison pattern.
-using EvictHook = void (*)(KmemCache* c, uptr obj, Span* large);
+// (slab objects: c and obj; large blocks: c == nullptr, large = the span),
+// and by quarantine_check() for the objects still in it (check = true).
+// Set by the heap front end (src/heap) to verify its free-poison pattern;
+// returns whether it reported the object.
+using EvictHook = bool (*)(KmemCache* c, uptr obj, Span* large, bool check);
 void slab_set_evict_hook(EvictHook hook);
+// Runs the evict hook over every object still in the queues and the FIFO
+// (not freeing them): a write after free is found without waiting for the
+// eviction (at exit, and ukasan_check_quarantine()). Returns the number of
+// objects reported.
+unsigned quarantine_check();
 
 // Evicts every object from every queue and the FIFO (out of memory, the API).
 void quarantine_drain_all();

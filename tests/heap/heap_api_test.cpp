@@ -431,3 +431,28 @@ TEST(HeapApi, CallocOfReusedPagesIsZero) {
     free(q);
   }
 }
+
+// ukasan_check_quarantine(): a write after free is found while the object is
+// still in the quarantine, reported once (not again at eviction).
+TEST_F(HeapReports, CheckQuarantineFindsWritesAfterFreeOnce) {
+  ukasan_quarantine_drain();
+  volatile char* p = static_cast<volatile char*>(malloc(200));
+  volatile char* big = static_cast<volatile char*>(malloc(100000));
+  free(const_cast<char*>(p));
+  free(const_cast<char*>(big));
+  EXPECT_EQ(ukasan_check_quarantine(), 0u) << "intact patterns";
+  p[50] = 'x';
+  unsigned found = 0;
+  EXPECT_KASAN_REPORT(found = ukasan_check_quarantine(), "slab-use-after-free");
+  EXPECT_EQ(found, 1u);
+  EXPECT_NE(last_report().find("Detected with the object still in the quarantine: 1 bytes at offset 50 of the "
+                               "freed 200-byte object"),
+            std::string::npos)
+      << last_report();
+  big[99999] = 'y';
+  EXPECT_KASAN_REPORT(found = ukasan_check_quarantine(), "use-after-free");
+  EXPECT_EQ(found, 1u) << "the first object was reported already";
+  EXPECT_EQ(ukasan_check_quarantine(), 0u) << "reported once";
+  ukasan_quarantine_drain();  // eviction: not reported again
+  EXPECT_EQ(unclaimed(), "");
+}

@@ -36,6 +36,10 @@ expect slab-use-after-free "2 bytes at offset 40 of the freed 100-byte object" $
 expect slab-use-after-free "2 bytes at offset 17 of the freed 2000-byte object" $Q -- "$progs/uaf_write" 2000 17
 expect slab-use-after-free "2 bytes at offset 1234 of the freed 2000-byte object" $Q -- "$progs/uaf_write" 2000 1234
 expect slab-use-after-free "1 bytes at offset 1999 of the freed 2000-byte object" $Q -- "$progs/uaf_write" 2000 1999
+# A write after free whose object never leaves the quarantine (256 MiB, the
+# program exits first) is found by the check at exit.
+expect slab-use-after-free "Detected with the object still in the quarantine: 2 bytes at offset 40" $E -- "$progs/uaf_write" 100 40
+expect use-after-free "Detected with the object still in the quarantine" $E -- "$progs/uaf_write" 100000 1000
 expect slab-out-of-bounds "redzone after the 24-byte object" $E -- "$progs/overflow" right 24
 expect slab-out-of-bounds "redzone before the 100-byte object" $E -- "$progs/overflow" left 100
 expect slab-out-of-bounds "redzone after the 100000-byte object" $E -- "$progs/overflow" right 100000
