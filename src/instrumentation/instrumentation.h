@@ -29,6 +29,17 @@ void instr_init();
 // the null page are not checked (the runtime's own shadow writes).
 bool instr_check_range(uptr addr, uptr size, bool is_write, uptr ip);
 
+// Whether an intercepted libc call from ip is checked: the runtime is up, the
+// caller is not the runtime itself (it writes redzones), no report is being
+// printed on this thread.
+bool intercept_active(uptr ip);
+
+// Defines an interceptor under the C name via an asm label (<string.h> and
+// <wchar.h> declare C++ overloads of some of these names).
+#define UKASAN_INTERCEPT(ret, name, ...)                                                           \
+  extern "C" __attribute__((visibility("default"))) ret ukasan_##name(__VA_ARGS__) __asm__(#name); \
+  extern "C" __attribute__((visibility("default"))) ret ukasan_##name(__VA_ARGS__)
+
 // The calling thread's stack [lo, top) (computed once per thread).
 void thread_stack_bounds(uptr* lo, uptr* top);
 // Forget the cached bounds (a new thread reusing TLS, fork child).

@@ -162,6 +162,8 @@ UKASAN_ALWAYS_INLINE bool active(uptr ip) {
 
 }  // namespace
 
+bool intercept_active(uptr ip) { return active(ip); }
+
 bool instr_check_range(uptr addr, uptr size, bool is_write, uptr ip) {
   if (size == 0) return true;
   switch (classify_range(addr, size)) {
@@ -277,12 +279,6 @@ using namespace ukasan;
 // Resolved on first use too: the runtime itself formats with snprintf, maybe
 // before instr_init.
 #define REAL(name) (UKASAN_LIKELY(r_##name) ? r_##name : (resolve(&r_##name, #name), r_##name))
-
-// Definitions under the C names via asm labels: <string.h> declares C++
-// overloads of some of them.
-#define UKASAN_INTERCEPT(ret, name, ...)                                                           \
-  extern "C" __attribute__((visibility("default"))) ret ukasan_##name(__VA_ARGS__) __asm__(#name); \
-  extern "C" __attribute__((visibility("default"))) ret ukasan_##name(__VA_ARGS__)
 
 #define CHECK_R(p, n) \
   if (active(ip)) instr_check_range(reinterpret_cast<uptr>(p), (n), false, ip)

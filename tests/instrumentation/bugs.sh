@@ -18,7 +18,9 @@ memset-uaf:slab-use-after-free:bug_memset_uaf
 strlen-oob:slab-out-of-bounds:bug_strlen_oob
 printf-oob:slab-out-of-bounds:bug_printf_oob
 atomic-uaf:slab-use-after-free:bug_atomic_uaf
-use-after-scope:use-after-scope:bug_use_after_scope"
+use-after-scope:use-after-scope:bug_use_after_scope
+wcscat-oob:slab-out-of-bounds:bug_wcscat_oob
+wmemset-uaf:slab-use-after-free:bug_wmemset_uaf"
 [ $HEAP = 1 ] && CASES="$CASES
 malloc-oob:slab-out-of-bounds:bug_malloc_oob
 malloc-uaf:slab-use-after-free:bug_malloc_uaf"

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ukasan/slab.h>
+#include <wchar.h>
 
 #define NI __attribute__((noinline))
 int global_arr[10];
@@ -35,6 +36,17 @@ NI void bug_use_after_scope(void) {
   }
   p[idx - 5] = 2; /* buf's scope has ended */
 }
+NI void bug_wcscat_oob(void) {
+  wchar_t *p = kmalloc(8 * sizeof(wchar_t), GFP_KERNEL);
+  wcscpy(p, L"abcd");
+  wcscat(p, L"efgh"); /* 9 wide chars with the terminator: one too many */
+  kfree(p);
+}
+NI void bug_wmemset_uaf(void) {
+  wchar_t *p = kmalloc(16 * sizeof(wchar_t), GFP_KERNEL);
+  kfree(p);
+  wmemset(p, L'x', 4);
+}
 NI void bug_alloca_oob(void) { volatile char *a = alloca(idx + 3); a[0] = 1; sink = a[idx + 3]; }
 NI void bug_null_deref(void) { volatile int *p = (int *)(long)(idx - 10); sink = p[2]; }
 NI void bug_wild(void) { volatile long *p = (long *)(0xdead000000000000UL + (unsigned long)idx); sink = *p; }
@@ -51,7 +63,7 @@ int main(int argc, char **argv) {
     {"global-oob-static", bug_global_oob_static}, {"stack-oob", bug_stack_oob}, {"alloca-oob", bug_alloca_oob},
     {"null", bug_null_deref}, {"wild", bug_wild}, {"memcpy-oob", bug_memcpy_oob}, {"memset-uaf", bug_memset_uaf},
     {"strlen-oob", bug_strlen_oob}, {"printf-oob", bug_printf_oob}, {"atomic-uaf", bug_atomic_uaf},
-    {"use-after-scope", bug_use_after_scope},
+    {"use-after-scope", bug_use_after_scope}, {"wcscat-oob", bug_wcscat_oob}, {"wmemset-uaf", bug_wmemset_uaf},
   };
   for (int a = 1; a < argc; a++)
     for (unsigned i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)

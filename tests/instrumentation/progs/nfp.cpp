@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <ucontext.h>
 #include <unistd.h>
+#include <wchar.h>
 
 extern "C" long plain_touch_stack(int kb);
 #define NI __attribute__((noinline))
@@ -99,7 +100,30 @@ NI void fiber_fn() {
   swapcontext(&fib_ctx, &main_ctx);
 }
 
+// The wide-string interceptors (src/instrumentation/wide.cpp implement them):
+// libc's results on exact-size buffers, and no report.
+NI int check_wide() {
+  wchar_t *a = static_cast<wchar_t *>(malloc(6 * sizeof(wchar_t)));
+  wchar_t *b = static_cast<wchar_t *>(malloc(12 * sizeof(wchar_t)));
+  int bad = 0;
+  bad |= wcscpy(a, L"hello") != a || wcslen(a) != 5 || wcsnlen(a, 3) != 3 || wcsnlen(a, 9) != 5;
+  bad |= wcsncpy(b, a, 12) != b || b[5] != 0 || b[11] != 0 || wcscmp(a, b) != 0;
+  bad |= wcscat(b, L" you") != b || wcscmp(b, L"hello you") != 0 || wcslen(b) != 9;
+  bad |= wcsncat(b, L"!!!", 2) != b || wcscmp(b, L"hello you!!") != 0;
+  bad |= wcsncmp(a, L"help", 3) != 0 || wcsncmp(a, L"help", 4) >= 0 || wcscmp(L"b", L"a") <= 0;
+  bad |= wcscmp(L"\x80000000", L"a") >= 0;  // signed wchar_t, as glibc compares
+  bad |= wcschr(a, L'l') != a + 2 || wcschr(a, L'z') != nullptr || wcschr(a, 0) != a + 5;
+  bad |= wmemset(b, L'x', 11) != b || b[10] != L'x' || b[11] != 0;
+  bad |= wmemcpy(b, a, 6) != b || wmemcmp(a, b, 6) != 0 || wmemcmp(a, L"hellp", 5) >= 0;
+  bad |= wmemmove(b + 1, b, 5) != b + 1 || wmemcmp(b + 1, L"hello", 5) != 0;  // overlapping, forward
+  bad |= wmemmove(b, b + 1, 5) != b || wmemcmp(b, L"hello", 5) != 0;          // overlapping, backward
+  free(a);
+  free(b);
+  return bad;
+}
+
 int main() {
+  if (check_wide()) { std::printf("wide-string functions gave wrong results\n"); return 4; }
   for (int i = 0; i < 3; i++) {
     try { deep_throw(30); } catch (const std::exception &) {}
     touch();
