@@ -6,7 +6,8 @@
 #   2. whole-program workloads (bench/workloads.c) under glibc, jemalloc,
 #      tcmalloc, mimalloc, scudo (with quarantine), ASan (preload and build),
 #      ukasan (preload and ukasan-cc build): tables, RSS/quarantine plots
-#   3. real programs: python3 (PYTHONMALLOC=malloc) and sqlite3 under the preloads
+#   3. real programs (bench/real/): python3, sqlite3, bash, perl, gcc -c,
+#      cmake configure, git, under the preloads
 #   4. the protocol under preemption (bench/protocol.sh): destroy latency with
 #      1-64 churning threads, fork with churning threads, 16/64-thread hammer
 # Output: BUILD/bench/ (README.md there collects the tables).

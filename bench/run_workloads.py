@@ -11,7 +11,8 @@ scudo computed from those medians. Writes under OUT:
   occ-*.dat / *.png   RSS and ukasan quarantine occupancy over time (rep 1),
                       plots if gnuplot is installed
 Nothing here is a pass/fail gate: targets are reported as met/missed.
-Usage: run_workloads.py BUILD_DIR OUT_DIR   (env QUICK=1: fewer ops, 3 reps still)
+Usage: run_workloads.py BUILD_DIR OUT_DIR   (env QUICK=1: fewer ops, 3 reps still;
+REAL_ONLY=1: only the real programs)
 """
 import json
 import os
@@ -91,6 +92,9 @@ SCALE_THREADS = [int(t) for t in os.environ.get(
 for _t in SCALE_THREADS:
     if _t > 2:
         WORKLOADS.append((f"churn-{_t}t", "churn", _t, int(1_000_000 * f)))
+REAL_ONLY = os.environ.get("REAL_ONLY", "0") not in ("", "0")
+if REAL_ONLY:
+    WORKLOADS = []
 
 
 def run_one(binary, env_add, args, occ=None):
@@ -216,14 +220,29 @@ for name in ("glibc", "scudo+q", "asan-preload", "ukasan"):
 md.append("")
 
 # ---- real programs -----------------------------------------------------------------
+# Each row is one program run under each preload (the program and everything
+# it starts: cc1 under gcc, git's children, the compilers cmake probes).
+REAL = os.path.join(SRC, "bench", "real")
 PY = sh("python3 -c 'import sys; print(sys.executable)'")
-PY_SCRIPT = os.path.join(SRC, "bench", "real_python.py")
-SQL = os.path.join(SRC, "bench", "real_sqlite.sql")
-real = []
+BIG_C = os.path.join(OUT, "real-big.c")
+with open(BIG_C, "w") as fh:
+    fh.write(sh(f"python3 {os.path.join(REAL, 'gen_c.py')} {500 if QUICK else 1500}") + "\n")
+CMAKE_DIR = os.path.join(OUT, "real-cmake-build")
+real = []  # (name, argv, env additions, stdin file)
 if PY:
-    real.append(("python3", [PY, PY_SCRIPT, "0.3" if QUICK else "1"], {"PYTHONMALLOC": "malloc"}))
+    real.append(("python3", [PY, os.path.join(REAL, "python.py"), "0.3" if QUICK else "1"],
+                 {"PYTHONMALLOC": "malloc"}, None))
 if shutil.which("sqlite3"):
-    real.append(("sqlite3", [shutil.which("sqlite3"), ":memory:"], {}))
+    real.append(("sqlite3", [shutil.which("sqlite3"), ":memory:"], {}, os.path.join(REAL, "sqlite.sql")))
+real.append(("bash", ["bash", os.path.join(REAL, "bash.sh"), "6000" if QUICK else "20000"], {}, None))
+if shutil.which("perl"):
+    real.append(("perl", ["perl", os.path.join(REAL, "perl.pl"), "10" if QUICK else "40"], {}, None))
+real.append(("gcc -O2 -c", ["gcc", "-O2", "-c", BIG_C, "-o", os.path.join(OUT, "real-big.o")], {}, None))
+if shutil.which("cmake"):
+    real.append(("cmake configure", ["bash", "-c", f"rm -rf {CMAKE_DIR} && cmake -S {os.path.join(REAL, 'cmake_project')} "
+                                     f"-B {CMAKE_DIR} >/dev/null"], {}, None))
+if shutil.which("git"):
+    real.append(("git", ["bash", os.path.join(REAL, "git.sh")], {}, None))
 
 REAL_ALLOCS = [a for a in ALLOCS if a[1] is None]  # preloads only (same binary)
 
@@ -235,41 +254,50 @@ def run_real(cmd, env_add, stdin_path):
     stdin = open(stdin_path) if stdin_path else subprocess.DEVNULL
     t0 = time.time()
     p = subprocess.Popen(cmd, env=env, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = p.stderr.read().decode(errors="replace")
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.time() - t0
-    err = p.stderr.read().decode(errors="replace")
     p.stderr.close()
-    return {"wall": wall, "rss_kib": ru.ru_maxrss, "rc": os.waitstatus_to_exitcode(status), "err": err[-300:]}
+    # Children's peak RSS is the largest child's (RUSAGE_CHILDREN); for one
+    # process it is that process's.
+    return {"wall": wall, "rss_kib": ru.ru_maxrss, "rc": os.waitstatus_to_exitcode(status), "err": err[-300:],
+            "reports": err.count("BUG: KASAN")}
 
 
 real_res = []
 for rep in range(REPS):
-    for rname, cmd, extra in real:
+    for rname, cmd, extra, stdin in real:
         for name, _, env_add in REAL_ALLOCS:
             env = dict(env_add)
             env.update(extra)
-            r = run_real(cmd, env, SQL if rname == "sqlite3" else None)
+            r = run_real(cmd, env, stdin)
             r.update(alloc=name, prog=rname, rep=rep)
             real_res.append(r)
-            if r["rc"] != 0:
-                print(f"  {rname} {name}: rc={r['rc']} {r['err']!r}", flush=True)
+            if r["rc"] != 0 or r["reports"]:
+                print(f"  {rname} {name}: rc={r['rc']} reports={r['reports']} {r['err']!r}", flush=True)
+    print(f"# real programs: rep {rep + 1}/{REPS} done", flush=True)
 
+real_md_start = len(md)
 if real:
-    md.append(f"### Real programs (median of {REPS}; python3 with PYTHONMALLOC=malloc running bench/real_python.py, "
-              f"sqlite3 :memory: running bench/real_sqlite.sql)\n")
-    md.append("| program | allocator | wall s | × glibc | peak RSS MiB | exit |")
-    md.append("|---|---|---|---|---|---|")
-    for rname, _, _ in real:
+    md.append(f"### Real programs (median of {REPS} interleaved runs, wall time; the preloads as above, "
+              f"{QMB} MiB quarantine for scudo+q, ASan and ukasan; bench/real/)\n")
+    names = [n for n, _, _ in REAL_ALLOCS]
+    md.append("| program | " + " | ".join(f"{n} × glibc" for n in names if n != "glibc") +
+              " | glibc s | ukasan ÷ scudo+q | ukasan ÷ ASan | ukasan peak RSS MiB | reports |")
+    md.append("|---" * (len(names) + 5) + "|")
+    for rname, _, _, _ in real:
         def m(name, key):
             v = [r[key] for r in real_res if r["prog"] == rname and r["alloc"] == name]
             return statistics.median(v) if v else None
         g = m("glibc", "wall")
-        for name, _, _ in REAL_ALLOCS:
-            w = m(name, "wall")
-            rc = max(r["rc"] for r in real_res if r["prog"] == rname and r["alloc"] == name)
-            md.append(f"| {rname} | {name} | {fmt(w, 3)} | {fmt(w / g if w and g else None, 2)} | "
-                      f"{fmt(m(name, 'rss_kib') / 1024, 1)} | {rc} |")
+        u, sq, asn = m("ukasan", "wall"), m("scudo+q", "wall"), m("asan-preload", "wall")
+        cells = [fmt(m(n, "wall") / g if m(n, "wall") and g else None, 2) for n in names if n != "glibc"]
+        reports = sum(r["reports"] for r in real_res if r["prog"] == rname and r["alloc"] == "ukasan")
+        md.append(f"| {rname} | " + " | ".join(cells) + f" | {fmt(g, 3)} | {fmt(u / sq if u and sq else None, 2)} | "
+                  f"{fmt(u / asn if u and asn else None, 2)} | {fmt((m('ukasan', 'rss_kib') or 0) / 1024, 0)} | {reports} |")
     md.append("")
+if REAL_ONLY:
+    md = md[real_md_start:]
 
 # ---- plots -----------------------------------------------------------------------
 plots = []
