@@ -154,10 +154,11 @@ static void print_stack_handle(depot_handle_t h) {
 }
 
 static void print_current_stack(uptr ip) {
-  uptr pcs[64];
-  unsigned n = capture_stack_from(ip, pcs, 64);
+  uptr buf[64 + 8];
+  unsigned n;
+  const uptr* pcs = capture_stack_from(ip, buf, 64 + 8, &n);
   report_printf("Call Trace:\n");
-  print_stack_trace(pcs, n);
+  print_stack_trace(pcs, n < 64 ? n : 64);
 }
 
 static void print_header(const char* type, uptr ip, const char* fn_override) {

@@ -190,25 +190,11 @@ UKASAN_NOINLINE depot_handle_t save_current_stack(unsigned skip) {
   return depot_save(pcs, n);
 }
 
-unsigned capture_stack_from(uptr ip, uptr* pcs, unsigned max) {
-  constexpr unsigned kRuntimeFrames = 8;  // frames inside the runtime, above the entry point
-  constexpr unsigned kMaxFrames = 64;
-  uptr buf[kMaxFrames + kRuntimeFrames];
-  const unsigned n = capture_stack(buf, (max < kMaxFrames ? max : kMaxFrames) + kRuntimeFrames, 0);
-  unsigned i = 0;
-  while (i < n && buf[i] != ip) i++;
-  if (i == n || max == 0) {
-    if (max) pcs[0] = ip;
-    return max ? 1 : 0;
-  }
-  unsigned cnt = n - i < max ? n - i : max;
-  for (unsigned k = 0; k < cnt; k++) pcs[k] = buf[i + k];
-  return cnt;
-}
-
-depot_handle_t save_stack_from(uptr ip) {
-  uptr pcs[kMaxStackFrames];
-  return depot_save(pcs, capture_stack_from(ip, pcs, kMaxStackFrames));
+UKASAN_NOINLINE depot_handle_t save_stack_from(uptr ip) {
+  uptr buf[kMaxStackFrames + 8];  // + the runtime's frames above ip
+  unsigned n;
+  const uptr* pcs = capture_stack_from(ip, buf, kMaxStackFrames + 8, &n);
+  return depot_save(pcs, n < kMaxStackFrames ? n : kMaxStackFrames);
 }
 
 DepotStats depot_stats() {
