@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <wchar.h>
 
 #include <atomic>
@@ -128,6 +129,19 @@ int (*r_puts)(const char*);
 int (*r_fputs)(const char*, FILE*);
 size_t (*r_fwrite)(const void*, size_t, size_t, FILE*);
 size_t (*r_fread)(void*, size_t, size_t, FILE*);
+char* (*r_strstr)(const char*, const char*);
+char* (*r_strcasestr)(const char*, const char*);
+void* (*r_memmem)(const void*, size_t, const void*, size_t);
+size_t (*r_strspn)(const char*, const char*);
+size_t (*r_strcspn)(const char*, const char*);
+char* (*r_strpbrk)(const char*, const char*);
+ssize_t (*r_read)(int, void*, size_t);
+ssize_t (*r_pread)(int, void*, size_t, off_t);
+ssize_t (*r_write)(int, const void*, size_t);
+ssize_t (*r_pwrite)(int, const void*, size_t, off_t);
+char* (*r_fgets)(char*, int, FILE*);
+int (*r_strcasecmp)(const char*, const char*);
+int (*r_strncasecmp)(const char*, const char*, size_t);
 
 // The runtime's own code (libukasan.so's executable segment) is not checked.
 uptr g_rt_lo, g_rt_size;
@@ -154,6 +168,13 @@ template <class T>
 void resolve(T* slot, const char* name) {
   void* p = dlsym(RTLD_NEXT, name);
   if (p) *slot = reinterpret_cast<T>(p);
+}
+
+// ASCII case folding (the C locale's): how far strcasecmp reads. The result
+// comes from libc's own, which folds by the locale.
+inline int fold(char c) {
+  const unsigned char u = static_cast<unsigned char>(c);
+  return u >= 'A' && u <= 'Z' ? u + ('a' - 'A') : u;
 }
 
 UKASAN_ALWAYS_INLINE bool active(uptr ip) {
@@ -425,6 +446,123 @@ UKASAN_INTERCEPT(char*, strdup, const char* s) {
   uptr ip = UKASAN_RET_IP;
   CHECK_R(s, r_strlen(s) + 1);
   return REAL(strdup)(s);
+}
+UKASAN_INTERCEPT(char*, stpcpy, char* d, const char* s) {
+  uptr ip = UKASAN_RET_IP;
+  const size_t n = r_strlen(s) + 1;
+  CHECK_R(s, n);
+  CHECK_W(d, n);
+  r_memcpy(d, s, n, kNoLimit);
+  return d + n - 1;
+}
+UKASAN_INTERCEPT(void*, mempcpy, void* d, const void* s, size_t n) {
+  uptr ip = UKASAN_RET_IP;
+  CHECK_R(s, n);
+  CHECK_W(d, n);
+  return static_cast<char*>(r_memcpy(d, s, n, kNoLimit)) + n;
+}
+UKASAN_INTERCEPT(void*, memccpy, void* d, const void* s, int c, size_t n) {
+  uptr ip = UKASAN_RET_IP;
+  const void* hit = r_memchr(s, c, n);
+  const size_t m = hit ? static_cast<size_t>(static_cast<const char*>(hit) - static_cast<const char*>(s)) + 1 : n;
+  CHECK_R(s, m);
+  CHECK_W(d, m);
+  r_memcpy(d, s, m, kNoLimit);
+  return hit ? static_cast<char*>(d) + m : nullptr;
+}
+
+// ---- searching: the bytes the search looked at --------------------------------------
+
+// A substring search that returned r: the needle whole, the haystack up to
+// the end of the match (or whole).
+static char* searched(char* r, const char* h, const char* n, uptr ip) {
+  if (active(ip)) {
+    const size_t nl = r_strlen(n);
+    instr_check_range(reinterpret_cast<uptr>(n), nl + 1, false, ip);
+    instr_check_range(reinterpret_cast<uptr>(h), r ? static_cast<size_t>(r - h) + nl : r_strlen(h) + 1, false, ip);
+  }
+  return r;
+}
+UKASAN_INTERCEPT(char*, strstr, const char* h, const char* n) {
+  return searched(REAL(strstr)(h, n), h, n, UKASAN_RET_IP);
+}
+UKASAN_INTERCEPT(char*, strcasestr, const char* h, const char* n) {
+  return searched(REAL(strcasestr)(h, n), h, n, UKASAN_RET_IP);
+}
+UKASAN_INTERCEPT(void*, memmem, const void* h, size_t hl, const void* n, size_t nl) {
+  uptr ip = UKASAN_RET_IP;
+  CHECK_R(h, hl);
+  CHECK_R(n, nl);
+  return REAL(memmem)(h, hl, n, nl);
+}
+UKASAN_INTERCEPT(int, strcasecmp, const char* a, const char* b) {
+  uptr ip = UKASAN_RET_IP;
+  size_t i = 0;
+  while (a[i] && fold(a[i]) == fold(b[i])) i++;
+  CHECK_R(a, i + 1);
+  CHECK_R(b, i + 1);
+  return REAL(strcasecmp)(a, b);  // the locale's own folding decides the result
+}
+UKASAN_INTERCEPT(int, strncasecmp, const char* a, const char* b, size_t n) {
+  uptr ip = UKASAN_RET_IP;
+  if (!n) return 0;
+  size_t i = 0;
+  while (i + 1 < n && a[i] && fold(a[i]) == fold(b[i])) i++;
+  CHECK_R(a, i + 1);
+  CHECK_R(b, i + 1);
+  return REAL(strncasecmp)(a, b, n);
+}
+// strspn/strcspn returned r: s up to the byte that stopped the scan, the set whole.
+static size_t spanned(size_t r, const char* s, const char* set, uptr ip) {
+  CHECK_R(s, r + 1);
+  CHECK_R(set, r_strlen(set) + 1);
+  return r;
+}
+UKASAN_INTERCEPT(size_t, strspn, const char* s, const char* accept) {
+  return spanned(REAL(strspn)(s, accept), s, accept, UKASAN_RET_IP);
+}
+UKASAN_INTERCEPT(size_t, strcspn, const char* s, const char* reject) {
+  return spanned(REAL(strcspn)(s, reject), s, reject, UKASAN_RET_IP);
+}
+UKASAN_INTERCEPT(char*, strpbrk, const char* s, const char* accept) {
+  uptr ip = UKASAN_RET_IP;
+  char* r = REAL(strpbrk)(s, accept);
+  CHECK_R(s, r ? static_cast<size_t>(r - s) + 1 : r_strlen(s) + 1);
+  CHECK_R(accept, r_strlen(accept) + 1);
+  return r;
+}
+
+// ---- I/O buffers ------------------------------------------------------------------------
+// Reads are checked after the call, for the bytes the kernel wrote (they
+// cannot fault on a redzone); writes before it.
+
+UKASAN_INTERCEPT(ssize_t, read, int fd, void* buf, size_t n) {
+  uptr ip = UKASAN_RET_IP;
+  const ssize_t r = REAL(read)(fd, buf, n);
+  if (r > 0) CHECK_W(buf, static_cast<size_t>(r));
+  return r;
+}
+UKASAN_INTERCEPT(ssize_t, pread, int fd, void* buf, size_t n, off_t off) {
+  uptr ip = UKASAN_RET_IP;
+  const ssize_t r = REAL(pread)(fd, buf, n, off);
+  if (r > 0) CHECK_W(buf, static_cast<size_t>(r));
+  return r;
+}
+UKASAN_INTERCEPT(ssize_t, write, int fd, const void* buf, size_t n) {
+  uptr ip = UKASAN_RET_IP;
+  CHECK_R(buf, n);
+  return REAL(write)(fd, buf, n);
+}
+UKASAN_INTERCEPT(ssize_t, pwrite, int fd, const void* buf, size_t n, off_t off) {
+  uptr ip = UKASAN_RET_IP;
+  CHECK_R(buf, n);
+  return REAL(pwrite)(fd, buf, n, off);
+}
+UKASAN_INTERCEPT(char*, fgets, char* s, int size, FILE* f) {
+  uptr ip = UKASAN_RET_IP;
+  char* r = REAL(fgets)(s, size, f);
+  if (r) CHECK_W(s, r_strlen(s) + 1);
+  return r;
 }
 
 // ---- stdio --------------------------------------------------------------------------

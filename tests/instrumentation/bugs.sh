@@ -20,7 +20,14 @@ printf-oob:slab-out-of-bounds:bug_printf_oob
 atomic-uaf:slab-use-after-free:bug_atomic_uaf
 use-after-scope:use-after-scope:bug_use_after_scope
 wcscat-oob:slab-out-of-bounds:bug_wcscat_oob
-wmemset-uaf:slab-use-after-free:bug_wmemset_uaf"
+wmemset-uaf:slab-use-after-free:bug_wmemset_uaf
+strstr-oob:slab-out-of-bounds:bug_strstr_oob
+strcasecmp-oob:slab-out-of-bounds:bug_strcasecmp_oob
+stpcpy-oob:slab-out-of-bounds:bug_stpcpy_oob
+mempcpy-oob:slab-out-of-bounds:bug_mempcpy_oob
+read-oob:slab-out-of-bounds:bug_read_oob
+write-uaf:slab-use-after-free:bug_write_uaf
+fgets-oob:slab-out-of-bounds:bug_fgets_oob"
 [ $HEAP = 1 ] && CASES="$CASES
 malloc-oob:slab-out-of-bounds:bug_malloc_oob
 malloc-uaf:slab-use-after-free:bug_malloc_uaf"

@@ -1,9 +1,13 @@
 /* One bad access per bug type, chosen by argv[1]; prints MARKER after it. */
+#define _GNU_SOURCE /* mempcpy */
 #include <alloca.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <ukasan/slab.h>
+#include <fcntl.h>
+#include <strings.h>
+#include <unistd.h>
 #include <wchar.h>
 
 #define NI __attribute__((noinline))
@@ -47,6 +51,45 @@ NI void bug_wmemset_uaf(void) {
   kfree(p);
   wmemset(p, L'x', 4);
 }
+NI void bug_strstr_oob(void) { /* an unterminated haystack */
+  char *p = kmalloc(8, GFP_KERNEL);
+  memset(p, 'a', 8);
+  sink = (long)strstr(p, "zz");
+  kfree(p);
+}
+NI void bug_strcasecmp_oob(void) {
+  char *p = kmalloc(8, GFP_KERNEL);
+  memset(p, 'A', 8);
+  sink = strcasecmp(p, "aaaaaaaaaaaa");
+  kfree(p);
+}
+NI void bug_stpcpy_oob(void) { char *p = kmalloc(8, GFP_KERNEL); sink = (long)stpcpy(p, "123456789"); kfree(p); }
+NI void bug_mempcpy_oob(void) {
+  char *p = kmalloc(16, GFP_KERNEL), src[32] = {0};
+  sink = (long)mempcpy(p, src, idx + 7);
+  kfree(p);
+}
+NI void bug_read_oob(void) {
+  char *p = kmalloc(16, GFP_KERNEL);
+  int fd = open("/dev/zero", O_RDONLY);
+  sink = read(fd, p, idx + 14);
+  close(fd);
+  kfree(p);
+}
+NI void bug_write_uaf(void) {
+  char *p = kmalloc(16, GFP_KERNEL);
+  kfree(p);
+  int fd = open("/dev/null", O_WRONLY);
+  sink = write(fd, p, 4);
+  close(fd);
+}
+NI void bug_fgets_oob(void) {
+  char *p = kmalloc(8, GFP_KERNEL);
+  FILE *f = fopen("/proc/self/cmdline", "r"); /* longer than 8 bytes, no newline */
+  sink = (long)fgets(p, 64, f);
+  fclose(f);
+  kfree(p);
+}
 NI void bug_alloca_oob(void) { volatile char *a = alloca(idx + 3); a[0] = 1; sink = a[idx + 3]; }
 NI void bug_null_deref(void) { volatile int *p = (int *)(long)(idx - 10); sink = p[2]; }
 NI void bug_wild(void) { volatile long *p = (long *)(0xdead000000000000UL + (unsigned long)idx); sink = *p; }
@@ -64,6 +107,9 @@ int main(int argc, char **argv) {
     {"null", bug_null_deref}, {"wild", bug_wild}, {"memcpy-oob", bug_memcpy_oob}, {"memset-uaf", bug_memset_uaf},
     {"strlen-oob", bug_strlen_oob}, {"printf-oob", bug_printf_oob}, {"atomic-uaf", bug_atomic_uaf},
     {"use-after-scope", bug_use_after_scope}, {"wcscat-oob", bug_wcscat_oob}, {"wmemset-uaf", bug_wmemset_uaf},
+    {"strstr-oob", bug_strstr_oob}, {"strcasecmp-oob", bug_strcasecmp_oob}, {"stpcpy-oob", bug_stpcpy_oob},
+    {"mempcpy-oob", bug_mempcpy_oob}, {"read-oob", bug_read_oob}, {"write-uaf", bug_write_uaf},
+    {"fgets-oob", bug_fgets_oob},
   };
   for (int a = 1; a < argc; a++)
     for (unsigned i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
