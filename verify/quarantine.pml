@@ -14,7 +14,10 @@
  *              entries of every queue and FIFO batch; for each registered
  *              evictor set stop, take the matching entries it has not
  *              claimed, clear stop, and wait only if the group it is freeing
- *              right now holds a matching node
+ *              right now holds a matching node; register what it took as
+ *              its own extracted record (same lock hold) and free it group
+ *              by group like an evictor. A drain skips other synchronizers'
+ *              records; remove_cache takes from them.
  * and the thread-exit flush (src/slab/thread.cpp).  A group is one entry
  * here (32 in the code; the protocol does not depend on the size).
  *
@@ -36,6 +39,14 @@
  *                   remove_cache(C1): spin then finds the later free of the
  *                   destroyed cache's object.
  *   -DBROKEN_EVICT  the evictor frees its popped batch without registering it.
+ *   -DDRAINER       a second synchronizer: a thread that drains everything
+ *                   concurrently with remove_cache(C1) (it frees o5, there is
+ *                   no successor thread, NRED = 1, to keep the state space
+ *                   exhaustively searchable: ~90 M states, ~5 GB, ~2.5 min).
+ *   -DDRAINER -DBROKEN_DRAIN
+ *                   the drain also takes from remove_cache's extracted record
+ *                   (the bug destroy_stress_test found): remove_cache returns
+ *                   while C1 objects sit in the drainer's list.
  *   -DPROGRESS -DWAIT_ALL
  *                   the synchronizer waits for whatever group an evictor is
  *                   freeing (as the old protocol waited for whole sections):
@@ -83,14 +94,18 @@
  */
 
 #define NOBJ      6
-#define NSLOT     3            /* thread slots: 0,1 owners, 2 remover thread */
-#define NFL       4            /* fl[] (ghost local lists): slots + drain    */
-#define DRAINFL   3            /* fl[] index used by the final drain (init)  */
+#define NSLOT     4            /* thread slots: 0,1 owners, 2 remover, 3 drainer */
+#define NFL       5            /* fl[] (ghost local lists): slots + drain    */
+#define DRAINFL   4            /* fl[] index used by the final drain (init)  */
 #define GQCAP     8            /* capacity of the FIFO channel               */
 #define CACHEB    1            /* per-slot queue transfer threshold          */
 #define MAXB      1            /* max_bytes of the global quarantine         */
 #ifndef NRED
+#ifdef DRAINER
+#define NRED      1            /* (a smaller state space with the drainer)   */
+#else
 #define NRED      2            /* allocation-path reduces per owner thread   */
+#endif
 #endif
 #define MAXOBJ    2            /* largest object size                        */
 #define MAXBATCH  (CACHEB + MAXOBJ)  /* largest possible batch               */
@@ -115,6 +130,7 @@ bit  evreg[NSLOT];             /* Evicting record registered                 */
 byte evm[NSLOT];               /* its entries neither claimed nor taken      */
 byte cur[NSLOT];               /* the object of the group being freed        */
 bit  stop[NSLOT];              /* stop bit in Evicting::pos                  */
+bit  isx[NSLOT];               /* the record is a synchronizer's extracted list */
 
 /* ---- ghost state (not in the implementation) ---- */
 byte gholder = NONE;           /* slot holding global_lock                   */
@@ -257,6 +273,36 @@ inline put(s, o) {
   }
 }
 
+/* Claim (CAS of pos, refused while a synchronizer holds stop) and free the
+ * groups of S's registered record one at a time. */
+inline evict_record(s) {
+  do
+  :: atomic {                     /* claim the next group: CAS of pos */
+       stop[s] == 0 && evm[s] != 0 ->
+         if
+         :: evm[s] & 1  -> cur[s] = 0
+         :: else -> if
+            :: evm[s] & 2  -> cur[s] = 1
+            :: else -> if
+               :: evm[s] & 4  -> cur[s] = 2
+               :: else -> if
+                  :: evm[s] & 8  -> cur[s] = 3
+                  :: else -> if
+                     :: evm[s] & 16 -> cur[s] = 4
+                     :: else -> cur[s] = 5
+                     fi
+                  fi
+               fi
+            fi
+         fi;
+         evm[s] = evm[s] & ~(1 << cur[s])
+     };
+     free_one(s, cur[s]);
+     cur[s] = NONE                /* done = g + 1 (release) */
+  :: atomic { stop[s] == 0 && evm[s] == 0 } -> break
+  od
+}
+
 /* reduce(S) with S's Evicting record */
 inline reduce(s) {
   lock(glock, s);
@@ -289,31 +335,7 @@ inline reduce(s) {
 #ifdef BROKEN_EVICT
        free_list(s)
 #else
-       do
-       :: atomic {                     /* claim the next group: CAS of pos */
-            stop[s] == 0 && evm[s] != 0 ->
-              if
-              :: evm[s] & 1  -> cur[s] = 0
-              :: else -> if
-                 :: evm[s] & 2  -> cur[s] = 1
-                 :: else -> if
-                    :: evm[s] & 4  -> cur[s] = 2
-                    :: else -> if
-                       :: evm[s] & 8  -> cur[s] = 3
-                       :: else -> if
-                          :: evm[s] & 16 -> cur[s] = 4
-                          :: else -> cur[s] = 5
-                          fi
-                       fi
-                    fi
-                 fi
-              fi;
-              evm[s] = evm[s] & ~(1 << cur[s])
-          };
-          free_one(s, cur[s]);
-          cur[s] = NONE                /* done = g + 1 (release) */
-       :: atomic { stop[s] == 0 && evm[s] == 0 } -> break
-       od;
+       evict_record(s);
        lock(glock, s);
        evreg[s] = 0;                   /* unregister */
        unlock(glock)
@@ -329,10 +351,15 @@ inline thread_exit(s) {
   fi
 }
 
-/* extract (cache mask cm) into local list L = fl[p], then free L.
+/* extract (cache mask cm) into local list L = fl[p], then free it.
  * remove_cache(C): cm = mask of C, waits for a claimed matching group;
- * drain_all: cm = ALL, no wait. */
-inline remove_objs(cm, p, wait) {
+ * drain_all: cm = ALL, no wait. reg: the synchronizer is a thread with a
+ * slot p, whose list is registered (under the same lock hold) as an
+ * extracted record and freed group by group like an evictor's batch; the
+ * final drain (init, after every thread has finished) frees it directly.
+ * A drain (wait = 0) leaves other synchronizers' extracted records alone
+ * (-DBROKEN_DRAIN: it takes from them too). */
+inline remove_objs(cm, p, wait, reg) {
   lock(glock, p);
   printf("T%d: extract(cache mask %d) begins\n", p, cm);
   ri = 0;
@@ -365,7 +392,12 @@ inline remove_objs(cm, p, wait) {
   do
   :: ri == NSLOT -> break
   :: ri < NSLOT && !evreg[ri] -> ri++
+#ifndef BROKEN_DRAIN
+  :: ri < NSLOT && evreg[ri] && isx[ri] && !wait -> ri++
+  :: ri < NSLOT && evreg[ri] && (!isx[ri] || wait) ->
+#else
   :: ri < NSLOT && evreg[ri] ->
+#endif
        stop[ri] = 1;                   /* CAS pos -> pos | stop */
        d_step {
          fl[p] = fl[p] | (evm[ri] & cm);
@@ -389,9 +421,23 @@ inline remove_objs(cm, p, wait) {
        tb = 0;
        ri++
   od;
-  unlock(glock);
-  printf("T%d: extract collected ", p); pset(fl[p]); printf("\n");
-  free_list(p)
+  if
+  :: reg ->
+       d_step {                        /* registered in the same lock hold */
+         evm[p] = fl[p]; fl[p] = 0;
+         isx[p] = 1; evreg[p] = 1
+       };
+       unlock(glock);
+       printf("T%d: extract collected ", p); pset(evm[p]); printf(" into its record\n");
+       evict_record(p);
+       lock(glock, p);
+       evreg[p] = 0; isx[p] = 0;       /* unregister */
+       unlock(glock)
+  :: else ->
+       unlock(glock);
+       printf("T%d: extract collected ", p); pset(fl[p]); printf("\n");
+       free_list(p)
+  fi
 }
 
 #ifdef PROGRESS
@@ -463,21 +509,41 @@ end_stopped:
 #endif
 }
 
+#ifdef DRAINER
+/* A second synchronizer: a thread that frees o5 (C2) and then drains the
+ * whole quarantine (ukasan_quarantine_drain, or an allocation out of memory)
+ * at any moment, concurrently with the remover. (In this configuration it,
+ * not a successor thread on slot 0, frees o5.) */
+proctype drainer() {
+  byte ri, tb, nb, fx, pi;
+  put(3, 5);
+  remove_objs(ALLMASK, 3, 0, 1);
+  done++
+}
+#define NTHREADS 4
+#define SUCC0 0
+#else
+#define NTHREADS 3
+#define SUCC0 32                 /* o5: a successor thread reuses slot 0 */
+#endif
+
 proctype remover() {
   byte ri, tb, nb, fx, pi;
   put(2, 4);             /* the destroying thread frees o4 (C1) itself */
   C1_FREES_RETURNED;     /* user contract: every C1 free has returned */
-  remove_objs(C1MASK, 2, 1);
+  remove_objs(C1MASK, 2, 1, 1);
   d_step {
     destroyed[0] = 1;    /* remove_cache(C1) returned: cache destroyed */
     printf("T2: remove_cache(C1) returned, C1 destroyed; left: ");
-    pset((qmask[0] | qmask[1] | qmask[2] | evm[0] | evm[1] | fl[0] | fl[1] | gmask) & C1MASK); printf("\n");
+    pset((qmask[0] | qmask[1] | qmask[2] | qmask[3] | evm[0] | evm[1] | evm[3] | fl[0] | fl[1] | gmask) & C1MASK);
+    printf("\n");
 #ifndef NO_DESTROY_CHECK
     /* property 1: no C1 object left in any queue, batch, record or local list */
-    assert(((qmask[0] | qmask[1] | qmask[2] | evm[0] | evm[1] | evm[2] |
-             fl[0] | fl[1] | fl[2] | gmask) & C1MASK) == 0);
+    assert(((qmask[0] | qmask[1] | qmask[2] | qmask[3] | evm[0] | evm[1] | evm[2] | evm[3] |
+             fl[0] | fl[1] | fl[2] | fl[3] | gmask) & C1MASK) == 0);
     assert(cur[0] == NONE || CACHE(cur[0]) != 0);
-    assert(cur[1] == NONE || CACHE(cur[1]) != 0)
+    assert(cur[1] == NONE || CACHE(cur[1]) != 0);
+    assert(cur[3] == NONE || CACHE(cur[3]) != 0)
 #endif
   };
   thread_exit(2);
@@ -487,22 +553,25 @@ proctype remover() {
 init {
   byte ri, tb, nb, fx, pi;
   atomic {
-    cur[0] = NONE; cur[1] = NONE; cur[2] = NONE;
+    cur[0] = NONE; cur[1] = NONE; cur[2] = NONE; cur[3] = NONE;
     c1_left[0] = 1; c1_left[1] = 1;
-    run owner(0, 3, 32);   /* thread 0: o0, o1; successor on slot 0: o5 */
-    run owner(1, 12, 0);   /* thread 1: o2, o3 */
+    run owner(0, 3, SUCC0);  /* thread 0: o0, o1; (successor on slot 0: o5) */
+    run owner(1, 12, 0);     /* thread 1: o2, o3 */
     run remover()
+#ifdef DRAINER
+    ; run drainer()
+#endif
   };
-  done + halted == 3;
-  remove_objs(ALLMASK, DRAINFL, 0);   /* final drain_all */
+  done + halted == NTHREADS;
+  remove_objs(ALLMASK, DRAINFL, 0, 0);   /* final drain_all */
 #ifndef PROGRESS
   /* property 2: conservation -- every object put once and freed once */
   d_step {
     assert(global_bytes == 0 && gmask == 0);
-    assert(qmask[0] == 0 && qmask[1] == 0 && qmask[2] == 0);
-    assert(evm[0] == 0 && evm[1] == 0 && evm[2] == 0);
-    assert(evreg[0] == 0 && evreg[1] == 0 && evreg[2] == 0);
-    assert(fl[0] == 0 && fl[1] == 0 && fl[2] == 0 && fl[3] == 0);
+    assert(qmask[0] == 0 && qmask[1] == 0 && qmask[2] == 0 && qmask[3] == 0);
+    assert(evm[0] == 0 && evm[1] == 0 && evm[2] == 0 && evm[3] == 0);
+    assert(evreg[0] == 0 && evreg[1] == 0 && evreg[2] == 0 && evreg[3] == 0);
+    assert(fl[0] == 0 && fl[1] == 0 && fl[2] == 0 && fl[3] == 0 && fl[4] == 0);
     assert(glock == 0);
     ri = 0;
     do

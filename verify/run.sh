@@ -113,6 +113,7 @@ check_correct() {
 # 1. the protocol as implemented, and its progress property
 check_correct correct "" "correct model"
 check_correct progress "-DPROGRESS" "correct model, any owner stopped forever (progress)"
+check_correct drainer "-DDRAINER" "correct model with a second synchronizer draining concurrently"
 
 # 2. broken variants: BFS for the shortest counterexample
 check_broken() {
@@ -138,6 +139,8 @@ check_broken broken_evict "-DBROKEN_EVICT" \
     "an evictor's unregistered batch hides a C1 object from remove_cache(C1)"
 check_broken wait_all "-DPROGRESS -DWAIT_ALL" \
     "a synchronizer that waits for any group in progress waits for a stopped owner forever"
+check_broken broken_drain "-DDRAINER -DBROKEN_DRAIN" \
+    "a drain takes C1 objects out of remove_cache(C1)'s own extracted list"
 
 if [ "$status" = 0 ]; then
     echo "== PASS: correct model verified; BROKEN variant refuted"
