@@ -68,12 +68,17 @@ static void log_open(const char* path) {
   set_report_fd(fd);
 }
 
-void report_init() {
+// Reports to the file log_path names for this process, or to stderr.
+static void log_apply_option() {
   const char* path = options().log_path;
   if (!path || !*path || !strcmp(path, "stderr"))
     log_close();
   else
     log_open(path);
+}
+
+void report_init() {
+  log_apply_option();
   // In a setuid/setgid program the symbolizer (found through PATH or
   // UKASAN_SYMBOLIZER_PATH, both the caller's) is never executed.
   symbolizer_disable(!options().symbolize || process_is_secure());
@@ -83,13 +88,8 @@ void report_init() {
 static void log_reopen_if_forked() {
   if (UKASAN_LIKELY(!g_log_stale)) return;
   g_log_stale = false;
-  if (g_log_fd < 0) return;
-  close(g_log_fd);
-  if (report_fd() == g_log_fd) set_report_fd(2);
-  g_log_fd = -1;
-  g_log_name[0] = 0;
-  const char* path = options().log_path;
-  if (path && *path && strcmp(path, "stderr")) log_open(path);
+  log_close();  // the parent's file
+  log_apply_option();
 }
 
 void report_fork_prepare() { g_report_lock.lock(); }

@@ -31,12 +31,27 @@ static Span* large_span_of_node(QNode* n) {
   return reinterpret_cast<Span*>(reinterpret_cast<uptr>(n) - offsetof(Span, large_free));
 }
 
+// The object a quarantine node belongs to: a slab object of c, or (c null)
+// the large block of span `large`. Slab nodes live in the arena; large-block
+// nodes live in span descriptors, which are outside it.
+struct NodeObject {
+  KmemCache* c;
+  uptr obj;
+  Span* large;
+};
+static UKASAN_ALWAYS_INLINE NodeObject object_of_node(QNode* n) {
+  const uptr a = reinterpret_cast<uptr>(n);
+  if (page_allocator().contains(a)) {
+    KmemCache* c = page_allocator().span_of(a)->cache;
+    return NodeObject{c, a - c->free_meta_off, nullptr};
+  }
+  Span* s = large_span_of_node(n);
+  return NodeObject{nullptr, s->user, s};
+}
+
 uptr SlabQuarantineCb::size(QNode* n) {
-  uptr a = reinterpret_cast<uptr>(n);
-  // Slab nodes live in the arena; large-block nodes live in span descriptors,
-  // which are outside it.
-  if (page_allocator().contains(a)) return quarantine_charge(page_allocator().span_of(a)->cache->slot_size);
-  return quarantine_charge(large_span_of_node(n)->npages * kPageSize);
+  const NodeObject o = object_of_node(n);
+  return quarantine_charge(o.c ? o.c->slot_size : o.large->npages * kPageSize);
 }
 
 // Tests (g_test_knobs.evict_yield): yield after an evictor claims a group,
@@ -78,17 +93,13 @@ void SlabQuarantineCb::prefetch(QNode* n) {
 }
 
 void SlabQuarantineCb::recycle(QNode* n, void* ctx) {
-  uptr a = reinterpret_cast<uptr>(n);
+  const NodeObject o = object_of_node(n);
   EvictHook hook = __atomic_load_n(&g_evict_hook, __ATOMIC_ACQUIRE);
-  if (page_allocator().contains(a)) {
-    KmemCache* c = page_allocator().span_of(a)->cache;
-    if (hook) hook(c, a - c->free_meta_off, nullptr, false);
-    release_object(c, reinterpret_cast<void*>(a - c->free_meta_off), static_cast<ThreadState*>(ctx));
-  } else {
-    Span* s = large_span_of_node(n);
-    if (hook) hook(nullptr, s->user, s, false);
-    large_release(s);
-  }
+  if (hook) hook(o.c, o.obj, o.large, false);
+  if (o.c)
+    release_object(o.c, reinterpret_cast<void*>(o.obj), static_cast<ThreadState*>(ctx));
+  else
+    large_release(o.large);
 }
 
 // ---- eviction -------------------------------------------------------------------------
@@ -139,14 +150,8 @@ unsigned quarantine_check() {
   // while they are checked. A report under it is safe: reporting takes no
   // quarantine lock and allocates nothing.
   quarantine().for_each_locked([](auto fn) { for_each_thread_queue(fn); }, [&](QNode* n) {
-    const uptr a = reinterpret_cast<uptr>(n);
-    if (page_allocator().contains(a)) {
-      KmemCache* c = page_allocator().span_of(a)->cache;
-      found += hook(c, a - c->free_meta_off, nullptr, true);
-    } else {
-      Span* s = large_span_of_node(n);
-      found += hook(nullptr, s->user, s, true);
-    }
+    const NodeObject o = object_of_node(n);
+    found += hook(o.c, o.obj, o.large, true);
   });
   return found;
 }
