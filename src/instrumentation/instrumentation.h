@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "platform/types.h"
+#include "shadow/shadow.h"
 
 namespace ukasan {
 
@@ -27,7 +28,14 @@ void instr_init();
 // Checks [addr, addr+size) for an access by libc on behalf of the caller at
 // ip; reports and returns false if bad. Addresses without shadow other than
 // the null page are not checked (the runtime's own shadow writes).
-bool instr_check_range(uptr addr, uptr size, bool is_write, uptr ip);
+// The common case (shadowed, accessible) is inline: intercepted calls are
+// frequent and short.
+bool instr_check_range_slow(uptr addr, uptr size, bool is_write, uptr ip);
+UKASAN_ALWAYS_INLINE bool instr_check_range(uptr addr, uptr size, bool is_write, uptr ip) {
+  if (UKASAN_LIKELY(size == 0 || (classify_range(addr, size) == kRangeShadowed && range_accessible(addr, size))))
+    return true;
+  return instr_check_range_slow(addr, size, is_write, ip);
+}
 
 // Whether an intercepted libc call from ip is checked: the runtime is up, the
 // caller is not the runtime itself (it writes redzones), no report is being

@@ -185,8 +185,7 @@ UKASAN_ALWAYS_INLINE bool active(uptr ip) {
 
 bool intercept_active(uptr ip) { return active(ip); }
 
-bool instr_check_range(uptr addr, uptr size, bool is_write, uptr ip) {
-  if (size == 0) return true;
+bool instr_check_range_slow(uptr addr, uptr size, bool is_write, uptr ip) {
   switch (classify_range(addr, size)) {
     case kRangeNull:
       t_fault_reported = true;

@@ -53,6 +53,24 @@ UKASAN_ALWAYS_INLINE void internal_memcpy(void* dst, const void* src, uptr n) {
   asm volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
 }
 
+// Unaligned loads (x86-64 allows them; memcpy of a constant size compiles
+// to one mov, never a call).
+UKASAN_ALWAYS_INLINE u64 load_u64(const void* p) {
+  u64 v;
+  __builtin_memcpy(&v, p, 8);
+  return v;
+}
+UKASAN_ALWAYS_INLINE u32 load_u32(const void* p) {
+  u32 v;
+  __builtin_memcpy(&v, p, 4);
+  return v;
+}
+UKASAN_ALWAYS_INLINE u16 load_u16(const void* p) {
+  u16 v;
+  __builtin_memcpy(&v, p, 2);
+  return v;
+}
+
 // Index of the first byte in m[lo, hi) that differs from want, or hi.
 // 32 bytes per step (SSE2, baseline x86-64): the heap checks whole freed
 // objects against their free pattern with it.

@@ -23,9 +23,8 @@ namespace ukasan {
 
 static Lock g_report_lock;
 static std::atomic<u64> g_reports{0};
-static UKASAN_TLS bool t_in_report;
+UKASAN_TLS bool t_in_report;
 
-bool in_report() { return t_in_report; }
 u64 report_count() { return g_reports.load(std::memory_order_relaxed); }
 
 // ---- where reports go -------------------------------------------------------------

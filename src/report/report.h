@@ -108,8 +108,10 @@ void report_bad_pointer(uptr addr, uptr ip, const char* api, bool frees, const c
 void report_warning(const char* line, uptr ip);
 
 // ---- state ------------------------------------------------------------------------
-// Whether a report is currently being printed by this thread.
-bool in_report();
+// Whether a report is currently being printed by this thread (inline: every
+// intercepted libc call asks).
+extern UKASAN_TLS bool t_in_report;
+UKASAN_ALWAYS_INLINE bool in_report() { return t_in_report; }
 u64 report_count();
 // Called after options are parsed or changed (log_path, symbolize).
 void report_init();

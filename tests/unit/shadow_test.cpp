@@ -31,9 +31,11 @@ class ShadowTest : public ::testing::Test {
 // range_accessible must agree with the byte-exact find_first_bad for every
 // range over a shadow holding accessible, partial and poisoned granules.
 TEST_F(ShadowTest, RangeAccessibleAgreesWithFirstBadEverywhere) {
-  // 40 granules: objects of 5, 8, 13, 64 and 100 bytes separated by redzones.
+  // 40 granules: objects of 5, 8, 13, 64 and 100 bytes separated by redzones,
+  // then 13 and 16 bytes without one.
   ukasan::poison(base_, 320, 0xFC);
-  const uptr objs[][2] = {{0, 5}, {16, 8}, {32, 13}, {64, 64}, {160, 100}};
+  // The last two touch: a partial granule followed by an accessible one.
+  const uptr objs[][2] = {{0, 5}, {16, 8}, {32, 13}, {64, 64}, {160, 100}, {272, 13}, {288, 16}};
   for (auto& o : objs) ukasan::unpoison(base_ + o[0], o[1]);
   int checked = 0;
   for (uptr a = base_; a < base_ + 320; a++) {
