@@ -42,6 +42,11 @@ void ukasan_quarantine_drain(void);
  * off): a write after free is reported as it would be at eviction, once.
  * Returns the number of objects reported. */
 unsigned ukasan_check_quarantine(void);
+/* kmemleak: scans for unreferenced heap objects now (with every other
+ * thread stopped) and reports the ones no scan reported before, in the
+ * kernel's "unreferenced object" format. Returns how many it reported.
+ * Done at exit too (UKASAN_OPTIONS=detect_leaks=0 turns that off). */
+unsigned long ukasan_leak_scan(void);
 /* Reports go to this fd from now on (default 2, or log_path). */
 void ukasan_set_report_fd(int fd);
 uint64_t ukasan_report_count(void);

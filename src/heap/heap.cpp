@@ -375,7 +375,7 @@ void* heap_alloc(uptr size, uptr align, u8 kind, bool zero, uptr ip) {
       void* p = cache_alloc(c, fl, size, ip);
       if (UKASAN_UNLIKELY(!p)) return nullptr;
       b = Block{nullptr, c, reinterpret_cast<uptr>(p), alloc_meta(c, reinterpret_cast<uptr>(p)), size};
-      b.am->kind = kind;
+      b.am->kind |= kind;  // the slab layer set the kMeta* flags
       arm(b);
       return p;
     }
@@ -396,7 +396,7 @@ void* heap_alloc(uptr size, uptr align, u8 kind, bool zero, uptr ip) {
     Span* s = page_allocator().span_of(o);
     b = Block{s, nullptr, o, &s->large_alloc, size};
   }
-  b.am->kind = kind;
+  b.am->kind |= kind;  // the slab layer set the kMeta* flags
   arm(b);
   return p;
 }

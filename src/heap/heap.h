@@ -18,7 +18,7 @@ enum HeapKind : u8 {
   kKindMalloc = 1,
   kKindNew = 2,
   kKindNewArray = 3,
-  kKindMask = 0x0f,
+  kKindMask = 0x07,  // 0x08-0x40: the slab layer's kMeta* flags
   kKindPoisoned = 0x80,  // the free pattern was written: verify it at eviction
 };
 

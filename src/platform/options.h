@@ -2,12 +2,17 @@
 #pragma once
 #include <atomic>
 
+#include "platform/arch.h"
 #include "platform/types.h"
 
 namespace ukasan {
 
 enum FaultMode : int { kFaultReport = 0, kFaultAbort = 1 };
 constexpr u64 kAutoSize = ~0ull;  // "pick the default"
+// ThreadSanitizer delays signal handlers to its own safe points, so a thread
+// blocked in it never acknowledges the scan's stop signal: no leak scan at
+// exit in the TSan build (it checks the core's concurrency, not leaks).
+constexpr bool kDetectLeaksDefault = !UKASAN_TSAN;
 
 // An option's value: read on fast paths from any thread while
 // ukasan_set_options() may change it, so a relaxed atomic (a plain load on

@@ -15,6 +15,9 @@ struct TestKnobs {
   // The page allocator fails its next N span allocations (simulated out of
   // memory; slab/page_alloc.cpp).
   std::atomic<u64> fail_spans{0};
+  // kmemleak's work stack holds at most this many ranges (0: its real
+  // capacity), to drive the overflow rescan (kmemleak/scan.cpp).
+  std::atomic<u64> leak_work_max{0};
 };
 extern TestKnobs g_test_knobs;
 

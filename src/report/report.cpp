@@ -412,4 +412,67 @@ void report_destroy_leak(const char* cache_name, u64 live, const LeakedObject* o
   report_printf("The cache's memory is kept: its objects stay valid.\n");
 }
 
+// ---- kmemleak ----------------------------------------------------------------------
+// mm/kmemleak.c: print_unreferenced() and hex_dump_object() (16 bytes a row,
+// groups of 1, ASCII column; at most 2 rows). The kernel's
+// "jiffies N (age S)" is left out: objects carry no allocation time.
+
+static void print_hex_row(const u8* p, uptr n) {
+  char line[96];
+  uptr k = 0;
+  for (uptr i = 0; i < 16; i++) {
+    if (i < n) {
+      static const char kHex[] = "0123456789abcdef";
+      line[k++] = kHex[p[i] >> 4];
+      line[k++] = kHex[p[i] & 15];
+    } else {
+      line[k++] = ' ';
+      line[k++] = ' ';
+    }
+    line[k++] = ' ';
+  }
+  line[k++] = ' ';
+  for (uptr i = 0; i < n; i++) line[k++] = p[i] >= 0x20 && p[i] < 0x7f ? static_cast<char>(p[i]) : '.';
+  line[k] = 0;
+  // The kernel pads the hex part of a short row to the ASCII column too.
+  report_printf("    %s\n", line);
+}
+
+void report_leak(const LeakRecord& r) {
+  ReportScope scope(false);
+  if (!scope.active()) return;
+  char comm[32];
+  current_comm(comm, sizeof(comm));
+  report_printf("unreferenced object 0x%08lx (size %lu):\n", static_cast<unsigned long>(r.obj),
+                static_cast<unsigned long>(r.size));
+  report_printf("  comm \"%s\", pid %u\n", comm, r.alloc_tid);
+  const uptr len = r.size < sizeof(r.head) ? r.size : sizeof(r.head);
+  report_printf("  hex dump (first %lu bytes):\n", static_cast<unsigned long>(len));
+  for (uptr off = 0; off < len; off += 16) print_hex_row(r.head + off, len - off < 16 ? len - off : 16);
+  report_printf("  backtrace:\n");
+  const uptr* pcs;
+  const unsigned n = depot_fetch(r.alloc_stack, &pcs);
+  if (n)
+    print_stack_trace(pcs, n, "    ");
+  else
+    report_printf("    (stack is not available)\n");
+  if (r.count > 1)
+    report_printf("  and %u more unreferenced objects with this backtrace (%u objects, %lu bytes in all)\n",
+                  r.count - 1, r.count, static_cast<unsigned long>(r.total_bytes));
+}
+
+void report_leak_summary(u64 objects, u64 bytes, u64 stacks) {
+  ReportScope scope(false);
+  if (!scope.active()) return;
+  report_printf("kmemleak: %lu new suspected memory leaks (%lu bytes, %lu backtraces)\n",
+                static_cast<unsigned long>(objects), static_cast<unsigned long>(bytes),
+                static_cast<unsigned long>(stacks));
+}
+
+void report_leak_scan_incomplete(const char* why) {
+  ReportScope scope(false);
+  if (!scope.active()) return;
+  report_printf("kmemleak: scan not complete (%s): no leak reported\n", why);
+}
+
 }  // namespace ukasan

@@ -85,6 +85,24 @@ struct LeakedObject {
   depot_handle_t alloc_stack;
 };
 void report_destroy_leak(const char* cache_name, u64 live, const LeakedObject* objs, unsigned n, uptr ip);
+// kmemleak (src/kmemleak): an unreferenced object, printed as the kernel's
+// print_unreferenced() does, one per allocation stack: count objects with
+// this stack, total_bytes in all; the first one's address, size, bytes.
+struct LeakRecord {
+  uptr obj;
+  uptr size;
+  u32 alloc_tid;
+  depot_handle_t alloc_stack;
+  u32 count;
+  u64 total_bytes;
+  u8 head[32];  // its first min(size, 32) bytes, copied while the world was stopped
+};
+void report_leak(const LeakRecord& r);
+// After the leaks of one scan: kmemleak's "N new suspected memory leaks".
+void report_leak_summary(u64 objects, u64 bytes, u64 stacks);
+// A scan that could not see every root reports nothing; this says why.
+void report_leak_scan_incomplete(const char* why);
+
 // A use of a destroyed kmem_cache (alloc, free, shrink, destroy, ...): the
 // kernel's slab-use-after-free on the cache descriptor. api: the function
 // used; the cache's name and object size, and who destroyed it.

@@ -7,6 +7,7 @@
 
 #include <atomic>
 
+#include "kmemleak/kmemleak.h"
 #include "platform/options.h"
 #include "platform/platform.h"
 #include "report/report.h"
@@ -27,6 +28,7 @@ namespace ukasan {
 
 static void fork_prepare() {
   if (in_report()) return;
+  leak_fork_prepare();
   slab_fork_prepare();
   report_fork_prepare();
   symbolizer_fork_prepare();
@@ -37,6 +39,7 @@ static void fork_parent() {
   symbolizer_fork_parent();
   report_fork_parent();
   slab_fork_parent();
+  leak_fork_parent();
 }
 
 static void fork_child() {
@@ -45,6 +48,7 @@ static void fork_child() {
   symbolizer_fork_child();
   report_fork_child();
   slab_fork_child();
+  leak_fork_child();
 }
 
 // ---- init ---------------------------------------------------------------------------
@@ -111,12 +115,21 @@ static void print_stats() {
   write_all(2, buf, n > 0 ? static_cast<uptr>(n) : 0);
 }
 
-// A process that printed a report and was not aborted exits with `exitcode`
-// (ASan's convention), whatever status it was going to exit with.
+static std::atomic<bool> g_leak_check_done{false};
+
+bool runtime_leak_check_once() {
+  if (g_leak_check_done.exchange(true)) return false;
+  return leak_scan(true).new_objects != 0;
+}
+
+// A process that printed a report or leaked and was not aborted exits with
+// `exitcode` (ASan's convention), whatever status it was going to exit with.
 static void runtime_at_exit() {
   if (options().check_quarantine_at_exit) quarantine_check();
+  if (options().detect_leaks) runtime_leak_check_once();
   if (options().print_stats) print_stats();
-  if (report_count() > 0 && options().fault == kFaultReport && options().exitcode != 0) {
+  const bool failed = (report_count() > 0 && options().fault == kFaultReport) || leak_reported_total() > 0;
+  if (failed && options().exitcode != 0) {
     fflush(nullptr);  // _exit skips stdio: do not lose the program's buffered output
     _exit(options().exitcode);
   }

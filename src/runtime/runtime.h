@@ -13,6 +13,10 @@ namespace ukasan {
 void runtime_init();   // idempotent, cheap after the first call
 bool runtime_ready();  // runtime_init has completed (false while it runs)
 
+// The end-of-process leak check, run at most once (at exit, or earlier by
+// __lsan_do_leak_check); true if it reported leaks.
+bool runtime_leak_check_once();
+
 // The statistics ukasan_get_stats() returns and print_stats prints.
 void runtime_stats(ukasan_stats* out);
 

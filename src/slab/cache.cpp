@@ -156,7 +156,7 @@ static Span* build_slab(KmemCache* c) {
     FreeMeta* fm = free_meta(c, o);
     fm->free_stack = 0;
     fm->free_tid = 0;
-    fm->node.next = reinterpret_cast<QNode*>(head);
+    fm->node.next = link_encode(reinterpret_cast<QNode*>(head));
     head = fm;
   }
   s->freelist = head;
@@ -198,7 +198,7 @@ static void* central_pop_locked(KmemCache* c, bool grow = true) {
     partial_add(c, s);
   }
   FreeMeta* fm = s->freelist;
-  s->freelist = reinterpret_cast<FreeMeta*>(fm->node.next);
+  s->freelist = reinterpret_cast<FreeMeta*>(link_decode(fm->node.next));
   s->inuse++;
   if (!s->freelist) partial_remove(c, s);
   return reinterpret_cast<void*>(reinterpret_cast<uptr>(fm) - c->free_meta_off);
@@ -208,7 +208,7 @@ static void central_push_locked(KmemCache* c, void* obj) {
   uptr o = reinterpret_cast<uptr>(obj);
   Span* s = page_allocator().span_of(o);
   FreeMeta* fm = free_meta(c, o);
-  fm->node.next = reinterpret_cast<QNode*>(s->freelist);
+  fm->node.next = link_encode(reinterpret_cast<QNode*>(s->freelist));
   s->freelist = fm;
   s->inuse--;
   if (!s->on_partial) partial_add(c, s);
@@ -395,7 +395,7 @@ void* cache_alloc(KmemCache* c, gfp_t flags, uptr requested, uptr ip) {
   AllocMeta* am = alloc_meta(c, o);
   am->alloc_tid = static_cast<u32>(ts->tid);
   am->requested = static_cast<u32>(requested);
-  am->kind = 0;
+  am->kind = t_leak_disabled ? kMetaNoLeak : 0;
   am->alloc_stack = options().stacktrace ? save_stack_from(ip) : 0;
   am->check = meta_check(o);
   am->state.store(kObjAllocated, std::memory_order_release);

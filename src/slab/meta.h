@@ -17,8 +17,18 @@ enum ObjState : u8 {
 };
 
 struct QNode {
-  QNode* next;
+  QNode* next;  // stored encoded: link_encode / link_decode
 };
+
+// The links inside free objects (slab freelist, quarantine spill lists) are
+// stored with the top bit flipped, as SLAB_FREELIST_HARDENED obfuscates
+// SLUB's: a stale link left in the first word of an allocated object then
+// never looks like a pointer to a conservative scan (kmemleak), which
+// would otherwise take every object for referenced by its freelist
+// predecessor.
+constexpr uptr kLinkKey = uptr(1) << 63;
+inline QNode* link_encode(QNode* p) { return reinterpret_cast<QNode*>(reinterpret_cast<uptr>(p) ^ kLinkKey); }
+inline QNode* link_decode(QNode* v) { return reinterpret_cast<QNode*>(reinterpret_cast<uptr>(v) ^ kLinkKey); }
 
 struct AllocMeta {
   depot_handle_t alloc_stack;
@@ -26,7 +36,7 @@ struct AllocMeta {
   u32 requested;              // kmalloc'ed size (for large blocks: low 32 bits, see Span::user)
   std::atomic<u8> state;      // ObjState; CAS on free makes concurrent double frees safe
   u8 check;                   // integrity byte: corrupted metadata is detected, never trusted
-  u8 kind;                    // allocation API (heap: malloc/new/new[]; 0: kernel API); see src/heap
+  u8 kind;                    // allocation API (heap: malloc/new/new[]; 0: kernel API; see src/heap), and kMeta* flags
   u8 guard;                   // heap: canary byte at obj - 1, guarding the object's start
 };
 static_assert(sizeof(AllocMeta) == 16);
@@ -37,6 +47,16 @@ struct FreeMeta {
   u32 free_tid;
 };
 static_assert(sizeof(FreeMeta) == 16);
+
+// Flags in AllocMeta::kind that belong to the slab layer and kmemleak (the
+// heap keeps the API in the low three bits and its free-pattern mark in 0x80).
+enum MetaFlags : u8 {
+  kMetaReported = 0x08,  // reported as a leak by an earlier scan (kmemleak reports each leak once)
+  kMetaNoLeak = 0x10,  // never reported as a leak, still scanned (kmemleak_not_leak, __lsan_ignore_object,
+                       // allocated between __lsan_disable and __lsan_enable)
+  kMetaNoScan = 0x20,  // neither scanned nor reported (kmemleak_ignore)
+  kMetaMarked = 0x40,  // reached by the running scan (0 outside a scan)
+};
 
 inline u8 meta_check(uptr obj) { return static_cast<u8>((obj >> 3) ^ (obj >> 11) ^ (obj >> 19) ^ 0x6b); }
 

@@ -76,6 +76,44 @@ void free_checked(const void* ptr, KmemCache* expected, uptr ip) {
   if (free_check(p, where, ref, expected, ip)) free_object(ref, ip);
 }
 
+UKASAN_TLS u32 t_leak_disabled;
+
+void scan_arena(uptr* lo, uptr* hi) {
+  PageAllocator& pa = page_allocator();
+  *lo = pa.base();
+  *hi = pa.base() + pa.pages_used() * kPageSize;
+}
+
+// Walks the page map span by span (slabs and large blocks alike); a span
+// being set up or torn down by a stopped thread shows as free pages or
+// objects that are not allocated.
+void scan_for_each_object(ScanObjectFn fn, void* arg) {
+  PageAllocator& pa = page_allocator();
+  const uptr base = pa.base(), pages = pa.pages_used();
+  for (uptr pg = 0; pg < pages;) {
+    const uptr at = base + pg * kPageSize;
+    Span* s = pa.span_of(at);
+    if (!s || s->start != at || s->npages == 0) {
+      pg++;
+      continue;
+    }
+    if (s->kind == kSpanSlab && s->cache) {
+      KmemCache* c = s->cache;
+      uptr obj = s->start + c->lead;
+      for (u32 i = 0; i < s->nobjs; i++, obj += c->slot_size) {
+        AllocMeta* am = alloc_meta(c, obj);
+        if (am->state.load(std::memory_order_acquire) == kObjAllocated && am->check == meta_check(obj))
+          fn(ObjectRef{s, c, obj, am, nullptr}, am->requested, arg);
+      }
+    } else if (s->kind == kSpanLarge && s->user) {
+      AllocMeta* am = &s->large_alloc;
+      if (am->state.load(std::memory_order_acquire) == kObjAllocated && am->check == meta_check(s->user))
+        fn(ObjectRef{s, nullptr, s->user, am, nullptr}, s->large_size, arg);
+    }
+    pg += s->npages;
+  }
+}
+
 void describe_object(uptr addr, uptr obj_hint, ObjectInfo* out) {
   ObjectRef r;
   const ObjWhere where = lookup_object(addr, &r);

@@ -59,6 +59,8 @@ class PageAllocator {
   }
 
   Lock& lock() { return lock_; }
+  // Pages ever handed out from the arena's start (every span lies below).
+  uptr pages_used() const { return __atomic_load_n(&bump_, __ATOMIC_ACQUIRE); }
 
   // Pages handed out, by kind (read without the lock: statistics).
   uptr pages_of(SpanKind kind) const { return __atomic_load_n(&pages_[kind], __ATOMIC_RELAXED); }

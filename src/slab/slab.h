@@ -20,8 +20,8 @@ namespace ukasan {
 // ---- the quarantine instantiation -------------------------------------
 struct SlabQuarantineCb {
   using Node = QNode;
-  static Node* next(Node* n) { return n->next; }
-  static void set_next(Node* n, Node* x) { n->next = x; }
+  static Node* next(Node* n) { return link_decode(n->next); }
+  static void set_next(Node* n, Node* x) { n->next = link_encode(x); }
   static uptr size(Node* n);
   static void recycle(Node* n, void* ctx);  // ctx: ThreadState* or nullptr
   static void in_flight();                  // tests: widen the race windows
@@ -206,6 +206,52 @@ inline uptr object_requested(const ObjectRef& r) { return r.cache ? r.am->reques
 inline uptr object_usable(const ObjectRef& r) {
   return r.cache ? r.cache->object_size : round_up(r.span->large_size, kPageSize);
 }
+
+// ---- the heap as a conservative scanner sees it (kmemleak) -------------------------
+// Called with every other thread stopped: no lock is taken (a stopped thread
+// may hold any), and every read tolerates an allocation or free stopped
+// half-way (an object counts once its state is kObjAllocated, which is
+// published after its metadata).
+
+// Allocations of this thread are born kMetaNoLeak while it is > 0
+// (__lsan_disable/__lsan_enable nest).
+extern UKASAN_TLS u32 t_leak_disabled;
+
+// The allocated object whose bytes [start, start + requested) contain w
+// (interior pointers count; one past the end does not); false if none.
+inline bool scan_find_object(uptr w, ObjectRef* r, uptr* size) {
+  Span* s = page_allocator().span_of(w);
+  if (!s) return false;
+  if (s->kind == kSpanSlab) {
+    KmemCache* c = s->cache;
+    if (!c) return false;
+    const uptr obj = slab_object_of(s, w);
+    AllocMeta* am = alloc_meta(c, obj);
+    if (w < obj || am->state.load(std::memory_order_acquire) != kObjAllocated || am->check != meta_check(obj))
+      return false;
+    const uptr n = am->requested;
+    if (w - obj >= n && !(n == 0 && w == obj)) return false;
+    *r = ObjectRef{s, c, obj, am, nullptr};
+    *size = n;
+    return true;
+  }
+  if (s->kind == kSpanLarge) {
+    const uptr obj = s->user, n = s->large_size;
+    AllocMeta* am = &s->large_alloc;
+    if (!obj || w < obj || w - obj >= n || am->state.load(std::memory_order_acquire) != kObjAllocated ||
+        am->check != meta_check(obj))
+      return false;
+    *r = ObjectRef{s, nullptr, obj, am, nullptr};
+    *size = n;
+    return true;
+  }
+  return false;
+}
+// Calls fn for every allocated object (and its requested size), in address order.
+using ScanObjectFn = void (*)(const ObjectRef& r, uptr size, void* arg);
+void scan_for_each_object(ScanObjectFn fn, void* arg);
+// The arena's bounds: a word outside [lo, hi) points to no heap object.
+void scan_arena(uptr* lo, uptr* hi);
 
 // Validates a free of p (looked up as where/ref) by kfree / kmem_cache_free
 // (expected: the cache, or null) / free(). Reports invalid-free and

@@ -544,31 +544,36 @@ bool symbolize_pc(uptr pc, SymbolizedFrame* out) {
   return true;
 }
 
-void print_stack_trace(const uptr* pcs, unsigned n) {
+void print_stack_trace(const uptr* pcs, unsigned n, const char* indent) {
   Guard guard;
   for (unsigned i = 0; i < n; i++) {
     const uptr pc = pcs[i];
     if (pc == 0) continue;
+    char lead[64] = "";
+    if (indent) snprintf(lead, sizeof(lead), "%s[<%016lx>]", indent, static_cast<unsigned long>(pc));
     ModuleInfo m;
     // Look up pc - 1: a return address may be the first byte after the call's
     // function (noreturn callee) or after an inlined range.
     if (!find_module(pc - 1, &m, guard.held ? &g_state : nullptr)) {
-      report_printf(" 0x%lx\n", static_cast<unsigned long>(pc));
+      if (indent)
+        report_printf("%s\n", lead);
+      else
+        report_printf(" 0x%lx\n", static_cast<unsigned long>(pc));
       continue;
     }
     const unsigned long off = static_cast<unsigned long>(m.module_offset + 1);
     int nf = guard.held ? symbolize_locked(g_state, m, g_state.frames, kMaxInline) : 0;
     if (nf == 0) {
-      report_printf(" %s+0x%lx\n", m.module, off);
+      report_printf("%s %s+0x%lx\n", lead, m.module, off);
       continue;
     }
     for (int k = 0; k < nf; k++) {
       const InlineFrame& f = g_state.frames[k];
       const char* fn = f.function[0] ? f.function : "??";
       if (f.file[0])
-        report_printf(" %s (%s:%d)\n", fn, f.file, f.line);
+        report_printf("%s %s (%s:%d)\n", lead, fn, f.file, f.line);
       else
-        report_printf(" %s (%s+0x%lx)\n", fn, m.module, off);
+        report_printf("%s %s (%s+0x%lx)\n", lead, fn, m.module, off);
     }
   }
 }

@@ -20,8 +20,9 @@ bool symbolize_pc(uptr pc, SymbolizedFrame* out);
 
 // Prints a stack trace to the report fd, one frame per line, kernel style
 // after decode_stacktrace.sh: " function (file:line)" or " module+0xoff".
-// pcs are return addresses (as from capture_stack).
-void print_stack_trace(const uptr* pcs, unsigned n);
+// pcs are return addresses (as from capture_stack). With an indent, each
+// line is kmemleak's backtrace line instead: indent "[<pc>]" then the same.
+void print_stack_trace(const uptr* pcs, unsigned n, const char* indent = nullptr);
 
 // Function name for the report header ("BUG: KASAN: ... in <function>").
 // Writes "" if unknown.

@@ -1,0 +1,532 @@
+// The conservative scan (mm/kmemleak.c's kmemleak_scan, in user space).
+//
+// Order of one scan, and why each step is safe:
+//  1. The registry lock, then the loader's lock (everything runs inside a
+//     dl_iterate_phdr callback, as LSan does): no stopped thread can be
+//     half-way through a registry update, and no module can be unmapped
+//     while its segments are scanned.
+//  2. stop_the_world(): every other thread sleeps in a signal handler on its
+//     own stack, its registers in the signal frame above its stack pointer.
+//     From here to the resume nothing allocates or takes a lock; the slab
+//     metadata is read lock-free (slab.h: scan_find_object).
+//  3. Roots are scanned directly (never queued, so never lost), then the
+//     objects they reach, through a work stack of ranges. A full work stack
+//     leaves objects marked but unscanned: a rescan of every marked object
+//     follows until nothing overflowed (kmemleak's "scan the gray list").
+//  4. Unreferenced objects allocated by the dynamic loader are roots too
+//     (ld.so keeps pointers in memory from its own minimal malloc, which no
+//     root covers; LSan makes the same exception).
+//  5. The unreferenced, unreported objects are copied out (address, size,
+//     stack, first bytes) and marked reported; every mark is cleared.
+//  6. Resume; then group by allocation stack and print.
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <link.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <stdio.h>
+
+#include <algorithm>
+#include <atomic>
+#include <new>
+
+#include "kmemleak/internal.h"
+#include "kmemleak/kmemleak.h"
+#include "platform/options.h"
+#include "platform/platform.h"
+#include "platform/stop_world.h"
+#include "platform/test_knobs.h"
+#include "report/report.h"
+#include "slab/slab.h"
+
+namespace ukasan {
+
+namespace {
+
+struct Range {
+  uptr lo, hi;
+};
+
+// Scratch arrays: address space reserved on first use, pages given back
+// after each scan.
+template <class T>
+struct Scratch {
+  T* p = nullptr;
+  uptr cap = 0, n = 0, limit = 0;
+  bool init(uptr max) {
+    if (!p) {
+      p = static_cast<T*>(map_anon(sizeof(T) * max, true));
+      if (!p) return false;
+      cap = max;
+    }
+    n = 0;
+    limit = cap;
+    return true;
+  }
+  bool push(const T& v) {
+    if (n == limit) return false;
+    p[n++] = v;
+    return true;
+  }
+  void release() {
+    if (p) release_pages(p, round_up(sizeof(T) * (n ? n : 1), kPageSize));
+    n = 0;
+  }
+};
+
+struct CustomRef {
+  uptr ptr, size;
+  CustomObject* obj;
+  bool marked;
+};
+
+struct ScanState {
+  bool report;
+  uptr self_sp;
+  uptr arena_lo, arena_hi;
+  uptr ldso_lo, ldso_hi;
+  uptr static_tls;          // the modules' TLS blocks (PT_TLS), each aligned
+  Scratch<Range> segments;  // writable PT_LOAD segments of every module
+  Scratch<Range> maps;      // readable mappings, sorted
+  Scratch<Range> work;
+  bool overflow;
+  Scratch<CustomRef> custom;  // sorted by ptr
+  uptr custom_lo, custom_hi;
+  Scratch<LeakRecord> leaks;
+  u64 new_objects, new_bytes, objects;
+  const char* incomplete;
+  char why[96];
+  Scratch<char> maps_text;
+};
+
+// In mapped memory, not in this module's data: the scan reads every
+// module's data as a root, and its own state holds the bounds of the
+// objects it is looking for (custom_lo is one of them).
+ScanState* g_state;
+#define g_s (*g_state)
+std::atomic<bool> g_scanning{false};
+std::atomic<u64> g_reported_total{0};
+
+// ---- /proc/self/maps -------------------------------------------------------------
+bool read_maps() {
+  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  Scratch<char>& t = g_s.maps_text;
+  t.n = 0;
+  for (;;) {
+    if (t.cap - t.n < 4096) {
+      close(fd);
+      return false;
+    }
+    const ssize_t r = read(fd, t.p + t.n, t.cap - t.n - 1);
+    if (r <= 0) break;
+    t.n += static_cast<uptr>(r);
+  }
+  close(fd);
+  t.p[t.n] = 0;
+  g_s.maps.n = 0;
+  for (const char* l = t.p; *l;) {
+    const char* q = l;
+    auto hex = [&q]() {
+      uptr v = 0;
+      for (;; q++) {
+        const char c = *q;
+        const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) return v;
+        v = v * 16 + static_cast<uptr>(d);
+      }
+    };
+    const uptr lo = hex();
+    if (*q == '-') q++;
+    const uptr hi = hex();
+    const bool readable = q[0] == ' ' && q[1] == 'r';
+    const char* e = strchr(l, '\n');
+    const bool special = memmem(l, e ? static_cast<uptr>(e - l) : strlen(l), "[v", 2) != nullptr;  // [vvar], [vsyscall]
+    if (readable && !special && hi > lo) g_s.maps.push(Range{lo, hi});
+    if (!e) break;
+    l = e + 1;
+  }
+  return true;
+}
+
+const Range* mapping_of(uptr a) {
+  const Range* m = g_s.maps.p;
+  uptr lo = 0, hi = g_s.maps.n;
+  while (lo < hi) {
+    const uptr mid = (lo + hi) / 2;
+    if (m[mid].hi <= a)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < g_s.maps.n && m[lo].lo <= a ? &m[lo] : nullptr;
+}
+
+// ---- marking --------------------------------------------------------------------------
+UKASAN_ALWAYS_INLINE void push_object(uptr lo, uptr hi) {
+  if (hi - lo < sizeof(uptr)) return;
+  if (!g_s.work.push(Range{lo, hi})) g_s.overflow = true;
+}
+
+void consider_custom(uptr w) {
+  CustomRef* c = g_s.custom.p;
+  uptr lo = 0, hi = g_s.custom.n;
+  while (lo < hi) {  // the last object starting at or before w
+    const uptr mid = (lo + hi) / 2;
+    if (c[mid].ptr <= w)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo == 0) return;
+  CustomRef& r = c[lo - 1];
+  if (w - r.ptr >= r.size && !(r.size == 0 && w == r.ptr)) return;
+  if (r.marked) return;
+  r.marked = true;
+  if (!(r.obj->flags & kMetaNoScan)) push_object(r.ptr, r.ptr + r.size);
+}
+
+UKASAN_ALWAYS_INLINE void consider(uptr w) {
+  if (w - g_s.arena_lo < g_s.arena_hi - g_s.arena_lo) {
+    ObjectRef r;
+    uptr size;
+    if (scan_find_object(w, &r, &size)) {
+      const u8 k = r.am->kind;
+      if (!(k & kMetaMarked)) {
+        r.am->kind = static_cast<u8>(k | kMetaMarked);
+        if (!(k & kMetaNoScan)) push_object(r.obj, r.obj + size);
+      }
+    }
+  }
+  if (w - g_s.custom_lo < g_s.custom_hi - g_s.custom_lo) consider_custom(w);
+}
+
+void scan_words(uptr lo, uptr hi) {
+  for (uptr p = round_up(lo, sizeof(uptr)); p + sizeof(uptr) <= hi; p += sizeof(uptr))
+    consider(*reinterpret_cast<const uptr*>(p));
+}
+
+void drain() {
+  while (g_s.work.n) {
+    const Range r = g_s.work.p[--g_s.work.n];
+    scan_words(r.lo, r.hi);
+  }
+}
+
+// A root: only its readable parts are read, and it is scanned now.
+void scan_root(uptr lo, uptr hi) {
+  while (lo < hi) {
+    const Range* m = mapping_of(lo);
+    if (!m) {  // the next mapping after lo
+      const Range* all = g_s.maps.p;
+      uptr i = 0;
+      while (i < g_s.maps.n && all[i].hi <= lo) i++;
+      if (i == g_s.maps.n || all[i].lo >= hi) return;
+      lo = all[i].lo;
+      continue;
+    }
+    const uptr end = m->hi < hi ? m->hi : hi;
+    scan_words(lo, end);
+    drain();
+    lo = end;
+  }
+}
+
+// A stack from sp up: to the end of its mapping, or of the heap object that
+// holds it (a stack the program allocated), which is then reachable too.
+void scan_stack(uptr sp) {
+  ObjectRef r;
+  uptr size;
+  if (sp - g_s.arena_lo < g_s.arena_hi - g_s.arena_lo) {
+    if (scan_find_object(sp, &r, &size)) {
+      r.am->kind = static_cast<u8>(r.am->kind | kMetaMarked);
+      scan_root(sp, r.obj + size);
+    }
+    return;
+  }
+  const Range* m = mapping_of(sp);
+  if (m) scan_root(sp, m->hi);
+}
+
+// The TCB and static TLS sit at and just below the thread pointer; for
+// threads glibc created they are at the top of the stack just scanned, for
+// the main thread in memory from ld.so's own allocator. The DTV lists the
+// dynamic TLS blocks (heap objects).
+void scan_thread_pointer(uptr tp, uptr sp) {
+  if (!tp) return;
+  const Range* m = mapping_of(tp);
+  if (!m) return;
+  const Range* s = mapping_of(sp);
+  if (s != m) {
+    // Only the static TLS blocks below tp and glibc's struct pthread above
+    // it: the mapping may have merged with other anonymous memory (the
+    // runtime's own, whose magazines hold stale object pointers).
+    const uptr below = g_s.static_tls + 4096, above = 4096;
+    scan_root(tp - m->lo > below ? tp - below : m->lo, m->hi - tp > above ? tp + above : m->hi);
+  }
+  if (!mapping_of(tp + 8)) return;
+  const uptr dtv = *reinterpret_cast<const uptr*>(tp + 8);  // tcbhead_t::dtv
+  if (!dtv || !mapping_of(dtv - 16)) return;
+  const uptr len = *reinterpret_cast<const uptr*>(dtv - 16);  // dtv[-1].counter
+  scan_root(dtv - 16, dtv + 16 * (len < 4096 ? len + 1 : 4097));
+}
+
+// ---- walks over every object ----------------------------------------------------------
+void push_if_noleak(const ObjectRef& r, uptr size, void*) {
+  const u8 k = r.am->kind;
+  if ((k & kMetaNoLeak) && !(k & kMetaMarked)) {
+    r.am->kind = static_cast<u8>(k | kMetaMarked);
+    if (!(k & kMetaNoScan)) push_object(r.obj, r.obj + size);
+  }
+}
+
+void rescan_marked(const ObjectRef& r, uptr size, void*) {
+  const u8 k = r.am->kind;
+  if ((k & kMetaMarked) && !(k & kMetaNoScan)) {
+    scan_words(r.obj, r.obj + size);
+    drain();
+  }
+}
+
+bool allocated_by_loader(depot_handle_t h) {
+  const uptr* pcs;
+  return g_s.ldso_hi && depot_fetch(h, &pcs) && pcs[0] - g_s.ldso_lo < g_s.ldso_hi - g_s.ldso_lo;
+}
+
+void push_loader_objects(const ObjectRef& r, uptr size, void*) {
+  const u8 k = r.am->kind;
+  if (!(k & (kMetaMarked | kMetaNoLeak | kMetaNoScan)) && allocated_by_loader(r.am->alloc_stack)) {
+    r.am->kind = static_cast<u8>(k | kMetaMarked);
+    push_object(r.obj, r.obj + size);
+  }
+}
+
+void record_leak(uptr obj, uptr size, u32 tid, depot_handle_t stack) {
+  g_s.new_objects++;
+  g_s.new_bytes += size;
+  LeakRecord rec{};
+  rec.obj = obj;
+  rec.size = size;
+  rec.alloc_tid = tid;
+  rec.alloc_stack = stack;
+  rec.count = 1;
+  rec.total_bytes = size;
+  internal_memcpy(rec.head, reinterpret_cast<const void*>(obj), size < sizeof(rec.head) ? size : sizeof(rec.head));
+  g_s.leaks.push(rec);  // full: counted, not printed
+}
+
+void collect(const ObjectRef& r, uptr size, void*) {
+  const u8 k = r.am->kind;
+  u8 nk = static_cast<u8>(k & ~kMetaMarked);
+  if (!(k & (kMetaMarked | kMetaNoLeak | kMetaNoScan)) && !g_s.incomplete) {
+    g_s.objects++;
+    if (!(k & kMetaReported) && g_s.report) {
+      record_leak(r.obj, size, r.am->alloc_tid, r.am->alloc_stack);
+      nk = static_cast<u8>(nk | kMetaReported);
+    }
+  }
+  if (nk != k) r.am->kind = nk;
+}
+
+// ---- the stopped world ----------------------------------------------------------------
+void mark_until_done() {
+  drain();
+  while (g_s.overflow) {
+    g_s.overflow = false;
+    scan_for_each_object(rescan_marked, nullptr);
+    for (uptr i = 0; i < g_s.custom.n; i++) {
+      const CustomRef& c = g_s.custom.p[i];
+      if (c.marked && !(c.obj->flags & kMetaNoScan)) {
+        scan_words(c.ptr, c.ptr + c.size);
+        drain();
+      }
+    }
+  }
+}
+
+void scan_stopped(const StoppedThread* threads, unsigned n, void*) {
+  if (!read_maps()) {  // nothing is marked yet
+    g_s.incomplete = "/proc/self/maps cannot be read";
+    return;
+  }
+  // Custom objects, sorted, with their bounds.
+  uptr ncustom;
+  CustomObject* objs = registry_objects(&ncustom);
+  g_s.custom_lo = g_s.custom_hi = 0;
+  for (uptr i = 0; i < ncustom; i++) {
+    if (!g_s.custom.push(CustomRef{objs[i].ptr, objs[i].size, &objs[i], false})) break;
+  }
+  std::sort(g_s.custom.p, g_s.custom.p + g_s.custom.n,
+            [](const CustomRef& a, const CustomRef& b) { return a.ptr < b.ptr; });
+  if (g_s.custom.n) {
+    g_s.custom_lo = g_s.custom.p[0].ptr;
+    for (uptr i = 0; i < g_s.custom.n; i++) {
+      const uptr end = g_s.custom.p[i].ptr + (g_s.custom.p[i].size ? g_s.custom.p[i].size : 1);
+      if (end > g_s.custom_hi) g_s.custom_hi = end;
+    }
+  }
+  // Roots: the modules' writable segments, root regions, the threads.
+  for (uptr i = 0; i < g_s.segments.n; i++) scan_root(g_s.segments.p[i].lo, g_s.segments.p[i].hi);
+  uptr nroots;
+  const uptr* roots = registry_root_regions(&nroots);
+  for (uptr i = 0; i < nroots; i++) scan_root(roots[2 * i], roots[2 * i] + roots[2 * i + 1]);
+  // A thread's alternate signal stack is memory the kernel refers to.
+  scan_stack(g_s.self_sp);
+  scan_thread_pointer(current_thread_pointer(), g_s.self_sp);
+  consider(current_altstack());
+  for (unsigned i = 0; i < n; i++) {
+    const StoppedThread& t = threads[i];
+    if (t.how == StoppedThread::kUnknown) {
+      if (!g_s.incomplete) {
+        snprintf(g_s.why, sizeof(g_s.why), "thread %d could not be stopped", t.tid);
+        g_s.incomplete = g_s.why;
+      }
+      continue;
+    }
+    scan_stack(t.sp);
+    scan_thread_pointer(t.tp, t.sp);
+    consider(t.altstack);
+  }
+  drain();
+  // Objects that are never leaks are roots, and so are the loader's.
+  scan_for_each_object(push_if_noleak, nullptr);
+  for (uptr i = 0; i < g_s.custom.n; i++) {
+    CustomRef& c = g_s.custom.p[i];
+    if ((c.obj->flags & kMetaNoLeak) && !c.marked) {
+      c.marked = true;
+      if (!(c.obj->flags & kMetaNoScan)) push_object(c.ptr, c.ptr + c.size);
+    }
+  }
+  mark_until_done();
+  scan_for_each_object(push_loader_objects, nullptr);
+  mark_until_done();
+  // What nothing reached.
+  scan_for_each_object(collect, nullptr);
+  for (uptr i = 0; i < g_s.custom.n && !g_s.incomplete; i++) {
+    CustomRef& c = g_s.custom.p[i];
+    CustomObject* o = c.obj;
+    if (c.marked || (o->flags & (kMetaNoLeak | kMetaNoScan)) || o->min_count <= 0) continue;
+    g_s.objects++;
+    if ((o->flags & kMetaReported) || !g_s.report) continue;
+    o->flags = static_cast<u8>(o->flags | kMetaReported);
+    record_leak(o->ptr, o->size, o->tid, o->stack);
+  }
+}
+
+// ---- modules ---------------------------------------------------------------------------
+int collect_module(dl_phdr_info* info, size_t, void*) {
+  const bool loader = info->dlpi_name && strstr(info->dlpi_name, "/ld-linux");
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type == PT_TLS) g_s.static_tls += round_up(ph.p_memsz, ph.p_align > 16 ? ph.p_align : 16);
+    if (ph.p_type != PT_LOAD) continue;
+    const uptr lo = info->dlpi_addr + ph.p_vaddr, hi = lo + ph.p_memsz;
+    if (ph.p_flags & PF_W) g_s.segments.push(Range{lo, hi});
+    if (loader && (ph.p_flags & PF_X)) {
+      g_s.ldso_lo = lo;
+      g_s.ldso_hi = hi;
+    }
+  }
+  return 0;
+}
+
+int with_loader_lock(dl_phdr_info*, size_t, void*) {
+  // dl_iterate_phdr's lock is recursive: the inner walk lists the modules.
+  dl_iterate_phdr(collect_module, nullptr);
+  const char* why = nullptr;
+  if (!stop_the_world(scan_stopped, nullptr, &why)) g_s.incomplete = why ? why : "the threads cannot be stopped";
+  return 1;
+}
+
+bool scratch_ready() {
+  return g_s.segments.init(1 << 16) && g_s.maps.init(1 << 20) && g_s.work.init(uptr(1) << 24) &&
+         g_s.custom.init(uptr(1) << 20) && g_s.leaks.init(uptr(1) << 20) && g_s.maps_text.init(uptr(64) << 20);
+}
+
+void report_groups() {
+  LeakRecord* r = g_s.leaks.p;
+  const uptr n = g_s.leaks.n;
+  std::sort(r, r + n, [](const LeakRecord& a, const LeakRecord& b) {
+    return a.alloc_stack != b.alloc_stack ? a.alloc_stack < b.alloc_stack : a.obj < b.obj;
+  });
+  uptr groups = 0;
+  for (uptr i = 0; i < n;) {  // the first record of each stack carries the group's totals
+    uptr j = i + 1;
+    while (j < n && r[j].alloc_stack == r[i].alloc_stack && r[i].alloc_stack != 0) {
+      r[i].count++;
+      r[i].total_bytes += r[j].size;
+      j++;
+    }
+    r[groups++] = r[i];
+    i = j;
+  }
+  std::sort(r, r + groups, [](const LeakRecord& a, const LeakRecord& b) {
+    return a.total_bytes != b.total_bytes ? a.total_bytes > b.total_bytes : a.obj < b.obj;
+  });
+  for (uptr i = 0; i < groups; i++) report_leak(r[i]);
+  report_leak_summary(g_s.new_objects, g_s.new_bytes, groups);
+}
+
+}  // namespace
+
+u64 leak_reported_total() { return g_reported_total.load(std::memory_order_relaxed); }
+
+// The caller's callee-saved registers are stored just below everything this
+// scan treats as the calling thread's stack: a pointer the caller keeps only
+// in a register is seen.
+UKASAN_NOINLINE LeakScanResult leak_scan(bool report) {
+  uptr regs[6];
+  asm volatile(
+      "mov %%rbx, 0(%0)\n\tmov %%rbp, 8(%0)\n\tmov %%r12, 16(%0)\n\t"
+      "mov %%r13, 24(%0)\n\tmov %%r14, 32(%0)\n\tmov %%r15, 40(%0)"
+      :
+      : "r"(regs)
+      : "memory");
+  LeakScanResult res{};
+  bool expected = false;
+  if (!g_scanning.compare_exchange_strong(expected, true, std::memory_order_acquire)) return res;
+  if (!g_state) {
+    void* m = map_anon(round_up(sizeof(ScanState), kPageSize));
+    if (m) g_state = new (m) ScanState();
+  }
+  if (!g_state || !scratch_ready()) {
+    g_scanning.store(false, std::memory_order_release);
+    if (report) report_leak_scan_incomplete("out of memory");
+    return res;
+  }
+  const u64 work_max = g_test_knobs.leak_work_max.load(std::memory_order_relaxed);
+  if (work_max && work_max < g_s.work.cap) g_s.work.limit = work_max;
+  g_s.report = report;
+  g_s.self_sp = reinterpret_cast<uptr>(regs);
+  scan_arena(&g_s.arena_lo, &g_s.arena_hi);
+  g_s.ldso_lo = g_s.ldso_hi = g_s.static_tls = 0;
+  g_s.overflow = false;
+  g_s.new_objects = g_s.new_bytes = g_s.objects = 0;
+  g_s.incomplete = nullptr;
+  registry_lock();
+  dl_iterate_phdr(with_loader_lock, nullptr);
+  registry_unlock();
+  res.complete = !g_s.incomplete;
+  res.new_objects = g_s.new_objects;
+  res.new_bytes = g_s.new_bytes;
+  res.objects = g_s.objects;
+  if (g_s.incomplete) {
+    if (report) report_leak_scan_incomplete(g_s.incomplete);
+  } else if (g_s.new_objects) {
+    g_reported_total.fetch_add(g_s.new_objects, std::memory_order_relaxed);
+    if (report) report_groups();
+  }
+  g_s.segments.release();
+  g_s.maps.release();
+  g_s.work.release();
+  g_s.custom.release();
+  g_s.leaks.release();
+  g_s.maps_text.release();
+  asm volatile("" : : "r"(regs) : "memory");  // regs live until here
+  g_scanning.store(false, std::memory_order_release);
+  return res;
+}
+
+}  // namespace ukasan

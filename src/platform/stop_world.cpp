@@ -1,0 +1,379 @@
+// Stopping the other threads with a signal (see stop_world.h).
+//
+// Protocol (one stop at a time, g_busy):
+//   scanner: publishes a slot {tid} per thread in g_slots, then tgkill()s it.
+//   handler: finds its slot by tid, stores its stack pointer and thread
+//            pointer, sets acked (release), then sleeps on the futex g_gen
+//            until the generation it saw at entry has passed.
+//   scanner: once every slot is acked or described another way, calls fn,
+//            then bumps g_gen (release) and wakes the futex, and waits until
+//            no handler is inside (g_inside == 0) before the slots are reused.
+// Why it is safe: a slot's sp/tp are written before acked (release) and read
+// after acked (acquire); a thread sleeping in the handler cannot touch the
+// heap, so what fn reads is what the thread left. A thread that blocks the
+// signal never acks; its pending signal is consumed later by the handler,
+// which stays installed for that (g_stale) and forwards everything else to
+// the action it replaced.
+#include "platform/stop_world.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "platform/platform.h"
+
+namespace ukasan {
+
+namespace {
+
+constexpr int kStopSignal = SIGPWR;  // Boehm GC's choice on Linux: rarely used otherwise
+constexpr unsigned kMaxSlots = 1u << 16;
+
+struct Slot {
+  int tid;
+  std::atomic<u8> acked;
+  StoppedThread::How how;
+  bool dead;  // gone before it could be signalled
+  uptr sp, tp, altstack;
+};
+
+Slot* g_slots;            // kMaxSlots, mapped on first use
+StoppedThread* g_out;     // what fn gets
+std::atomic<unsigned> g_nslots{0};
+std::atomic<bool> g_busy{false};
+std::atomic<bool> g_active{false};
+std::atomic<int> g_gen{0};       // futex word: the stop generation
+std::atomic<int> g_inside{0};    // handlers not yet returned
+std::atomic<int> g_stale{0};     // our signals left pending in threads that block it
+bool g_installed;
+struct sigaction g_old;
+
+long sys_futex(std::atomic<int>* w, int op, int val) {
+  return syscall(SYS_futex, reinterpret_cast<int*>(w), op, val, nullptr, nullptr, 0);
+}
+
+void forward(int sig, siginfo_t* si, void* uc) {
+  if (g_old.sa_flags & SA_SIGINFO) {
+    if (g_old.sa_sigaction) g_old.sa_sigaction(sig, si, uc);
+    return;
+  }
+  if (g_old.sa_handler == SIG_IGN) return;
+  if (g_old.sa_handler == SIG_DFL) {  // terminate, as it would have
+    sigaction(sig, &g_old, nullptr);
+    g_installed = false;
+    syscall(SYS_tgkill, getpid(), current_tid(), sig);
+    return;
+  }
+  g_old.sa_handler(sig);
+}
+
+void handler(int sig, siginfo_t* si, void* uc) {
+  const int saved_errno = errno;
+  const bool ours = si && si->si_code == SI_TKILL && si->si_pid == getpid();
+  // inside, then gen, then active (all seq_cst): if active is still true
+  // here, the scanner's later resume (active = false, gen++, wait for
+  // inside == 0) waits for this thread, and gen is the generation it ends.
+  g_inside.fetch_add(1);
+  const int gen = g_gen.load();
+  if (!g_active.load() || !ours) {
+    g_inside.fetch_sub(1);
+    int stale = g_stale.load(std::memory_order_relaxed);
+    if (ours && stale > 0) {
+      g_stale.compare_exchange_strong(stale, stale - 1, std::memory_order_relaxed);
+    } else {
+      forward(sig, si, uc);
+    }
+    errno = saved_errno;
+    return;
+  }
+  const int tid = static_cast<int>(syscall(SYS_gettid));
+  const unsigned n = g_nslots.load(std::memory_order_acquire);
+  for (unsigned i = 0; i < n; i++) {
+    Slot& s = g_slots[i];
+    if (s.tid != tid || s.acked.load(std::memory_order_relaxed)) continue;
+    volatile uptr anchor = 0;  // everything above it: this frame, the signal frame, the thread's frames
+    s.sp = reinterpret_cast<uptr>(&anchor) & ~uptr(7);
+    s.tp = current_thread_pointer();
+    s.altstack = current_altstack();
+    s.how = StoppedThread::kStopped;
+    s.acked.store(1, std::memory_order_release);
+    while (g_gen.load(std::memory_order_acquire) == gen) sys_futex(&g_gen, FUTEX_WAIT_PRIVATE, gen);
+    break;
+  }
+  g_inside.fetch_sub(1);
+  errno = saved_errno;
+}
+
+void nap_us(long us) {
+  timespec ts{0, us * 1000};
+  nanosleep(&ts, nullptr);
+}
+
+// Reads a small /proc file into buf (NUL-terminated); false if it cannot.
+bool read_small(const char* path, char* buf, uptr len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  uptr got = 0;
+  while (got + 1 < len) {
+    ssize_t r = read(fd, buf + got, len - 1 - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += static_cast<uptr>(r);
+  }
+  close(fd);
+  buf[got] = 0;
+  return got > 0;
+}
+
+void tid_path(char* out, int tid, const char* leaf) {
+  // "/proc/self/task/<tid>/<leaf>" without snprintf (no locale, no allocation).
+  const char* p = "/proc/self/task/";
+  uptr i = 0;
+  while (*p) out[i++] = *p++;
+  char d[16];
+  int k = 0;
+  for (unsigned t = static_cast<unsigned>(tid); k == 0 || t; t /= 10) d[k++] = static_cast<char>('0' + t % 10);
+  while (k) out[i++] = d[--k];
+  out[i++] = '/';
+  while (*leaf) out[i++] = *leaf++;
+  out[i] = 0;
+}
+
+uptr parse_hex(const char*& p) {
+  while (*p == ' ') p++;
+  if (p[0] == '0' && p[1] == 'x') p += 2;
+  uptr v = 0;
+  for (;; p++) {
+    const char c = *p;
+    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) break;
+    v = v * 16 + static_cast<uptr>(d);
+  }
+  return v;
+}
+
+// Whether tid blocks the stop signal (SigBlk in its status).
+bool blocks_signal(int tid) {
+  char path[64], buf[2048];
+  tid_path(path, tid, "status");
+  if (!read_small(path, buf, sizeof(buf))) return false;
+  for (const char* p = buf; *p; p++) {
+    if (p[0] == 'S' && p[1] == 'i' && p[2] == 'g' && p[3] == 'B' && p[4] == 'l' && p[5] == 'k' && p[6] == ':') {
+      const char* q = p + 7;
+      while (*q == '\t' || *q == ' ') q++;
+      const uptr mask = parse_hex(q);
+      return (mask >> (kStopSignal - 1)) & 1;
+    }
+  }
+  return false;
+}
+
+// Whether tid has exited (a joined thread lingers in /proc/self/task for a
+// moment after its tid was cleared, and never runs a handler again).
+bool thread_gone(int tid) {
+  char path[64], buf[512];
+  tid_path(path, tid, "stat");
+  if (!read_small(path, buf, sizeof(buf))) return true;
+  const char* p = buf;
+  for (const char* q = buf; *q; q++)
+    if (*q == ')') p = q;  // the state follows the last ')' (the name may hold one)
+  return p[0] == ')' && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
+// The user stack pointer of a thread blocked in a system call: the
+// second-last field of /proc/self/task/TID/syscall ("running" otherwise).
+bool syscall_sp(int tid, uptr* sp) {
+  char path[64], buf[256];
+  tid_path(path, tid, "syscall");
+  if (!read_small(path, buf, sizeof(buf)) || buf[0] < '0' || buf[0] > '9') return false;
+  const char* fields[9];
+  int n = 0;
+  for (char* p = buf; *p && n < 9;) {
+    while (*p == ' ') p++;
+    if (!*p || *p == '\n') break;
+    fields[n++] = p;
+    while (*p && *p != ' ' && *p != '\n') p++;
+  }
+  if (n < 3) return false;
+  const char* f = fields[n - 2];
+  *sp = parse_hex(f);
+  return *sp != 0;
+}
+
+// Adds and signals every thread of /proc/self/task not yet in the slots.
+// Returns how many were added, -1 if the directory cannot be read.
+int signal_new_threads(int self) {
+  int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int added = 0;
+  alignas(8) char buf[4096];
+  for (;;) {
+    long r = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+    if (r <= 0) break;
+    for (long off = 0; off < r;) {
+      struct Dirent {
+        u64 ino;
+        long long off;
+        unsigned short reclen;
+        unsigned char type;
+        char name[1];
+      };
+      const Dirent* d = reinterpret_cast<const Dirent*>(buf + off);
+      off += d->reclen;
+      int tid = 0;
+      const char* c = d->name;
+      if (*c < '0' || *c > '9') continue;
+      for (; *c >= '0' && *c <= '9'; c++) tid = tid * 10 + (*c - '0');
+      if (tid == self) continue;
+      const unsigned n = g_nslots.load(std::memory_order_relaxed);
+      bool known = false;
+      for (unsigned i = 0; i < n && !known; i++) known = g_slots[i].tid == tid;
+      if (known || n == kMaxSlots) continue;
+      Slot& s = g_slots[n];
+      s.tid = tid;
+      s.acked.store(0, std::memory_order_relaxed);
+      s.how = StoppedThread::kUnknown;
+      s.dead = false;
+      s.sp = s.tp = s.altstack = 0;
+      g_nslots.store(n + 1, std::memory_order_release);  // the handler finds it from here on
+      if (syscall(SYS_tgkill, getpid(), tid, kStopSignal) != 0) s.dead = true;
+      added++;
+    }
+  }
+  close(fd);
+  return added;
+}
+
+// Waits for the slots [from, n) to ack. A thread that blocks the signal is
+// described by the system call it waits in; one still unknown after the
+// patience runs out stays kUnknown.
+void wait_for_acks(unsigned from, unsigned n) {
+  constexpr long kNapUs = 200, kPatienceUs = 2000000, kBlockedCheckUs = 20000;
+  for (long waited = 0;; waited += kNapUs) {
+    bool all = true;
+    for (unsigned i = from; i < n; i++) {
+      Slot& s = g_slots[i];
+      if (s.dead || s.acked.load(std::memory_order_acquire)) continue;
+      if (s.how == StoppedThread::kSyscall) continue;
+      // Every 20 ms: has it exited, or does it block the signal?
+      const bool look = waited >= kBlockedCheckUs && waited % kBlockedCheckUs < kNapUs;
+      if (look && thread_gone(s.tid)) {
+        s.dead = true;
+        continue;
+      }
+      if (look && blocks_signal(s.tid)) {
+        uptr sp;
+        if (syscall_sp(s.tid, &sp)) {
+          s.sp = sp;
+          s.how = StoppedThread::kSyscall;
+          g_stale.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+      }
+      all = false;
+    }
+    if (all || waited >= kPatienceUs) {
+      for (unsigned i = from; i < n; i++) {
+        Slot& s = g_slots[i];
+        if (!s.dead && !s.acked.load(std::memory_order_acquire) && s.how == StoppedThread::kUnknown)
+          g_stale.fetch_add(1, std::memory_order_relaxed);  // its signal may still come
+      }
+      return;
+    }
+    nap_us(kNapUs);
+  }
+}
+
+}  // namespace
+
+uptr current_thread_pointer() {
+  uptr tp;
+  asm volatile("mov %%fs:0, %0" : "=r"(tp));
+  return tp;
+}
+
+uptr current_altstack() {
+  stack_t ss;
+  if (sigaltstack(nullptr, &ss) != 0 || (ss.ss_flags & SS_DISABLE)) return 0;
+  return reinterpret_cast<uptr>(ss.ss_sp);
+}
+
+bool stop_the_world(StopWorldFn fn, void* arg, const char** why) {
+  bool expected = false;
+  if (!g_busy.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
+    if (why) *why = "another thread is stopping the world";
+    return false;
+  }
+  if (!g_slots) {
+    g_slots = static_cast<Slot*>(map_anon(sizeof(Slot) * kMaxSlots, true));
+    g_out = static_cast<StoppedThread*>(map_anon(sizeof(StoppedThread) * kMaxSlots, true));
+    if (!g_slots || !g_out) {
+      g_busy.store(false, std::memory_order_release);
+      if (why) *why = "out of memory";
+      return false;
+    }
+  }
+  if (!g_installed) {
+    struct sigaction sa = {};
+    sa.sa_sigaction = handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    if (sigaction(kStopSignal, &sa, &g_old) != 0) {
+      g_busy.store(false, std::memory_order_release);
+      if (why) *why = "cannot install the stop signal's handler";
+      return false;
+    }
+    g_installed = true;
+  }
+  g_nslots.store(0, std::memory_order_relaxed);
+  g_active.store(true);
+  const int self = current_tid();
+  bool ok = true;
+  // To a fixed point: a thread not yet stopped may have created another.
+  for (;;) {
+    const unsigned before = g_nslots.load(std::memory_order_relaxed);
+    const int added = signal_new_threads(self);
+    if (added < 0) {
+      ok = false;
+      break;
+    }
+    if (added == 0) break;
+    wait_for_acks(before, g_nslots.load(std::memory_order_relaxed));
+  }
+  if (ok) {
+    unsigned k = 0;
+    const unsigned n = g_nslots.load(std::memory_order_relaxed);
+    for (unsigned i = 0; i < n; i++) {
+      const Slot& s = g_slots[i];
+      if (s.dead) continue;
+      const bool acked = s.acked.load(std::memory_order_acquire);
+      g_out[k++] = StoppedThread{s.tid, acked ? StoppedThread::kStopped : s.how, acked || s.how == StoppedThread::kSyscall ? s.sp : 0,
+                                 acked ? s.tp : 0, acked ? s.altstack : 0};
+    }
+    fn(g_out, k, arg);
+  } else if (why) {
+    *why = "/proc/self/task cannot be read";
+  }
+  // Resume: a new generation releases every sleeping handler.
+  g_active.store(false);
+  g_gen.fetch_add(1);
+  sys_futex(&g_gen, FUTEX_WAKE_PRIVATE, 0x7fffffff);
+  while (g_inside.load() != 0) nap_us(50);
+  // The handler stays installed while signals of ours may still be pending
+  // (it consumes them and forwards the rest); otherwise the old action is back.
+  if (g_stale.load(std::memory_order_relaxed) == 0) {
+    sigaction(kStopSignal, &g_old, nullptr);
+    g_installed = false;
+  }
+  g_busy.store(false, std::memory_order_release);
+  return ok;
+}
+
+}  // namespace ukasan
