@@ -10,6 +10,8 @@
 #      cmake configure, git, under the preloads
 #   4. the protocol under preemption (bench/protocol.sh): destroy latency with
 #      1-64 churning threads, fork with churning threads, 16/64-thread hammer
+#   5. the leak scan (bench/leak_scan.c): ms per MiB of live heap, ukasan's
+#      kmemleak against ASan's LeakSanitizer, alternating in one run
 # Output: BUILD/bench/ (README.md there collects the tables).
 # QUICK=1: shorter runs. Nothing is gated on timing; the exit status only
 # says whether the benchmarks could run.
@@ -25,7 +27,7 @@ MIN_TIME=0.2
 START=$(date +%s)
 
 echo "== ukasan benchmarks (QUICK=$QUICK) on $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-cmake --build "$BUILD" -j"$(nproc)" --target bench_workloads bench_preempt bench_destroy_latency >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target bench_workloads bench_preempt bench_destroy_latency bench_leak_scan >/dev/null
 cmake --build "$BUILD" -j"$(nproc)" --target bench_micro >/dev/null 2>&1 || echo "   (bench_micro not built: Google Benchmark missing?)"
 
 micro() {  # micro BUILD_DIR NAME [filter]
@@ -59,6 +61,22 @@ bash "$SRC/bench/protocol.sh" "$BUILD" "$OUT"
 echo "== 3+4. workloads and real programs"
 python3 "$SRC/bench/run_workloads.py" "$BUILD" "$OUT"
 
+echo "== 5. leak scan"
+LIBASAN=$(gcc -print-file-name=libasan.so)
+{
+  echo "| live heap | ukasan (kmemleak) | ASan (LeakSanitizer) |"
+  echo "|---|---|---|"
+  for mib in 64 256; do
+    [ "$QUICK" != 0 ] && [ $mib = 256 ] && continue
+    for obj in 64 1024; do
+      uk=$(UKASAN_OPTIONS=quarantine_size_mb=256 LD_PRELOAD="$BUILD/lib/libukasan.so" "$BUILD/bin/bench_leak_scan" $mib $obj 5 | grep -oP 'median \K[0-9.]+ ms \([0-9.]+ ms/MiB\)')
+      as=$(ASAN_OPTIONS=detect_leaks=1:verify_asan_link_order=0 LD_PRELOAD="$LIBASAN" "$BUILD/bin/bench_leak_scan" $mib $obj 5 | grep -oP 'median \K[0-9.]+ ms \([0-9.]+ ms/MiB\)' || echo "n/a")
+      echo "| $mib MiB in $obj-byte objects | $uk | $as |"
+    done
+  done
+} > "$OUT/leaks.md"
+cat "$OUT/leaks.md"
+
 {
   echo "# ukasan benchmark results ($(date -u +%FT%TZ), QUICK=$QUICK, $(nproc) CPUs)"
   echo
@@ -73,5 +91,9 @@ python3 "$SRC/bench/run_workloads.py" "$BUILD" "$OUT"
   echo "## Workloads"
   echo
   cat "$OUT/workloads.md"
+  echo
+  echo "## Leak scan (median of 5 scans)"
+  echo
+  cat "$OUT/leaks.md"
 } > "$OUT/README.md"
 echo "== done in $(( $(date +%s) - START )) s; results in $OUT/README.md"

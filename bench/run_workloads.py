@@ -64,11 +64,13 @@ if os.path.exists(SCUDO):
         # quarantines every size, so the max chunk size covers the largest block.
         "SCUDO_OPTIONS": f"quarantine_size_kb={QMB * 1024}:thread_local_quarantine_size_kb=1024:"
                          f"quarantine_max_chunk_size={2 << 20}"}))
+# Both sanitizers at their default leak detection (on): each pays its
+# exit-time leak scan.
 if LIBASAN and os.path.exists(LIBASAN):
     ALLOCS.append(("asan-preload", None, {"LD_PRELOAD": LIBASAN,
-                                          "ASAN_OPTIONS": f"quarantine_size_mb={QMB}:detect_leaks=0"}))
+                                          "ASAN_OPTIONS": f"quarantine_size_mb={QMB}:detect_leaks=1"}))
 if have_asan_build:
-    ALLOCS.append(("asan-build", asan_bin, {"ASAN_OPTIONS": f"quarantine_size_mb={QMB}:detect_leaks=0"}))
+    ALLOCS.append(("asan-build", asan_bin, {"ASAN_OPTIONS": f"quarantine_size_mb={QMB}:detect_leaks=1"}))
 UK_ENV = {"UKASAN_OPTIONS": f"quarantine_size_mb={QMB}"}
 ALLOCS.append(("ukasan", None, dict(UK_ENV, LD_PRELOAD=LIBUKASAN)))
 if have_instr:
