@@ -29,6 +29,7 @@ struct ukasan_stats {
   uint64_t reports;               /* reports detected (printed or not) */
   uint64_t stack_depot_stacks;
   uint64_t stack_depot_bytes;
+  uint64_t kept_objects;          /* quarantine_keep_referenced: objects the second quarantine took */
 };
 
 /* Parse options in UKASAN_OPTIONS syntax ("a=1:b=2") on top of the current

@@ -410,7 +410,8 @@ static void release_block(void* ptr, const Lookup& l, uptr ip) {
   if (pattern) fill_poison(l.b);
   if (l.live && !kernel_block(l.b)) check_canaries(l.b, ip);
   if (!free_check(reinterpret_cast<uptr>(ptr), l.where, l.ref, nullptr, ip)) return;  // reported
-  if (pattern) l.b.am->kind |= kKindPoisoned;
+  // Freed: 0x08 now means kMetaDangling, which only a scan may set.
+  l.b.am->kind = static_cast<u8>((l.b.am->kind & ~kMetaDangling) | (pattern ? kKindPoisoned : 0));
   free_object(l.ref, ip);
 }
 

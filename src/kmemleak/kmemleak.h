@@ -24,6 +24,10 @@ struct LeakScanResult {
 LeakScanResult leak_scan(bool report);
 // Leaks reported by every scan so far (the exit status counts them).
 u64 leak_reported_total();
+// quarantine_keep_referenced: a scan that reports nothing and refreshes
+// which freed objects live memory still points into (the slab layer's
+// refresh hook).
+void leak_refresh_dangling();
 
 // ---- annotations (<ukasan/kmemleak.h>, LSan's interface) ---------------------------
 // Sets kMetaNoLeak or kMetaNoScan on the object (heap or custom) that

@@ -84,6 +84,7 @@ struct CustomRef {
 
 struct ScanState {
   bool report;
+  bool track_freed;  // quarantine_keep_referenced: mark freed objects live memory points into
   uptr self_sp;
   uptr arena_lo, arena_hi;
   uptr ldso_lo, ldso_hi;
@@ -192,12 +193,16 @@ UKASAN_ALWAYS_INLINE void consider(uptr w) {
   if (w - g_s.arena_lo < g_s.arena_hi - g_s.arena_lo) {
     ObjectRef r;
     uptr size;
-    if (scan_find_object(w, &r, &size)) {
+    const u8 st = scan_lookup(w, &r, &size);
+    if (st == kObjAllocated) {
       const u8 k = r.am->kind;
       if (!(k & kMetaMarked)) {
         r.am->kind = static_cast<u8>(k | kMetaMarked);
         if (!(k & kMetaNoScan)) push_object(r.obj, r.obj + size);
       }
+    } else if (st == kObjQuarantined && g_s.track_freed) {
+      // A dangling pointer: remembered, never followed (freed memory is not live).
+      r.am->kind = static_cast<u8>(r.am->kind | kMetaMarked);
     }
   }
   if (w - g_s.custom_lo < g_s.custom_hi - g_s.custom_lo) consider_custom(w);
@@ -317,6 +322,13 @@ void record_leak(uptr obj, uptr size, u32 tid, depot_handle_t stack) {
   g_s.leaks.push(rec);  // full: counted, not printed
 }
 
+// A freed object: kMetaDangling says whether this scan found a pointer into it.
+void mark_dangling(const ObjectRef& r, uptr, void*) {
+  const u8 k = r.am->kind;
+  const u8 nk = static_cast<u8>((k & ~(kMetaMarked | kMetaDangling)) | ((k & kMetaMarked) ? kMetaDangling : 0));
+  if (nk != k) r.am->kind = nk;
+}
+
 void collect(const ObjectRef& r, uptr size, void*) {
   const u8 k = r.am->kind;
   u8 nk = static_cast<u8>(k & ~kMetaMarked);
@@ -404,6 +416,7 @@ void scan_stopped(const StoppedThread* threads, unsigned n, void*) {
   mark_until_done();
   // What nothing reached.
   scan_for_each_object(collect, nullptr);
+  if (g_s.track_freed) scan_for_each_object(mark_dangling, nullptr, /*freed=*/true);
   for (uptr i = 0; i < g_s.custom.n && !g_s.incomplete; i++) {
     CustomRef& c = g_s.custom.p[i];
     CustomObject* o = c.obj;
@@ -473,6 +486,8 @@ void report_groups() {
 
 u64 leak_reported_total() { return g_reported_total.load(std::memory_order_relaxed); }
 
+void leak_refresh_dangling() { leak_scan(false); }
+
 // The caller's callee-saved registers are stored just below everything this
 // scan treats as the calling thread's stack: a pointer the caller keeps only
 // in a register is seen.
@@ -499,6 +514,7 @@ UKASAN_NOINLINE LeakScanResult leak_scan(bool report) {
   const u64 work_max = g_test_knobs.leak_work_max.load(std::memory_order_relaxed);
   if (work_max && work_max < g_s.work.cap) g_s.work.limit = work_max;
   g_s.report = report;
+  g_s.track_freed = options().quarantine_keep_referenced;
   g_s.self_sp = reinterpret_cast<uptr>(regs);
   scan_arena(&g_s.arena_lo, &g_s.arena_hi);
   g_s.ldso_lo = g_s.ldso_hi = g_s.static_tls = 0;

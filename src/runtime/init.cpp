@@ -71,6 +71,7 @@ void runtime_init() {
   report_init();
   shadow_init();
   slab_init(options_quarantine_bytes(), options().quarantine_cache_kb << 10);
+  slab_set_refresh_hook(leak_refresh_dangling);
   g_init.store(2, std::memory_order_release);
   // Late steps may allocate through libc (which may be us): run them after
   // the runtime is usable.
@@ -96,6 +97,7 @@ void runtime_stats(ukasan_stats* out) {
   out->reports = report_count();
   out->stack_depot_stacks = d.unique_stacks;
   out->stack_depot_bytes = d.bytes_used;
+  out->kept_objects = quarantine_kept_total();
 }
 
 static void print_stats() {
@@ -105,13 +107,13 @@ static void print_stats() {
   int n = snprintf(buf, sizeof(buf),
                    "ukasan: stats: quarantine %lu bytes now, peak %lu, bound %lu, batches %lu; evicted %lu bytes "
                    "in %lu objects over %lu steps (max step %lu bytes, %lu objects); transfers %lu; reports %lu; "
-                   "stack depot %lu stacks, %lu bytes\n",
+                   "stack depot %lu stacks, %lu bytes; kept %lu\n",
                    (unsigned long)s.quarantine_bytes, (unsigned long)s.quarantine_peak_bytes,
                    (unsigned long)s.quarantine_max_bytes, (unsigned long)s.quarantine_batches,
                    (unsigned long)s.evicted_bytes, (unsigned long)s.evicted_objects, (unsigned long)s.evictions,
                    (unsigned long)s.max_evict_bytes, (unsigned long)s.max_evict_objects,
                    (unsigned long)s.transfers, (unsigned long)s.reports, (unsigned long)s.stack_depot_stacks,
-                   (unsigned long)s.stack_depot_bytes);
+                   (unsigned long)s.stack_depot_bytes, (unsigned long)s.kept_objects);
   write_all(2, buf, n > 0 ? static_cast<uptr>(n) : 0);
 }
 

@@ -56,6 +56,10 @@ enum MetaFlags : u8 {
                        // allocated between __lsan_disable and __lsan_enable)
   kMetaNoScan = 0x20,  // neither scanned nor reported (kmemleak_ignore)
   kMetaMarked = 0x40,  // reached by the running scan (0 outside a scan)
+  // While the object is freed (quarantined), 0x08 means: the last scan found
+  // a pointer into it in live memory (a dangling pointer; see
+  // quarantine_keep_referenced). Every scan rewrites it for every freed object.
+  kMetaDangling = 0x08,
 };
 
 inline u8 meta_check(uptr obj) { return static_cast<u8>((obj >> 3) ^ (obj >> 11) ^ (obj >> 19) ^ 0x6b); }

@@ -87,7 +87,8 @@ void scan_arena(uptr* lo, uptr* hi) {
 // Walks the page map span by span (slabs and large blocks alike); a span
 // being set up or torn down by a stopped thread shows as free pages or
 // objects that are not allocated.
-void scan_for_each_object(ScanObjectFn fn, void* arg) {
+void scan_for_each_object(ScanObjectFn fn, void* arg, bool freed) {
+  const u8 want = freed ? kObjQuarantined : kObjAllocated;
   PageAllocator& pa = page_allocator();
   const uptr base = pa.base(), pages = pa.pages_used();
   for (uptr pg = 0; pg < pages;) {
@@ -102,12 +103,12 @@ void scan_for_each_object(ScanObjectFn fn, void* arg) {
       uptr obj = s->start + c->lead;
       for (u32 i = 0; i < s->nobjs; i++, obj += c->slot_size) {
         AllocMeta* am = alloc_meta(c, obj);
-        if (am->state.load(std::memory_order_acquire) == kObjAllocated && am->check == meta_check(obj))
+        if (am->state.load(std::memory_order_acquire) == want && am->check == meta_check(obj))
           fn(ObjectRef{s, c, obj, am, nullptr}, am->requested, arg);
       }
     } else if (s->kind == kSpanLarge && s->user) {
       AllocMeta* am = &s->large_alloc;
-      if (am->state.load(std::memory_order_acquire) == kObjAllocated && am->check == meta_check(s->user))
+      if (am->state.load(std::memory_order_acquire) == want && am->check == meta_check(s->user))
         fn(ObjectRef{s, nullptr, s->user, am, nullptr}, s->large_size, arg);
     }
     pg += s->npages;

@@ -92,8 +92,7 @@ void SlabQuarantineCb::prefetch(QNode* n) {
   }
 }
 
-void SlabQuarantineCb::recycle(QNode* n, void* ctx) {
-  const NodeObject o = object_of_node(n);
+static void really_free(const NodeObject& o, void* ctx) {
   EvictHook hook = __atomic_load_n(&g_evict_hook, __ATOMIC_ACQUIRE);
   if (hook) hook(o.c, o.obj, o.large, false);
   if (o.c)
@@ -102,13 +101,115 @@ void SlabQuarantineCb::recycle(QNode* n, void* ctx) {
     large_release(o.large);
 }
 
+// ---- the second quarantine (quarantine_keep_referenced) -------------------------------
+// Objects the last scan found referenced from live memory (kMetaDangling)
+// are not recycled when the quarantine evicts them: they join this FIFO,
+// bounded by quarantine_keep_mb, and are recycled when it overflows. Only
+// kmalloc/heap objects and large blocks: their caches are never destroyed,
+// so kmem_cache_destroy never has to look here. The objects stay
+// kObjQuarantined (a double free is still one) and poisoned.
+static Lock g_keep_lock;
+static QNode* g_keep_head;
+static QNode* g_keep_tail;
+static uptr g_keep_bytes;
+static std::atomic<u64> g_keep_total{0};  // objects ever kept (statistics, tests)
+
+static AllocMeta* meta_of(const NodeObject& o) { return o.c ? alloc_meta(o.c, o.obj) : &o.large->large_alloc; }
+
+// Takes the oldest kept object if the FIFO is over bound (under g_keep_lock).
+static bool keep_pop_over_bound_locked(NodeObject* out, uptr bound) {
+  if (g_keep_bytes <= bound || !g_keep_head) return false;
+  QNode* n = g_keep_head;
+  g_keep_head = link_decode(n->next);
+  if (!g_keep_head) g_keep_tail = nullptr;
+  *out = object_of_node(n);
+  g_keep_bytes -= SlabQuarantineCb::size(n);
+  return true;
+}
+
+static bool keep(QNode* n, const NodeObject& o, void* ctx) {
+  if (o.c && !o.c->is_kmalloc) return false;
+  AllocMeta* am = meta_of(o);
+  if (!(am->kind & kMetaDangling)) return false;
+  am->kind = static_cast<u8>(am->kind & ~kMetaDangling);  // a later scan sets it again if still referenced
+  const uptr bound = options().quarantine_keep_mb << 20;
+  n->next = link_encode(nullptr);
+  g_keep_lock.lock();
+  if (g_keep_tail)
+    g_keep_tail->next = link_encode(n);
+  else
+    g_keep_head = n;
+  g_keep_tail = n;
+  g_keep_bytes += SlabQuarantineCb::size(n);
+  g_keep_lock.unlock();
+  g_keep_total.fetch_add(1, std::memory_order_relaxed);
+  for (;;) {  // recycle what the bound no longer allows, outside the lock
+    NodeObject old;
+    g_keep_lock.lock();
+    const bool got = keep_pop_over_bound_locked(&old, bound);
+    g_keep_lock.unlock();
+    if (!got) break;
+    really_free(old, ctx);
+  }
+  return true;
+}
+
+u64 quarantine_kept_total() { return g_keep_total.load(std::memory_order_relaxed); }
+
+// Every kept object, for fn (under the lock: they stay kept meanwhile).
+template <class F>
+static void for_each_kept(F fn) {
+  LockGuard g(g_keep_lock);
+  for (QNode* n = g_keep_head; n; n = link_decode(n->next)) fn(n);
+}
+
+static void drain_kept(void* ctx) {
+  for (;;) {
+    NodeObject o;
+    g_keep_lock.lock();
+    const bool got = keep_pop_over_bound_locked(&o, 0);
+    g_keep_lock.unlock();
+    if (!got) return;
+    really_free(o, ctx);
+  }
+}
+
+void SlabQuarantineCb::recycle(QNode* n, void* ctx) {
+  const NodeObject o = object_of_node(n);
+  if (UKASAN_UNLIKELY(options().quarantine_keep_referenced) && keep(n, o, ctx)) return;
+  really_free(o, ctx);
+}
+
 // ---- eviction -------------------------------------------------------------------------
 
 // The background evictor's state (see below); the fork handlers reset it.
 static std::atomic<bool> g_evictor_running{false};
 static std::atomic<bool> g_evictor_tried{false};
 
-void reduce_in_runtime(ThreadState* ts) { quarantine().reduce(ts, ts->evicting); }
+static RefreshHook g_refresh_hook;
+void slab_set_refresh_hook(RefreshHook hook) { __atomic_store_n(&g_refresh_hook, hook, __ATOMIC_RELEASE); }
+// Starts "due": the first eviction step scans, so the objects quarantined
+// before any eviction (the oldest, evicted first) are seen too.
+static std::atomic<u64> g_steps_since_refresh{u64(1) << 62};
+
+// After an eviction step (nothing claimed any more, no lock held: a scan
+// that stops the world waits on no one): refresh the dangling marks once
+// per half quarantine of evictions, so every object is seen by a scan
+// while it is quarantined.
+static void maybe_refresh() {
+  RefreshHook hook = __atomic_load_n(&g_refresh_hook, __ATOMIC_ACQUIRE);
+  if (!hook) return;
+  const uptr every = quarantine().max_bytes() / 2 / (quarantine().batch_bytes() ? quarantine().batch_bytes() : 1);
+  u64 steps = g_steps_since_refresh.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (steps < (every ? every : 1)) return;
+  if (!g_steps_since_refresh.compare_exchange_strong(steps, 0, std::memory_order_relaxed)) return;
+  hook();
+}
+
+void reduce_in_runtime(ThreadState* ts) {
+  quarantine().reduce(ts, ts->evicting);
+  if (UKASAN_UNLIKELY(options().quarantine_keep_referenced)) maybe_refresh();
+}
 
 void reduce_once(ThreadState* ts) {
   if (!runtime_enter(ts)) return;
@@ -153,6 +254,10 @@ unsigned quarantine_check() {
     const NodeObject o = object_of_node(n);
     found += hook(o.c, o.obj, o.large, true);
   });
+  for_each_kept([&](QNode* n) {
+    const NodeObject o = object_of_node(n);
+    found += hook(o.c, o.obj, o.large, true);
+  });
   return found;
 }
 
@@ -163,6 +268,7 @@ void quarantine_drain_all() {
   auto every = [](QNode*) { return true; };
   quarantine().extract(every, /*tag=*/0, [](auto fn) { for_each_thread_queue(fn); }, ts->extracted, /*wait_claimed=*/false);
   quarantine().free_extracted(ts->extracted, nullptr);
+  drain_kept(nullptr);
 }
 
 // ---- the background evictor (evict_thread=1) ---------------------------------------
@@ -212,14 +318,17 @@ void evictor_maybe_start() {
 void quarantine_fork_prepare() {
   quarantine().global_lock().lock();
   SlabQuarantine::pool_lock().lock();
+  g_keep_lock.lock();
 }
 
 void quarantine_fork_parent() {
+  g_keep_lock.unlock();
   SlabQuarantine::pool_lock().unlock();
   quarantine().global_lock().unlock();
 }
 
 void quarantine_fork_child() {
+  g_keep_lock.reset();
   SlabQuarantine::pool_lock().reset();
   quarantine().global_lock().reset();
   // The evictor thread does not exist in the child: allocations evict again

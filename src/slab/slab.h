@@ -217,39 +217,52 @@ inline uptr object_usable(const ObjectRef& r) {
 // (__lsan_disable/__lsan_enable nest).
 extern UKASAN_TLS u32 t_leak_disabled;
 
-// The allocated object whose bytes [start, start + requested) contain w
-// (interior pointers count; one past the end does not); false if none.
-inline bool scan_find_object(uptr w, ObjectRef* r, uptr* size) {
+// The object whose bytes [start, start + requested) contain w (interior
+// pointers count; one past the end does not), allocated or quarantined:
+// returns its state (kObjAllocated, kObjQuarantined), 0 if none.
+inline u8 scan_lookup(uptr w, ObjectRef* r, uptr* size) {
   Span* s = page_allocator().span_of(w);
-  if (!s) return false;
+  if (!s) return 0;
   if (s->kind == kSpanSlab) {
     KmemCache* c = s->cache;
-    if (!c) return false;
+    if (!c) return 0;
     const uptr obj = slab_object_of(s, w);
     AllocMeta* am = alloc_meta(c, obj);
-    if (w < obj || am->state.load(std::memory_order_acquire) != kObjAllocated || am->check != meta_check(obj))
-      return false;
+    const u8 st = am->state.load(std::memory_order_acquire);
+    if (w < obj || (st != kObjAllocated && st != kObjQuarantined) || am->check != meta_check(obj)) return 0;
     const uptr n = am->requested;
-    if (w - obj >= n && !(n == 0 && w == obj)) return false;
+    if (w - obj >= n && !(n == 0 && w == obj)) return 0;
     *r = ObjectRef{s, c, obj, am, nullptr};
     *size = n;
-    return true;
+    return st;
   }
   if (s->kind == kSpanLarge) {
     const uptr obj = s->user, n = s->large_size;
     AllocMeta* am = &s->large_alloc;
-    if (!obj || w < obj || w - obj >= n || am->state.load(std::memory_order_acquire) != kObjAllocated ||
+    const u8 st = am->state.load(std::memory_order_acquire);
+    if (!obj || w < obj || w - obj >= n || (st != kObjAllocated && st != kObjQuarantined) ||
         am->check != meta_check(obj))
-      return false;
+      return 0;
     *r = ObjectRef{s, nullptr, obj, am, nullptr};
     *size = n;
-    return true;
+    return st;
   }
-  return false;
+  return 0;
 }
-// Calls fn for every allocated object (and its requested size), in address order.
+// The allocated object containing w (as above); false if none.
+inline bool scan_find_object(uptr w, ObjectRef* r, uptr* size) { return scan_lookup(w, r, size) == kObjAllocated; }
+// Calls fn for every allocated object (and its requested size), in address
+// order; with freed = true, for every quarantined object instead.
 using ScanObjectFn = void (*)(const ObjectRef& r, uptr size, void* arg);
-void scan_for_each_object(ScanObjectFn fn, void* arg);
+void scan_for_each_object(ScanObjectFn fn, void* arg, bool freed = false);
+
+// quarantine_keep_referenced: a scan that refreshes kMetaDangling, run from
+// the eviction path (outside any eviction step in progress) once per half
+// quarantine of evictions. Installed by the runtime (kmemleak's scan).
+using RefreshHook = void (*)();
+void slab_set_refresh_hook(RefreshHook hook);
+// Objects the second quarantine has taken so far.
+u64 quarantine_kept_total();
 // The arena's bounds: a word outside [lo, hi) points to no heap object.
 void scan_arena(uptr* lo, uptr* hi);
 

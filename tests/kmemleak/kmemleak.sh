@@ -3,13 +3,14 @@
 # and built with ukasan-c++ (g++ and clang++, inline and outline). Exactly
 # the leaked objects are reported (by their unique sizes), once; the first
 # scan returns their number, later scans none; the process exits with
-# `exitcode`; with detect_leaks=0 the exit-time scan is off.
+# `exitcode`; with detect_leaks=0 the exit-time scan is off. Then
+# progs/dangle.c with quarantine_keep_referenced off and on.
 # Usage: kmemleak.sh SOURCE_DIR BUILD_DIR
 set -u
 SRC=$(cd "$1" && pwd)
 BUILD=$(cd "$2" && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ukasan-kmemleak.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+trap '[ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
 PROG=$SRC/tests/kmemleak/progs/leaks.cpp
 LIB=$BUILD/lib/libukasan.so
 EXPECTED="1001 1002 1003 1004 1005 1005 1005 1005 3002"
@@ -61,6 +62,27 @@ for cxx in $CXXS; do
       { fail "build $name"; continue; }
     run "$name" "$WORK/$name"
   done
+done
+# quarantine_keep_referenced: a write through a pointer kept in a live object
+# to an object freed 20 quarantines ago is reported with it, missed without.
+DANGLE=$SRC/tests/kmemleak/progs/dangle.c
+dangle() {  # name, expected reports for keep=0 and keep=1, then the command
+  local name=$1 want0=$2 want1=$3 k n
+  shift 3
+  for k in 0 1; do
+    UKASAN_OPTIONS=quarantine_size_mb=4:quarantine_keep_referenced=$k:detect_leaks=0:exitcode=0 "$@" \
+      >"$WORK/$name-$k.out" 2>&1
+    n=$(grep -c '^BUG: KASAN: slab-use-after-free' "$WORK/$name-$k.out")
+    want=$want0
+    [ $k = 1 ] && want=$want1
+    [ "$n" = "$want" ] || { fail "$name keep=$k: $n reports, expected $want"; head -40 "$WORK/$name-$k.out"; }
+  done
+}
+gcc -O1 -g "$DANGLE" -o "$WORK/dangle" && dangle dangle-preload 0 1 env LD_PRELOAD="$LIB" "$WORK/dangle"
+for cc in $CXXS; do
+  c=gcc
+  [ $cc = clang++ ] && c=clang
+  UKASAN_CC=$c "$BUILD/bin/ukasan-cc" -O1 -g "$DANGLE" -o "$WORK/dangle-$c" && dangle dangle-$c 0 1 "$WORK/dangle-$c"
 done
 echo "kmemleak: $FAILS failed"
 [ $FAILS = 0 ]
