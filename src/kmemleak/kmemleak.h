@@ -21,7 +21,10 @@ struct LeakScanResult {
 };
 // Scans; report: print the new leaks in kmemleak's format. Any thread; one
 // scan at a time (a concurrent one returns complete = false).
-LeakScanResult leak_scan(bool report);
+// refresh_only: only flag the freed objects live memory points into
+// (quarantine_keep_referenced); no leak is looked for, and the cost is the
+// reachable heap, not a walk over every object.
+LeakScanResult leak_scan(bool report, bool refresh_only = false);
 // Leaks reported by every scan so far (the exit status counts them).
 u64 leak_reported_total();
 // quarantine_keep_referenced: a scan that reports nothing and refreshes

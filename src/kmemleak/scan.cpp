@@ -84,7 +84,10 @@ struct CustomRef {
 
 struct ScanState {
   bool report;
-  bool track_freed;  // quarantine_keep_referenced: mark freed objects live memory points into
+  bool track_freed;   // quarantine_keep_referenced: flag freed objects live memory points into
+  bool refresh_only;  // ... and nothing else: no leak is looked for, no object walk
+  Scratch<AllocMeta*> marked;  // refresh_only: what to unmark at the end
+  bool marked_overflow;
   uptr self_sp;
   uptr arena_lo, arena_hi;
   uptr ldso_lo, ldso_hi;
@@ -199,10 +202,13 @@ UKASAN_ALWAYS_INLINE void consider(uptr w) {
       if (!(k & kMetaMarked)) {
         r.am->kind = static_cast<u8>(k | kMetaMarked);
         if (!(k & kMetaNoScan)) push_object(r.obj, r.obj + size);
+        if (g_s.refresh_only && !g_s.marked.push(r.am)) g_s.marked_overflow = true;
       }
     } else if (st == kObjQuarantined && g_s.track_freed) {
-      // A dangling pointer: remembered, never followed (freed memory is not live).
-      r.am->kind = static_cast<u8>(r.am->kind | kMetaMarked);
+      // A dangling pointer: remembered, never followed (freed memory is not
+      // live). Set directly: a flag a later scan would no longer set only
+      // keeps the object once more (see quarantine_keep_referenced).
+      if (!(r.am->kind & kMetaDangling)) r.am->kind = static_cast<u8>(r.am->kind | kMetaDangling);
     }
   }
   if (w - g_s.custom_lo < g_s.custom_hi - g_s.custom_lo) consider_custom(w);
@@ -246,6 +252,7 @@ void scan_stack(uptr sp) {
   uptr size;
   if (sp - g_s.arena_lo < g_s.arena_hi - g_s.arena_lo) {
     if (scan_find_object(sp, &r, &size)) {
+      if (!(r.am->kind & kMetaMarked) && g_s.refresh_only && !g_s.marked.push(r.am)) g_s.marked_overflow = true;
       r.am->kind = static_cast<u8>(r.am->kind | kMetaMarked);
       scan_root(sp, r.obj + size);
     }
@@ -308,6 +315,10 @@ void push_loader_objects(const ObjectRef& r, uptr size, void*) {
   }
 }
 
+void unmark(const ObjectRef& r, uptr, void*) {
+  if (r.am->kind & kMetaMarked) r.am->kind = static_cast<u8>(r.am->kind & ~kMetaMarked);
+}
+
 void record_leak(uptr obj, uptr size, u32 tid, depot_handle_t stack) {
   g_s.new_objects++;
   g_s.new_bytes += size;
@@ -320,13 +331,6 @@ void record_leak(uptr obj, uptr size, u32 tid, depot_handle_t stack) {
   rec.total_bytes = size;
   internal_memcpy(rec.head, reinterpret_cast<const void*>(obj), size < sizeof(rec.head) ? size : sizeof(rec.head));
   g_s.leaks.push(rec);  // full: counted, not printed
-}
-
-// A freed object: kMetaDangling says whether this scan found a pointer into it.
-void mark_dangling(const ObjectRef& r, uptr, void*) {
-  const u8 k = r.am->kind;
-  const u8 nk = static_cast<u8>((k & ~(kMetaMarked | kMetaDangling)) | ((k & kMetaMarked) ? kMetaDangling : 0));
-  if (nk != k) r.am->kind = nk;
 }
 
 void collect(const ObjectRef& r, uptr size, void*) {
@@ -402,6 +406,15 @@ void scan_stopped(const StoppedThread* threads, unsigned n, void*) {
     consider(t.altstack);
   }
   drain();
+  if (g_s.refresh_only) {  // the dangling flags are set; unmark what was marked
+    mark_until_done();
+    if (g_s.marked_overflow) {
+      scan_for_each_object(unmark, nullptr);
+    } else {
+      for (uptr i = 0; i < g_s.marked.n; i++) g_s.marked.p[i]->kind &= static_cast<u8>(~kMetaMarked);
+    }
+    return;
+  }
   // Objects that are never leaks are roots, and so are the loader's.
   scan_for_each_object(push_if_noleak, nullptr);
   for (uptr i = 0; i < g_s.custom.n; i++) {
@@ -416,7 +429,6 @@ void scan_stopped(const StoppedThread* threads, unsigned n, void*) {
   mark_until_done();
   // What nothing reached.
   scan_for_each_object(collect, nullptr);
-  if (g_s.track_freed) scan_for_each_object(mark_dangling, nullptr, /*freed=*/true);
   for (uptr i = 0; i < g_s.custom.n && !g_s.incomplete; i++) {
     CustomRef& c = g_s.custom.p[i];
     CustomObject* o = c.obj;
@@ -455,7 +467,8 @@ int with_loader_lock(dl_phdr_info*, size_t, void*) {
 
 bool scratch_ready() {
   return g_s.segments.init(1 << 16) && g_s.maps.init(1 << 20) && g_s.work.init(uptr(1) << 24) &&
-         g_s.custom.init(uptr(1) << 20) && g_s.leaks.init(uptr(1) << 20) && g_s.maps_text.init(uptr(64) << 20);
+         g_s.custom.init(uptr(1) << 20) && g_s.leaks.init(uptr(1) << 20) && g_s.maps_text.init(uptr(64) << 20) &&
+         g_s.marked.init(uptr(1) << 24);
 }
 
 void report_groups() {
@@ -486,12 +499,12 @@ void report_groups() {
 
 u64 leak_reported_total() { return g_reported_total.load(std::memory_order_relaxed); }
 
-void leak_refresh_dangling() { leak_scan(false); }
+void leak_refresh_dangling() { leak_scan(false, /*refresh_only=*/true); }
 
 // The caller's callee-saved registers are stored just below everything this
 // scan treats as the calling thread's stack: a pointer the caller keeps only
 // in a register is seen.
-UKASAN_NOINLINE LeakScanResult leak_scan(bool report) {
+UKASAN_NOINLINE LeakScanResult leak_scan(bool report, bool refresh_only) {
   uptr regs[6];
   asm volatile(
       "mov %%rbx, 0(%0)\n\tmov %%rbp, 8(%0)\n\tmov %%r12, 16(%0)\n\t"
@@ -513,8 +526,10 @@ UKASAN_NOINLINE LeakScanResult leak_scan(bool report) {
   }
   const u64 work_max = g_test_knobs.leak_work_max.load(std::memory_order_relaxed);
   if (work_max && work_max < g_s.work.cap) g_s.work.limit = work_max;
-  g_s.report = report;
+  g_s.report = report && !refresh_only;
   g_s.track_freed = options().quarantine_keep_referenced;
+  g_s.refresh_only = refresh_only;
+  g_s.marked_overflow = false;
   g_s.self_sp = reinterpret_cast<uptr>(regs);
   scan_arena(&g_s.arena_lo, &g_s.arena_hi);
   g_s.ldso_lo = g_s.ldso_hi = g_s.static_tls = 0;
@@ -540,6 +555,7 @@ UKASAN_NOINLINE LeakScanResult leak_scan(bool report) {
   g_s.custom.release();
   g_s.leaks.release();
   g_s.maps_text.release();
+  g_s.marked.release();
   asm volatile("" : : "r"(regs) : "memory");  // regs live until here
   g_scanning.store(false, std::memory_order_release);
   return res;

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -332,6 +333,13 @@ bool stop_the_world(StopWorldFn fn, void* arg, const char** why) {
     }
     g_installed = true;
   }
+  // No asynchronous signal reaches this thread while the others are
+  // stopped: a handler that allocates would wait on a lock a stopped thread
+  // holds. (Faults stay deliverable; blocking them is undefined.)
+  sigset_t block, saved;
+  sigfillset(&block);
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT}) sigdelset(&block, sig);
+  pthread_sigmask(SIG_BLOCK, &block, &saved);
   g_nslots.store(0, std::memory_order_relaxed);
   g_active.store(true);
   const int self = current_tid();
@@ -372,6 +380,7 @@ bool stop_the_world(StopWorldFn fn, void* arg, const char** why) {
     sigaction(kStopSignal, &g_old, nullptr);
     g_installed = false;
   }
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   g_busy.store(false, std::memory_order_release);
   return ok;
 }
