@@ -101,6 +101,7 @@ struct ScanState {
   Scratch<LeakRecord> leaks;
   u64 new_objects, new_bytes, objects;
   const char* incomplete;
+  bool raced;  // incomplete because a thread that was not stopped ran: worth another try
   char why[96];
   Scratch<char> maps_text;
 };
@@ -319,6 +320,20 @@ void unmark(const ObjectRef& r, uptr, void*) {
   if (r.am->kind & kMetaMarked) r.am->kind = static_cast<u8>(r.am->kind & ~kMetaMarked);
 }
 
+// Undoes collect()'s kMetaReported for an object of a scan that is dropped.
+void unreport(uptr obj) {
+  ObjectRef r;
+  uptr size;
+  if (scan_lookup(obj, &r, &size) == kObjAllocated && r.obj == obj) {
+    r.am->kind = static_cast<u8>(r.am->kind & ~kMetaReported);
+    return;
+  }
+  uptr n;
+  CustomObject* c = registry_objects(&n);
+  for (uptr i = 0; i < n; i++)
+    if (c[i].ptr == obj) c[i].flags = static_cast<u8>(c[i].flags & ~kMetaReported);
+}
+
 void record_leak(uptr obj, uptr size, u32 tid, depot_handle_t stack) {
   g_s.new_objects++;
   g_s.new_bytes += size;
@@ -367,6 +382,9 @@ void scan_stopped(const StoppedThread* threads, unsigned n, void*) {
     g_s.incomplete = "/proc/self/maps cannot be read";
     return;
   }
+  // The arena's used part, read with every thread stopped: a slab built
+  // after an earlier reading would hold objects no pointer seems to reach.
+  scan_arena(&g_s.arena_lo, &g_s.arena_hi);
   // Custom objects, sorted, with their bounds.
   uptr ncustom;
   CustomObject* objs = registry_objects(&ncustom);
@@ -438,6 +456,19 @@ void scan_stopped(const StoppedThread* threads, unsigned n, void*) {
     o->flags = static_cast<u8>(o->flags | kMetaReported);
     record_leak(o->ptr, o->size, o->tid, o->stack);
   }
+  // Last: a thread read from its system call (it blocks the stop signal)
+  // must not have run at any point of the scan, collection included: what
+  // it allocated or moved meanwhile would look unreferenced. If it did,
+  // nothing found is reported, and the marks set above are undone.
+  int ran = 0;
+  if (!g_s.incomplete && !stopped_threads_stayed_still(&ran)) {
+    snprintf(g_s.why, sizeof(g_s.why), "thread %d, which blocks the stop signal, ran during it", ran);
+    g_s.incomplete = g_s.why;
+    g_s.raced = true;
+    for (uptr i = 0; i < g_s.leaks.n; i++) unreport(g_s.leaks.p[i].obj);
+    g_s.leaks.n = 0;
+    g_s.new_objects = g_s.new_bytes = g_s.objects = 0;
+  }
 }
 
 // ---- modules ---------------------------------------------------------------------------
@@ -459,6 +490,8 @@ int collect_module(dl_phdr_info* info, size_t, void*) {
 
 int with_loader_lock(dl_phdr_info*, size_t, void*) {
   // dl_iterate_phdr's lock is recursive: the inner walk lists the modules.
+  g_s.segments.n = 0;
+  g_s.static_tls = g_s.ldso_lo = g_s.ldso_hi = 0;
   dl_iterate_phdr(collect_module, nullptr);
   const char* why = nullptr;
   if (!stop_the_world(scan_stopped, nullptr, &why)) g_s.incomplete = why ? why : "the threads cannot be stopped";
@@ -531,14 +564,22 @@ UKASAN_NOINLINE LeakScanResult leak_scan(bool report, bool refresh_only) {
   g_s.refresh_only = refresh_only;
   g_s.marked_overflow = false;
   g_s.self_sp = reinterpret_cast<uptr>(regs);
-  scan_arena(&g_s.arena_lo, &g_s.arena_hi);
   g_s.ldso_lo = g_s.ldso_hi = g_s.static_tls = 0;
   g_s.overflow = false;
   g_s.new_objects = g_s.new_bytes = g_s.objects = 0;
-  g_s.incomplete = nullptr;
-  registry_lock();
-  dl_iterate_phdr(with_loader_lock, nullptr);
-  registry_unlock();
+  // A scan a signal-blocking thread raced with is tried again (the thread
+  // usually sleeps again at once).
+  for (int attempt = 0; attempt < 4; attempt++) {
+    g_s.incomplete = nullptr;
+    g_s.raced = false;
+    g_s.new_objects = g_s.new_bytes = g_s.objects = 0;
+    g_s.leaks.n = g_s.custom.n = g_s.work.n = g_s.marked.n = 0;
+    g_s.overflow = g_s.marked_overflow = false;
+    registry_lock();
+    dl_iterate_phdr(with_loader_lock, nullptr);
+    registry_unlock();
+    if (!g_s.raced) break;
+  }
   res.complete = !g_s.incomplete;
   res.new_objects = g_s.new_objects;
   res.new_bytes = g_s.new_bytes;

@@ -16,7 +16,9 @@ struct StoppedThread {
   //              register it had (in the signal frame) and its live frames.
   //   kSyscall:  it blocks the signal (a sigwait thread); sp is its user
   //              stack pointer at the system call it is blocked in, from
-  //              /proc/self/task/TID/syscall. Not stopped: it may wake.
+  //              /proc/self/task/TID/syscall. Not stopped: it may wake, so
+  //              fn must ask stopped_threads_stayed_still() before it
+  //              trusts what it read.
   //   kUnknown:  neither: its stack cannot be scanned.
   enum How : u8 { kStopped, kSyscall, kUnknown } how;
   uptr sp;
@@ -32,6 +34,10 @@ struct StoppedThread {
 // says why.
 using StopWorldFn = void (*)(const StoppedThread* threads, unsigned n, void* arg);
 bool stop_the_world(StopWorldFn fn, void* arg, const char** why);
+
+// From inside fn: whether every kSyscall thread has not run since it was
+// read (its context-switch count is unchanged); false (and *tid) if one did.
+bool stopped_threads_stayed_still(int* tid);
 
 // The calling thread's thread pointer (%fs base).
 uptr current_thread_pointer();
