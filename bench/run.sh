@@ -11,7 +11,8 @@
 #   4. the protocol under preemption (bench/protocol.sh): destroy latency with
 #      1-64 churning threads, fork with churning threads, 16/64-thread hammer
 #   5. the leak scan (bench/leak_scan.c): ms per MiB of live heap, ukasan's
-#      kmemleak against ASan's LeakSanitizer, alternating in one run
+#      kmemleak against ASan's LeakSanitizer, alternating in one run; the
+#      stop-the-world time with 4-64 spinning threads (bench/leak_stop.c)
 # Output: BUILD/bench/ (README.md there collects the tables).
 # QUICK=1: shorter runs. Nothing is gated on timing; the exit status only
 # says whether the benchmarks could run.
@@ -27,7 +28,7 @@ MIN_TIME=0.2
 START=$(date +%s)
 
 echo "== ukasan benchmarks (QUICK=$QUICK) on $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-cmake --build "$BUILD" -j"$(nproc)" --target bench_workloads bench_preempt bench_destroy_latency bench_leak_scan >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target bench_workloads bench_preempt bench_destroy_latency bench_leak_scan bench_leak_stop >/dev/null
 cmake --build "$BUILD" -j"$(nproc)" --target bench_micro >/dev/null 2>&1 || echo "   (bench_micro not built: Google Benchmark missing?)"
 
 micro() {  # micro BUILD_DIR NAME [filter]
@@ -73,6 +74,16 @@ LIBASAN=$(gcc -print-file-name=libasan.so)
       as=$(ASAN_OPTIONS=detect_leaks=1:verify_asan_link_order=0 LD_PRELOAD="$LIBASAN" "$BUILD/bin/bench_leak_scan" $mib $obj 5 | grep -oP 'median \K[0-9.]+ ms \([0-9.]+ ms/MiB\)' || echo "n/a")
       echo "| $mib MiB in $obj-byte objects | $uk | $as |"
     done
+  done
+  echo
+  echo "Stopping the world: N spinning threads on $(nproc) CPUs, tiny heap, median (max) of 20 scans"
+  echo
+  echo "| threads | ukasan | ASan (LeakSanitizer) |"
+  echo "|---|---|---|"
+  for n in 4 16 64; do
+    uk=$(LD_PRELOAD="$BUILD/lib/libukasan.so" "$BUILD/bin/bench_leak_stop" $n 20 spin | grep -oP 'median \K.*')
+    as=$(ASAN_OPTIONS=detect_leaks=1:verify_asan_link_order=0 LD_PRELOAD="$LIBASAN" "$BUILD/bin/bench_leak_stop" $n 20 spin | grep -oP 'median \K.*' || echo "n/a")
+    echo "| $n | $uk | $as |"
   done
 } > "$OUT/leaks.md"
 cat "$OUT/leaks.md"
