@@ -10,18 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "timing.h"
+
 void** g_table;
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void* a, const void* b) {
-  double x = *(const double*)a, y = *(const double*)b;
-  return x < y ? -1 : x > y;
-}
 
 int main(int argc, char** argv) {
   size_t mib = argc > 1 ? strtoul(argv[1], 0, 10) : 256;
@@ -45,11 +36,11 @@ int main(int argc, char** argv) {
   double t[64];
   if (reps > 64) reps = 64;
   for (int r = 0; r < reps; r++) {
-    double t0 = now();
+    double t0 = bench_now();
     if (check()) fprintf(stderr, "unexpected leaks\n");
-    t[r] = now() - t0;
+    t[r] = bench_now() - t0;
   }
-  qsort(t, reps, sizeof(double), cmp);
+  qsort(t, reps, sizeof(double), bench_cmp_double);
   printf("live %zu MiB in %zu-byte objects: scan median %.1f ms (%.2f ms/MiB), min %.1f ms\n", mib, obj,
          t[reps / 2] * 1e3, t[reps / 2] * 1e3 / mib, t[0] * 1e3);
   return 0;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "timing.h"
 #include <unistd.h>
 
 static volatile int g_stop;
@@ -28,17 +30,6 @@ static void* worker(void* arg) {
   return NULL;
 }
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void* a, const void* b) {
-  double x = *(const double*)a, y = *(const double*)b;
-  return x < y ? -1 : x > y;
-}
-
 int main(int argc, char** argv) {
   int n = argc > 1 ? atoi(argv[1]) : 16;
   int reps = argc > 2 ? atoi(argv[2]) : 20;
@@ -50,13 +41,13 @@ int main(int argc, char** argv) {
   usleep(50000);
   double d[1000];
   for (int r = 0; r < reps; r++) {
-    double t0 = now();
+    double t0 = bench_now();
     check();
-    d[r] = now() - t0;
+    d[r] = bench_now() - t0;
   }
   g_stop = 1;
   for (int i = 0; i < n; i++) pthread_join(t[i], NULL);
-  qsort(d, reps, sizeof(double), cmp);
+  qsort(d, reps, sizeof(double), bench_cmp_double);
   printf("%d %s threads: scan median %.2f ms, max %.2f ms\n", n, g_sleep ? "sleeping" : "spinning", d[reps / 2] * 1e3,
          d[reps - 1] * 1e3);
   return 0;
