@@ -156,7 +156,8 @@ bool read_maps() {
   return true;
 }
 
-const Range* mapping_of(uptr a) {
+// The first readable mapping that ends above a (maps.n if none).
+uptr first_mapping_above(uptr a) {
   const Range* m = g_s.maps.p;
   uptr lo = 0, hi = g_s.maps.n;
   while (lo < hi) {
@@ -166,7 +167,12 @@ const Range* mapping_of(uptr a) {
     else
       hi = mid;
   }
-  return lo < g_s.maps.n && m[lo].lo <= a ? &m[lo] : nullptr;
+  return lo;
+}
+
+const Range* mapping_of(uptr a) {
+  const uptr i = first_mapping_above(a);
+  return i < g_s.maps.n && g_s.maps.p[i].lo <= a ? &g_s.maps.p[i] : nullptr;
 }
 
 // ---- marking --------------------------------------------------------------------------
@@ -230,15 +236,10 @@ void drain() {
 // A root: only its readable parts are read, and it is scanned now.
 void scan_root(uptr lo, uptr hi) {
   while (lo < hi) {
-    const Range* m = mapping_of(lo);
-    if (!m) {  // the next mapping after lo
-      const Range* all = g_s.maps.p;
-      uptr i = 0;
-      while (i < g_s.maps.n && all[i].hi <= lo) i++;
-      if (i == g_s.maps.n || all[i].lo >= hi) return;
-      lo = all[i].lo;
-      continue;
-    }
+    const uptr i = first_mapping_above(lo);
+    if (i == g_s.maps.n || g_s.maps.p[i].lo >= hi) return;
+    const Range* m = &g_s.maps.p[i];
+    if (m->lo > lo) lo = m->lo;  // skip the unreadable gap
     const uptr end = m->hi < hi ? m->hi : hi;
     scan_words(lo, end);
     drain();
