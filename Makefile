@@ -3,7 +3,9 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all build demo test test-tsan bench verify fuzz clean
+PREFIX ?= /usr/local
+
+.PHONY: all build demo test test-tsan bench verify fuzz install clean
 
 all: build
 
@@ -24,6 +26,11 @@ test-tsan:
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUKASAN_TSAN=ON -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang
 	cmake --build build-tsan -j$(JOBS)
 	cd build-tsan && ctest --output-on-failure -L stress
+
+# Libraries, headers, wrappers, CMake package, pkg-config under $(PREFIX)
+# (relocatable: the installed files find the prefix from where they are).
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 bench: build
 	@if [ -x bench/run.sh ]; then bash bench/run.sh $(BUILD); else echo "no benchmarks yet"; fi
