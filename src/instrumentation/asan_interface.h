@@ -53,3 +53,20 @@ UKASAN_EXPORT void __asan_handle_no_return();
 UKASAN_EXPORT void __ukasan_preinit(int argc, char** argv, char** envp);
 // The vfork trampoline's callback in the parent (platform/arch.h).
 extern "C" long ukasan_vfork_parent(long ret);
+
+// ASan's user interface (<sanitizer/asan_interface.h>,
+// <sanitizer/common_interface_defs.h>): code written for ASan that calls
+// these builds and works with ukasan-cc (asan_user.cpp).
+UKASAN_EXPORT void __asan_poison_memory_region(void const volatile* addr, ukasan::uptr size);
+UKASAN_EXPORT void __asan_unpoison_memory_region(void const volatile* addr, ukasan::uptr size);
+UKASAN_EXPORT int __asan_address_is_poisoned(void const volatile* addr);
+UKASAN_EXPORT void* __asan_region_is_poisoned(void* beg, ukasan::uptr size);
+UKASAN_EXPORT void __asan_describe_address(void* addr);
+UKASAN_EXPORT void __sanitizer_print_stack_trace();
+UKASAN_EXPORT void __sanitizer_set_death_callback(void (*callback)());
+UKASAN_EXPORT void __sanitizer_annotate_contiguous_container(const void* beg, const void* end, const void* old_mid,
+                                                             const void* new_mid);
+UKASAN_EXPORT int __sanitizer_verify_contiguous_container(const void* beg, const void* mid, const void* end);
+UKASAN_EXPORT void __sanitizer_start_switch_fiber(void** fake_stack_save, const void* bottom, ukasan::uptr size);
+UKASAN_EXPORT void __sanitizer_finish_switch_fiber(void* fake_stack_save, const void** bottom_old,
+                                                   ukasan::uptr* size_old);

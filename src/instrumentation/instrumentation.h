@@ -42,6 +42,10 @@ UKASAN_ALWAYS_INLINE bool instr_check_range(uptr addr, uptr size, bool is_write,
 // printed on this thread.
 bool intercept_active(uptr ip);
 
+// __sanitizer_start_switch_fiber: the stack about to be switched to (its
+// stale poison is cleared, as for swapcontext). (stack.cpp)
+void note_fiber_stack(uptr lo, uptr size);
+
 // Defines an interceptor under the C name via an asm label (<string.h> and
 // <wchar.h> declare C++ overloads of some of these names).
 #define UKASAN_INTERCEPT(ret, name, ...)                                                           \

@@ -149,20 +149,23 @@ UKASAN_DEFINE_VFORK(ukasan_vfork_parent);
 
 // ---- swapcontext --------------------------------------------------------------------
 
+void ukasan::note_fiber_stack(uptr lo, uptr size) {
+  const uptr sp = reinterpret_cast<uptr>(__builtin_frame_address(0));
+  if (!g_instr_ready.load(std::memory_order_acquire) || !lo || !size || size > (uptr(64) << 20) ||
+      (sp >= lo && sp < lo + size))
+    return;
+  shadow_clear(lo, lo + size);
+  t_fiber_lo = lo;
+  t_fiber_top = lo + size;
+}
+
 UKASAN_EXPORT int swapcontext(ucontext_t* oucp, const ucontext_t* ucp) {
   using swapcontext_t = int (*)(ucontext_t*, const ucontext_t*);
   static swapcontext_t real;
   if (!real) real = reinterpret_cast<swapcontext_t>(dlsym(RTLD_NEXT, "swapcontext"));
   if (!real) die("swapcontext not found");
-  uptr lo = reinterpret_cast<uptr>(ucp->uc_stack.ss_sp), size = ucp->uc_stack.ss_size;
-  uptr sp = reinterpret_cast<uptr>(__builtin_frame_address(0));
   // A fresh or reused fiber stack: no stale poison (not the stack we are on).
-  if (g_instr_ready.load(std::memory_order_acquire) && lo && size && size <= (uptr(64) << 20) &&
-      !(sp >= lo && sp < lo + size)) {
-    shadow_clear(lo, lo + size);
-    t_fiber_lo = lo;
-    t_fiber_top = lo + size;
-  }
+  note_fiber_stack(reinterpret_cast<uptr>(ucp->uc_stack.ss_sp), ucp->uc_stack.ss_size);
   return real(oucp, ucp);
 }
 

@@ -100,6 +100,9 @@ void report_fork_child() {
 
 // ---- report session: lock, one-shot, fault=abort -----------------------------
 
+static std::atomic<void (*)()> g_death_callback{nullptr};
+void report_set_death_callback(void (*cb)()) { g_death_callback.store(cb, std::memory_order_release); }
+
 class ReportScope {
  public:
   // counts: whether this is a KASAN bug (counted, subject to multi_shot).
@@ -124,6 +127,7 @@ class ReportScope {
     t_in_report = false;
     if (counts_ && options().fault == kFaultAbort) {
       raw_puts(report_fd(), "ukasan: fault=abort: aborting after the report\n");
+      if (void (*cb)() = g_death_callback.load(std::memory_order_acquire)) cb();
       abort();
     }
   }
@@ -197,6 +201,10 @@ static const char* bug_type_for_shadow(u8 v) {
     case kShadowAllocaLeft:
     case kShadowAllocaRight:
       return "alloca-out-of-bounds";
+    case kShadowUserPoison:
+      return "use-after-poison";
+    case kShadowContainerOverflow:
+      return "container-overflow";
     default:
       return "out-of-bounds";
   }
@@ -436,6 +444,28 @@ static void print_hex_row(const u8* p, uptr n) {
   line[k] = 0;
   // The kernel pads the hex part of a short row to the ASCII column too.
   report_printf("    %s\n", line);
+}
+
+void report_describe_address(uptr addr) {
+  ReportScope scope(false);
+  if (!scope.active()) return;
+  if (!addr_has_shadow(addr)) {
+    report_printf("Address %016lx has no shadow (not application memory ukasan checks)\n",
+                  static_cast<unsigned long>(addr));
+    return;
+  }
+  ObjectInfo o{};
+  if (g_object_describer) g_object_describer(addr, 0, &o);
+  if (o.found) print_object(addr, o);
+  if (!o.in_heap && g_describe_hook) g_describe_hook(addr);
+  report_printf("Memory state around the address:\n");
+  print_memory_state(addr);
+}
+
+void report_stack_trace(uptr ip) {
+  ReportScope scope(false);
+  if (!scope.active()) return;
+  print_current_stack(ip);
 }
 
 void report_leak(const LeakRecord& r) {

@@ -124,6 +124,13 @@ void report_bad_pointer(uptr addr, uptr ip, const char* api, bool frees, const c
 // Not a KASAN bug: a warning line with the caller's stack (the kernel's
 // pr_warn + dump_stack), e.g. kmem_cache_create's failures.
 void report_warning(const char* line, uptr ip);
+// What a report says about addr (its object, or its frame/global, and the
+// shadow around it), without a bug (__asan_describe_address).
+void report_describe_address(uptr addr);
+// The caller's stack, "Call Trace:" and its frames (__sanitizer_print_stack_trace).
+void report_stack_trace(uptr ip);
+// Called before fault=abort aborts (__sanitizer_set_death_callback).
+void report_set_death_callback(void (*cb)());
 
 // ---- state ------------------------------------------------------------------------
 // Whether a report is currently being printed by this thread (inline: every

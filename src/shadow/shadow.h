@@ -35,6 +35,8 @@ enum ShadowCode : u8 {
   kShadowStackRight = 0xF3,
   kShadowStackAfterReturn = 0xF4,
   kShadowStackUseAfterScope = 0xF8,
+  kShadowUserPoison = 0xF7,         // __asan_poison_memory_region (ASan's name: use-after-poison)
+  kShadowContainerOverflow = 0xF6,  // __sanitizer_annotate_contiguous_container's unused tail
   kShadowAllocaLeft = 0xCA,
   kShadowAllocaRight = 0xCB,
 };
