@@ -48,6 +48,12 @@ unsigned ukasan_check_quarantine(void);
  * kernel's "unreferenced object" format. Returns how many it reported.
  * Done at exit too (UKASAN_OPTIONS=detect_leaks=0 turns that off). */
 unsigned long ukasan_leak_scan(void);
+/* The runtime's version, "MAJOR.MINOR". */
+const char *ukasan_version(void);
+/* A program may define this to set its own option defaults (parsed before
+ * UKASAN_OPTIONS, which overrides them), as ASan's __asan_default_options.
+ * Seen when the program links the runtime (ukasan-cc, -lukasan). */
+const char *__ukasan_default_options(void);
 /* Reports go to this fd from now on (default 2, or log_path). */
 void ukasan_set_report_fd(int fd);
 uint64_t ukasan_report_count(void);

@@ -1,5 +1,6 @@
 #include "platform/options.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -141,9 +142,42 @@ int options_parse(const char* s, bool at_runtime) {
   return errors;
 }
 
+// ---- help=1 ------------------------------------------------------------------------
+static void format_value(char* out, uptr len, bool v) { snprintf(out, len, "%d", v ? 1 : 0); }
+static void format_value(char* out, uptr len, u64 v) {
+  if (v == kAutoSize)
+    snprintf(out, len, "auto");
+  else
+    snprintf(out, len, "%llu", static_cast<unsigned long long>(v));
+}
+static void format_value(char* out, uptr len, int v) { snprintf(out, len, "%d", v); }
+static void format_value(char* out, uptr len, const char* v) { snprintf(out, len, "%s", v ? v : ""); }
+static void format_value(char* out, uptr len, FaultMode v) { snprintf(out, len, "%s", v == kFaultAbort ? "abort" : "report"); }
+
+void options_print_help() {
+  raw_puts(2, "ukasan " UKASAN_VERSION_STRING ": options (UKASAN_OPTIONS=name=value:name=value; * = start-up only):\n");
+  char line[768], cur[64], def[64];
+#define UKASAN_OPTION(type, name, dflt, when, max, desc)                                                   \
+  {                                                                                                      \
+    format_value(cur, sizeof(cur), static_cast<UKASAN_OPT_TYPE_##type>(g_options.name));                \
+    format_value(def, sizeof(def), static_cast<UKASAN_OPT_TYPE_##type>(dflt));                           \
+    snprintf(line, sizeof(line), "  %s%s=%s (default %s)\n      %s\n", #name, kWhen_##when == kStartup ? "*" : "", \
+             cur, def, desc);                                                                            \
+    raw_puts(2, line);                                                                                   \
+  }
+#include "platform/options.inc"
+#undef UKASAN_OPTION
+}
+
+// The program's own defaults (ASan's __asan_default_options): parsed before
+// UKASAN_OPTIONS, which overrides them. Defined, if at all, by the program.
+extern "C" __attribute__((weak)) const char* __ukasan_default_options();
+
 void options_init_from_env() {
   options_set_defaults();
+  if (&__ukasan_default_options != nullptr) options_parse(__ukasan_default_options(), /*at_runtime=*/false);
   options_parse(getenv("UKASAN_OPTIONS"), /*at_runtime=*/false);
+  if (g_options.help) options_print_help();
   // A setuid/setgid program: its caller's environment must not make it
   // create or write files (the program itself may still set log_path
   // through ukasan_set_options).

@@ -5,6 +5,12 @@
 #include "platform/arch.h"
 #include "platform/types.h"
 
+// The project's version (CMake's PROJECT_VERSION; "unknown" in builds of
+// the runtime's sources outside the main target, the fuzzer's).
+#ifndef UKASAN_VERSION_STRING
+#define UKASAN_VERSION_STRING "unknown"
+#endif
+
 namespace ukasan {
 
 enum FaultMode : int { kFaultReport = 0, kFaultAbort = 1 };
@@ -51,8 +57,12 @@ void options_set_defaults();
 // option at the default, a refused one leaves it unchanged. Returns the
 // number of such entries.
 int options_parse(const char* s, bool at_runtime);
-// Defaults, then $UKASAN_OPTIONS. Called once by runtime init.
+// Defaults, then the program's __ukasan_default_options() if it defines
+// one, then $UKASAN_OPTIONS; help=1 then prints them all. Called once by
+// runtime init.
 void options_init_from_env();
+// Every option with its value, its default and its meaning, to stderr.
+void options_print_help();
 // Effective quarantine bound in bytes (resolves the 0 = automatic default).
 u64 options_quarantine_bytes();
 }  // namespace ukasan

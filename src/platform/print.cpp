@@ -13,20 +13,53 @@ static std::atomic<int> g_report_fd{2};
 int report_fd() { return g_report_fd.load(std::memory_order_relaxed); }
 void set_report_fd(int fd) { g_report_fd.store(fd, std::memory_order_relaxed); }
 
-void report_vprintf(const char* fmt, va_list ap) {
-  char buf[1024];
-  int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-  if (n < 0) return;
-  if (static_cast<uptr>(n) >= sizeof(buf)) n = sizeof(buf) - 1;
+static void write_out(const char* buf, uptr n) {
   const int fd = report_fd();
-  if (UKASAN_LIKELY(write_all(fd, buf, static_cast<uptr>(n))) || fd == 2) return;
+  if (UKASAN_LIKELY(write_all(fd, buf, n)) || fd == 2) return;
   // The report file failed (a full disk, /dev/full, a closed pipe): a report
   // must never be lost silently. Say so once, then report to stderr.
   set_report_fd(2);
   char note[128];
   int m = snprintf(note, sizeof(note), "ukasan: writing a report to fd %d failed; reporting to stderr from here on\n", fd);
   write_all(2, note, m > 0 ? static_cast<uptr>(m) : 0);
-  write_all(2, buf, static_cast<uptr>(n));
+  write_all(2, buf, n);
+}
+
+// A report is gathered here and written in one write(2) when it ends (or
+// when it outgrows the buffer): with a log or a terminal shared by several
+// processes, reports do not interleave. One thread fills it at a time: the
+// one holding the report lock (report.cpp), which alone has t_buffering set.
+static char g_report_buf[64 << 10];
+static uptr g_report_len;
+static UKASAN_TLS bool t_buffering;
+
+static void flush_buffer() {
+  if (g_report_len) write_out(g_report_buf, g_report_len);
+  g_report_len = 0;
+}
+
+void report_buffer_begin() {
+  g_report_len = 0;
+  t_buffering = true;
+}
+
+void report_buffer_end() {
+  flush_buffer();
+  t_buffering = false;
+}
+
+void report_vprintf(const char* fmt, va_list ap) {
+  char buf[1024];
+  int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+  if (n < 0) return;
+  if (static_cast<uptr>(n) >= sizeof(buf)) n = sizeof(buf) - 1;
+  if (!t_buffering) {
+    write_out(buf, static_cast<uptr>(n));
+    return;
+  }
+  if (g_report_len + static_cast<uptr>(n) > sizeof(g_report_buf)) flush_buffer();
+  __builtin_memcpy(g_report_buf + g_report_len, buf, static_cast<uptr>(n));
+  g_report_len += static_cast<uptr>(n);
 }
 
 void report_printf(const char* fmt, ...) {

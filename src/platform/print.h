@@ -1,7 +1,9 @@
 // Report printing: formats into a stack buffer (no heap) and writes to the
-// report fd (stderr or UKASAN_OPTIONS log_path). Each call is one write(2), so
-// lines from concurrent reports never interleave mid-line; report.cpp holds a
-// report lock so whole reports do not interleave either.
+// report fd (stderr or UKASAN_OPTIONS log_path). Between report_buffer_begin
+// and report_buffer_end (report.cpp, under its report lock) the output is
+// gathered and written in one write(2): reports of concurrent threads and
+// of other processes sharing the file do not interleave. Outside, each
+// call is one write(2).
 #pragma once
 #include <stdarg.h>
 #include "platform/types.h"
@@ -11,4 +13,6 @@ int report_fd();
 void set_report_fd(int fd);
 void report_printf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void report_vprintf(const char* fmt, va_list ap);
+void report_buffer_begin();
+void report_buffer_end();
 }  // namespace ukasan

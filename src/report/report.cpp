@@ -120,9 +120,11 @@ class ReportScope {
     t_in_report = true;
     g_report_lock.lock();
     log_reopen_if_forked();
+    report_buffer_begin();
   }
   ~ReportScope() {
     if (!active_) return;
+    report_buffer_end();
     g_report_lock.unlock();
     t_in_report = false;
     if (counts_ && options().fault == kFaultAbort) {

@@ -73,6 +73,8 @@ UKASAN_EXPORT void ukasan_set_report_fd(int fd) { set_report_fd(fd); }
 
 UKASAN_EXPORT uint64_t ukasan_report_count(void) { return report_count(); }
 
+UKASAN_EXPORT const char* ukasan_version(void) { return UKASAN_VERSION_STRING; }
+
 // ---- kmemleak (<ukasan/kmemleak.h>) and LeakSanitizer's interface ------------------------
 // (<sanitizer/lsan_interface.h>: programs written for LSan run unchanged.)
 

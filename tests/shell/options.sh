@@ -1,0 +1,47 @@
+#!/bin/bash
+# The options' user interface: help=1 lists every option of options.inc with
+# its value and default; a program's __ukasan_default_options() sets
+# defaults that UKASAN_OPTIONS overrides; ukasan_version() is the project's
+# version; a report goes out in one write(2) (when strace is there to see it).
+# Usage: options.sh SOURCE_DIR BUILD_DIR
+. "$(dirname "$0")/../common/shell_test.sh"
+lib=$BUILD/lib/libukasan.so
+
+n_opts=$(grep -c '^UKASAN_OPTION(' "$SRC/src/platform/options.inc")
+UKASAN_OPTIONS=help=1:multi_shot=1 LD_PRELOAD="$lib" /bin/true 2>"$WORK/help"
+n_help=$(grep -cE '^  [a-z_]+\*?=.* \(default ' "$WORK/help")
+[ "$n_help" = "$n_opts" ] || fail "help=1 listed $n_help options, options.inc has $n_opts"
+grep -q '^  multi_shot=1 (default 0)$' "$WORK/help" || fail "help=1 does not show multi_shot's value and default"
+grep -q '^  poison_check_bytes\*=' "$WORK/help" || fail "help=1 does not mark start-up options"
+
+cat >"$WORK/prog.c" <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ukasan/ukasan.h>
+const char* __ukasan_default_options(void) { return "exitcode=7"; }
+int main(void) {
+  printf("version %s\n", ukasan_version());
+  char* volatile p = malloc(10);
+  p[10] = 1;
+  free(p);
+  return 0;
+}
+C
+"$BUILD/bin/ukasan-cc" -O0 -g "$WORK/prog.c" -o "$WORK/prog" || fail "build"
+(cd "$WORK" && ./prog >prog.out 2>prog.err)
+rc=$?
+[ $rc = 7 ] || fail "__ukasan_default_options exitcode=7: exit status $rc"
+grep -q '^BUG: KASAN: slab-out-of-bounds' "$WORK/prog.err" || fail "no report"
+want=$(sed -n 's/^project(ukasan VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt")
+grep -q "^version $want\$" "$WORK/prog.out" || fail "ukasan_version: $(cat "$WORK/prog.out"), expected $want"
+(cd "$WORK" && UKASAN_OPTIONS=exitcode=9 ./prog >/dev/null 2>&1)
+rc=$?
+[ $rc = 9 ] || fail "UKASAN_OPTIONS must override the program's defaults: exit status $rc"
+if command -v strace >/dev/null; then
+  (cd "$WORK" && strace -f -e trace=write -o trace.txt ./prog >/dev/null 2>&1)
+  writes=$(grep -c 'write(2, ' "$WORK/trace.txt")
+  [ "$writes" = 1 ] || fail "the report took $writes writes to stderr"
+fi
+echo "options: $FAILS failed"
+[ $FAILS = 0 ]
