@@ -93,8 +93,10 @@ static void log_reopen_if_forked() {
 
 void report_fork_prepare() { g_report_lock.lock(); }
 void report_fork_parent() { g_report_lock.unlock(); }
+static void tally_fork_child();
 void report_fork_child() {
   g_report_lock.reset();
+  tally_fork_child();
   g_log_stale = g_log_fd >= 0;
 }
 
@@ -293,7 +295,64 @@ void report_set_describe_hook(DescribeHook hook) { g_describe_hook = hook; }
 
 // The kernel's print_report(): header, access line, call trace, the object
 // (or stack frame / global), the shadow around the bad address.
+// ---- tallies: duplicates and the end-of-run summary ---------------------------------
+// A bug reported again at the same code location (same type, same ip) is
+// counted, not printed again (a loop that overflows 1000 times gives one
+// report and a count). The tables take their own try-lock: a report from a
+// signal handler that interrupted this very code skips them (it is printed).
+namespace {
+struct TypeTally {
+  const char* type;
+  u64 count;
+};
+constexpr unsigned kSeenSlots = 4096, kMaxTypes = 64;
+SpinLock g_tally_lock;
+u64 g_seen[kSeenSlots];  // (type, ip) keys; 0 empty
+TypeTally g_types[kMaxTypes];
+unsigned g_ntypes;
+std::atomic<u64> g_duplicates{0};
+
+u64 tally_key(const char* type, uptr ip) {
+  u64 h = reinterpret_cast<uptr>(type) * 0x9e3779b97f4a7c15ull ^ ip;
+  h ^= h >> 29;
+  return h ? h : 1;
+}
+}  // namespace
+
+// Counts a KASAN bug by type; true if the same type at the same ip was
+// already reported (then it is not printed again).
+static bool tally(const char* type, uptr ip) {
+  if (!g_tally_lock.try_lock()) return false;
+  const bool dedup = options().dedup_reports;
+  unsigned t = 0;
+  while (t < g_ntypes && strcmp(g_types[t].type, type) != 0) t++;
+  if (t == g_ntypes && g_ntypes < kMaxTypes) g_types[g_ntypes++] = TypeTally{type, 0};
+  if (t < g_ntypes) g_types[t].count++;
+  const u64 key = tally_key(type, ip);
+  bool seen = false;
+  for (unsigned i = 0, j = static_cast<unsigned>(key) & (kSeenSlots - 1); dedup && i < kSeenSlots;
+       i++, j = (j + 1) & (kSeenSlots - 1)) {
+    if (g_seen[j] == key) {
+      seen = true;
+      break;
+    }
+    if (g_seen[j] == 0) {
+      g_seen[j] = key;
+      break;
+    }
+  }
+  g_tally_lock.unlock();
+  return seen;
+}
+
+static void tally_fork_child() { g_tally_lock.reset(); }
+
 void print_report(const ReportInfo& info) {
+  if (info.counts && tally(info.bug_type, info.ip)) {
+    g_reports.fetch_add(1, std::memory_order_relaxed);
+    g_duplicates.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   ReportScope scope(info.counts);
   if (!scope.active()) return;
   print_header(info.bug_type, info.ip, info.function);
@@ -468,6 +527,26 @@ void report_stack_trace(uptr ip) {
   ReportScope scope(false);
   if (!scope.active()) return;
   print_current_stack(ip);
+}
+
+void report_summary() {
+  const u64 total = report_count();
+  if (!total) return;
+  ReportScope scope(false);
+  if (!scope.active()) return;
+  char line[1024];
+  int n = snprintf(line, sizeof(line), "SUMMARY: KASAN: %lu report%s:", static_cast<unsigned long>(total),
+                   total == 1 ? "" : "s");
+  const bool locked = g_tally_lock.try_lock();
+  for (unsigned t = 0; locked && t < g_ntypes && n > 0 && static_cast<uptr>(n) < sizeof(line) - 64; t++)
+    n += snprintf(line + n, sizeof(line) - n, "%s %lu %s", t ? "," : "", static_cast<unsigned long>(g_types[t].count),
+                  g_types[t].type);
+  if (locked) g_tally_lock.unlock();
+  const u64 dups = g_duplicates.load(std::memory_order_relaxed);
+  if (dups && n > 0 && static_cast<uptr>(n) < sizeof(line) - 64)
+    n += snprintf(line + n, sizeof(line) - n, " (%lu repeated at the same location, not printed again)",
+                  static_cast<unsigned long>(dups));
+  report_printf("%s\n", line);
 }
 
 void report_leak(const LeakRecord& r) {

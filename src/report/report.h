@@ -138,6 +138,9 @@ void report_set_death_callback(void (*cb)());
 extern UKASAN_TLS bool t_in_report;
 UKASAN_ALWAYS_INLINE bool in_report() { return t_in_report; }
 u64 report_count();
+// At exit: "SUMMARY: KASAN: N reports: 3 slab-out-of-bounds, 1 ..." (nothing
+// if there were none), with how many repeats were not printed.
+void report_summary();
 // Called after options are parsed or changed (log_path, symbolize).
 void report_init();
 // fork(): the report lock is taken before and released (reset in the child) after.

@@ -130,6 +130,7 @@ static void runtime_at_exit() {
   if (options().check_quarantine_at_exit) quarantine_check();
   if (options().detect_leaks) runtime_leak_check_once();
   if (options().print_stats) print_stats();
+  report_summary();
   const bool failed = (report_count() > 0 && options().fault == kFaultReport) || leak_reported_total() > 0;
   if (failed && options().exitcode != 0) {
     fflush(nullptr);  // _exit skips stdio: do not lose the program's buffered output

@@ -59,6 +59,7 @@ class ReportCapture {
 
 // Reports are expected in these tests: print every one, do not change the
 // exit status.
-inline void expect_reports_mode() { ukasan_set_options("multi_shot=1:exitcode=0:fault=report"); }
+// Every report printed: tests make many bugs at one code location (a helper).
+inline void expect_reports_mode() { ukasan_set_options("multi_shot=1:dedup_reports=0:exitcode=0:fault=report"); }
 
 }  // namespace ukasan_test

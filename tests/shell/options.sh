@@ -2,7 +2,8 @@
 # The options' user interface: help=1 lists every option of options.inc with
 # its value and default; a program's __ukasan_default_options() sets
 # defaults that UKASAN_OPTIONS overrides; ukasan_version() is the project's
-# version; a report goes out in one write(2) (when strace is there to see it).
+# version; a report goes out in one write(2) (when strace is there to see it);
+# repeats at one code location are counted, not printed, and summed at exit.
 # Usage: options.sh SOURCE_DIR BUILD_DIR
 . "$(dirname "$0")/../common/shell_test.sh"
 lib=$BUILD/lib/libukasan.so
@@ -39,9 +40,33 @@ grep -q "^version $want\$" "$WORK/prog.out" || fail "ukasan_version: $(cat "$WOR
 rc=$?
 [ $rc = 9 ] || fail "UKASAN_OPTIONS must override the program's defaults: exit status $rc"
 if command -v strace >/dev/null; then
-  (cd "$WORK" && strace -f -e trace=write -o trace.txt ./prog >/dev/null 2>&1)
-  writes=$(grep -c 'write(2, ' "$WORK/trace.txt")
-  [ "$writes" = 1 ] || fail "the report took $writes writes to stderr"
+  (cd "$WORK" && strace -f -s 65536 -e trace=write -o trace.txt ./prog >/dev/null 2>&1)
+  writes=$(grep -c 'write(2, .*BUG: KASAN' "$WORK/trace.txt")
+  whole=$(grep 'write(2, .*BUG: KASAN' "$WORK/trace.txt" | grep -c 'Memory state around the buggy address')
+  [ "$writes" = 1 ] && [ "$whole" = 1 ] || fail "the report was not one write(2): $writes writes with a header, $whole whole"
 fi
+
+# The same bug at one code location 1000 times: printed once, counted, and
+# the exit summary gives the totals by type (dedup_reports=0: every one).
+cat >"$WORK/loop.c" <<'C'
+#include <stdlib.h>
+int main(void) {
+  char* volatile p = malloc(16);
+  for (int i = 0; i < 1000; i++) p[16] = (char)i;
+  p[16] = 0;
+  free(p);
+  return 0;
+}
+C
+"$BUILD/bin/ukasan-cc" -O0 -g "$WORK/loop.c" -o "$WORK/loop" || fail "build loop"
+(cd "$WORK" && UKASAN_OPTIONS=multi_shot=1:exitcode=0 ./loop >/dev/null 2>loop.err)
+# Three locations: the loop's store, the store after it, and free()'s check
+# of the canary they overwrote.
+[ "$(grep -c '^BUG: KASAN: slab-out-of-bounds in main' "$WORK/loop.err")" = 3 ] ||
+  fail "dedup: $(grep -c '^BUG: KASAN' "$WORK/loop.err") reports printed, expected 3 (three code locations)"
+grep -q '^SUMMARY: KASAN: 1002 reports: 1002 slab-out-of-bounds (999 repeated at the same location, not printed again)$' \
+  "$WORK/loop.err" || fail "summary: $(grep SUMMARY "$WORK/loop.err")"
+(cd "$WORK" && UKASAN_OPTIONS=multi_shot=1:dedup_reports=0:exitcode=0 ./loop >/dev/null 2>loop0.err)
+[ "$(grep -c '^BUG: KASAN' "$WORK/loop0.err")" = 1002 ] || fail "dedup_reports=0: $(grep -c '^BUG: KASAN' "$WORK/loop0.err") reports"
 echo "options: $FAILS failed"
 [ $FAILS = 0 ]
