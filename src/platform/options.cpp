@@ -89,6 +89,7 @@ static bool set_str(const char** dst, const char* v, uptr len, u64) {
 static bool set_fault(FaultMode* dst, const char* v, uptr len, u64) {
   if (len == 6 && !memcmp(v, "report", 6)) { *dst = kFaultReport; return true; }
   if (len == 5 && !memcmp(v, "abort", 5)) { *dst = kFaultAbort; return true; }
+  if (len == 4 && !memcmp(v, "exit", 4)) { *dst = kFaultExit; return true; }
   return false;
 }
 
@@ -152,7 +153,9 @@ static void format_value(char* out, uptr len, u64 v) {
 }
 static void format_value(char* out, uptr len, int v) { snprintf(out, len, "%d", v); }
 static void format_value(char* out, uptr len, const char* v) { snprintf(out, len, "%s", v ? v : ""); }
-static void format_value(char* out, uptr len, FaultMode v) { snprintf(out, len, "%s", v == kFaultAbort ? "abort" : "report"); }
+static void format_value(char* out, uptr len, FaultMode v) {
+  snprintf(out, len, "%s", v == kFaultAbort ? "abort" : v == kFaultExit ? "exit" : "report");
+}
 
 void options_print_help() {
   raw_puts(2, "ukasan " UKASAN_VERSION_STRING ": options (UKASAN_OPTIONS=name=value:name=value; * = start-up only):\n");

@@ -13,7 +13,7 @@
 
 namespace ukasan {
 
-enum FaultMode : int { kFaultReport = 0, kFaultAbort = 1 };
+enum FaultMode : int { kFaultReport = 0, kFaultAbort = 1, kFaultExit = 2 };
 constexpr u64 kAutoSize = ~0ull;  // "pick the default"
 // ThreadSanitizer delays signal handlers to its own safe points, so a thread
 // blocked in it never acknowledges the scan's stop signal: no leak scan at

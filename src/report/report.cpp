@@ -129,9 +129,16 @@ class ReportScope {
     report_buffer_end();
     g_report_lock.unlock();
     t_in_report = false;
-    if (counts_ && options().fault == kFaultAbort) {
-      raw_puts(report_fd(), "ukasan: fault=abort: aborting after the report\n");
+    if (counts_ && options().fault != kFaultReport) {
       if (void (*cb)() = g_death_callback.load(std::memory_order_acquire)) cb();
+      if (options().fault == kFaultExit) {
+        // At once, whatever the program does next (an _exit(0) or an exec
+        // would otherwise hide the bug from the exit status).
+        const int code = options().exitcode != 0 ? options().exitcode : 1;
+        raw_puts(report_fd(), "ukasan: fault=exit: exiting after the report\n");
+        _exit(code);
+      }
+      raw_puts(report_fd(), "ukasan: fault=abort: aborting after the report\n");
       abort();
     }
   }

@@ -9,7 +9,7 @@
 cmake --install "$BUILD" --prefix "$WORK/first" >"$WORK/install.log" 2>&1 || { cat "$WORK/install.log"; echo "FAIL: cmake --install"; exit 1; }
 mv "$WORK/first" "$WORK/moved"
 P=$WORK/moved
-for f in bin/ukasan-cc bin/ukasan-c++ bin/ukasan-flags lib/libukasan.so lib/libukasan.so.0 lib/libukasan.a \
+for f in bin/ukasan bin/ukasan-cc bin/ukasan-c++ bin/ukasan-flags lib/libukasan.so lib/libukasan.so.0 lib/libukasan.a \
          lib/ukasan/ukasan_preinit.o include/ukasan/slab.h include/ukasan/ukasan.h include/ukasan/kmemleak.h \
          lib/cmake/ukasan/ukasanConfig.cmake lib/cmake/ukasan/ukasanConfigVersion.cmake lib/pkgconfig/ukasan.pc; do
   [ -e "$P/$f" ] || fail "not installed: $f"
@@ -17,6 +17,8 @@ done
 if grep -rlF -e "$BUILD" -e "$SRC" "$P/bin" "$P/lib/cmake" "$P/lib/pkgconfig" >"$WORK/hits" 2>/dev/null; then
   fail "installed files name the build or source tree: $(tr '\n' ' ' <"$WORK/hits")"
 fi
+# The launcher preloads the moved prefix's runtime.
+UKASAN_OPTIONS=help=1 "$P/bin/ukasan" run /bin/true 2>&1 | grep -q '^ukasan ' || fail "installed launcher"
 consumer=$SRC/tests/instrumentation/consumer
 cd "$WORK" || exit 1  # debug info records the compiler's working directory
 check() {  # name, binary
