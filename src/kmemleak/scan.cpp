@@ -134,18 +134,9 @@ bool read_maps() {
   g_s.maps.n = 0;
   for (const char* l = t.p; *l;) {
     const char* q = l;
-    auto hex = [&q]() {
-      uptr v = 0;
-      for (;; q++) {
-        const char c = *q;
-        const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (d < 0) return v;
-        v = v * 16 + static_cast<uptr>(d);
-      }
-    };
-    const uptr lo = hex();
+    const uptr lo = parse_hex(q);
     if (*q == '-') q++;
-    const uptr hi = hex();
+    const uptr hi = parse_hex(q);
     const bool readable = q[0] == ' ' && q[1] == 'r';
     const char* e = strchr(l, '\n');
     const bool special = memmem(l, e ? static_cast<uptr>(e - l) : strlen(l), "[v", 2) != nullptr;  // [vvar], [vsyscall]
@@ -199,18 +190,23 @@ void consider_custom(uptr w) {
   if (!(r.obj->flags & kMetaNoScan)) push_object(r.ptr, r.ptr + r.size);
 }
 
+// Marks an allocated object reached; false if it already was. A refresh
+// scan remembers it, to unmark it without walking every object.
+UKASAN_ALWAYS_INLINE bool mark_object(AllocMeta* am) {
+  const u8 k = am->kind;
+  if (k & kMetaMarked) return false;
+  am->kind = static_cast<u8>(k | kMetaMarked);
+  if (g_s.refresh_only && !g_s.marked.push(am)) g_s.marked_overflow = true;
+  return true;
+}
+
 UKASAN_ALWAYS_INLINE void consider(uptr w) {
   if (w - g_s.arena_lo < g_s.arena_hi - g_s.arena_lo) {
     ObjectRef r;
     uptr size;
     const u8 st = scan_lookup(w, &r, &size);
     if (st == kObjAllocated) {
-      const u8 k = r.am->kind;
-      if (!(k & kMetaMarked)) {
-        r.am->kind = static_cast<u8>(k | kMetaMarked);
-        if (!(k & kMetaNoScan)) push_object(r.obj, r.obj + size);
-        if (g_s.refresh_only && !g_s.marked.push(r.am)) g_s.marked_overflow = true;
-      }
+      if (mark_object(r.am) && !(r.am->kind & kMetaNoScan)) push_object(r.obj, r.obj + size);
     } else if (st == kObjQuarantined && g_s.track_freed) {
       // A dangling pointer: remembered, never followed (freed memory is not
       // live). Set directly: a flag a later scan would no longer set only
@@ -254,8 +250,7 @@ void scan_stack(uptr sp) {
   uptr size;
   if (sp - g_s.arena_lo < g_s.arena_hi - g_s.arena_lo) {
     if (scan_find_object(sp, &r, &size)) {
-      if (!(r.am->kind & kMetaMarked) && g_s.refresh_only && !g_s.marked.push(r.am)) g_s.marked_overflow = true;
-      r.am->kind = static_cast<u8>(r.am->kind | kMetaMarked);
+      mark_object(r.am);
       scan_root(sp, r.obj + size);
     }
     return;
@@ -290,10 +285,7 @@ void scan_thread_pointer(uptr tp, uptr sp) {
 // ---- walks over every object ----------------------------------------------------------
 void push_if_noleak(const ObjectRef& r, uptr size, void*) {
   const u8 k = r.am->kind;
-  if ((k & kMetaNoLeak) && !(k & kMetaMarked)) {
-    r.am->kind = static_cast<u8>(k | kMetaMarked);
-    if (!(k & kMetaNoScan)) push_object(r.obj, r.obj + size);
-  }
+  if ((k & kMetaNoLeak) && mark_object(r.am) && !(k & kMetaNoScan)) push_object(r.obj, r.obj + size);
 }
 
 void rescan_marked(const ObjectRef& r, uptr size, void*) {
@@ -311,10 +303,8 @@ bool allocated_by_loader(depot_handle_t h) {
 
 void push_loader_objects(const ObjectRef& r, uptr size, void*) {
   const u8 k = r.am->kind;
-  if (!(k & (kMetaMarked | kMetaNoLeak | kMetaNoScan)) && allocated_by_loader(r.am->alloc_stack)) {
-    r.am->kind = static_cast<u8>(k | kMetaMarked);
+  if (!(k & (kMetaMarked | kMetaNoLeak | kMetaNoScan)) && allocated_by_loader(r.am->alloc_stack) && mark_object(r.am))
     push_object(r.obj, r.obj + size);
-  }
 }
 
 void unmark(const ObjectRef& r, uptr, void*) {

@@ -121,4 +121,16 @@ void die(const char* msg) {
 
 
 
+uptr parse_hex(const char*& p) {
+  while (*p == ' ') p++;
+  if (p[0] == '0' && p[1] == 'x') p += 2;
+  uptr v = 0;
+  for (;; p++) {
+    const char c = *p;
+    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return v;
+    v = v * 16 + static_cast<uptr>(d);
+  }
+}
+
 }  // namespace ukasan

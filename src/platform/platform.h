@@ -34,6 +34,9 @@ bool process_is_secure();
 // The address-space limit (RLIMIT_AS, `ulimit -v`) in bytes; 0: unlimited.
 u64 address_space_limit();
 void raw_puts(int fd, const char* s);
+// The hexadecimal number at p (after blanks and an optional "0x"), lower
+// case, as /proc writes them; p is left after its last digit.
+uptr parse_hex(const char*& p);
 
 [[noreturn]] void die(const char* msg);
 

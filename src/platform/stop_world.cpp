@@ -152,17 +152,28 @@ void tid_path(char* out, int tid, const char* leaf) {
   out[i] = 0;
 }
 
-uptr parse_hex(const char*& p) {
-  while (*p == ' ') p++;
-  if (p[0] == '0' && p[1] == 'x') p += 2;
-  uptr v = 0;
-  for (;; p++) {
-    const char c = *p;
-    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (d < 0) break;
-    v = v * 16 + static_cast<uptr>(d);
-  }
+
+long parse_number(const char* p) {
+  long v = 0;
+  for (; *p >= '0' && *p <= '9'; p++) v = v * 10 + (*p - '0');
   return v;
+}
+
+// The value of a "Key:\tvalue" line of a thread's /proc status (the
+// buffer), or nullptr.
+const char* status_value(const char* buf, const char* key) {
+  const uptr klen = __builtin_strlen(key);
+  for (const char* l = buf; *l;) {
+    if (!__builtin_strncmp(l, key, klen)) {
+      const char* v = l + klen;
+      while (*v == '\t' || *v == ' ') v++;
+      return v;
+    }
+    const char* nl = __builtin_strchr(l, '\n');
+    if (!nl) break;
+    l = nl + 1;
+  }
+  return nullptr;
 }
 
 // The sum of a thread's voluntary and involuntary context switches (from
@@ -172,28 +183,10 @@ u64 context_switches(int tid) {
   char path[64], buf[2048];
   tid_path(path, tid, "status");
   if (!read_small(path, buf, sizeof(buf))) return ~u64(0);
-  u64 sum = 0;
-  int found = 0;
-  for (const char* p = buf; *p; p++) {
-    if (*p != '\n') continue;
-    const char* l = p + 1;
-    const char* v = nullptr;
-    if (!__builtin_strncmp(l, "voluntary_ctxt_switches:", 24)) v = l + 24;
-    if (!__builtin_strncmp(l, "nonvoluntary_ctxt_switches:", 27)) v = l + 27;
-    if (!v) continue;
-    while (*v == '\t' || *v == ' ') v++;
-    u64 x = 0;
-    for (; *v >= '0' && *v <= '9'; v++) x = x * 10 + static_cast<u64>(*v - '0');
-    sum += x;
-    found++;
-  }
-  return found == 2 ? sum : ~u64(0);
-}
-
-long parse_number(const char* p) {
-  long v = 0;
-  for (; *p >= '0' && *p <= '9'; p++) v = v * 10 + (*p - '0');
-  return v;
+  const char* vol = status_value(buf, "voluntary_ctxt_switches:");
+  const char* nonvol = status_value(buf, "nonvoluntary_ctxt_switches:");
+  if (!vol || !nonvol) return ~u64(0);
+  return static_cast<u64>(parse_number(vol)) + static_cast<u64>(parse_number(nonvol));
 }
 
 // Whether tid blocks the stop signal (SigBlk in its status).
@@ -201,15 +194,8 @@ bool blocks_signal(int tid) {
   char path[64], buf[2048];
   tid_path(path, tid, "status");
   if (!read_small(path, buf, sizeof(buf))) return false;
-  for (const char* p = buf; *p; p++) {
-    if (p[0] == 'S' && p[1] == 'i' && p[2] == 'g' && p[3] == 'B' && p[4] == 'l' && p[5] == 'k' && p[6] == ':') {
-      const char* q = p + 7;
-      while (*q == '\t' || *q == ' ') q++;
-      const uptr mask = parse_hex(q);
-      return (mask >> (kStopSignal - 1)) & 1;
-    }
-  }
-  return false;
+  const char* v = status_value(buf, "SigBlk:");
+  return v && (parse_hex(v) >> (kStopSignal - 1)) & 1;
 }
 
 // Whether tid has exited (a joined thread lingers in /proc/self/task for a
@@ -295,15 +281,15 @@ int signal_new_threads(int self) {
   return added;
 }
 
-// Waits for the slots [from, n) to ack. A thread that blocks the signal is
-// described by the system call it waits in; one still unknown after the
-// patience runs out stays kUnknown.
 u64 now_us() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<u64>(ts.tv_sec) * 1000000 + static_cast<u64>(ts.tv_nsec) / 1000;
 }
 
+// Waits for the slots [from, n) to ack. A thread that blocks the signal is
+// described by the system call it waits in; one still unknown after the
+// patience runs out stays kUnknown.
 void wait_for_acks(unsigned from, unsigned n) {
   constexpr u64 kPatienceUs = 2000000, kLookUs = 20000, kFirstLookUs = 1000, kSleepNs = 1000000;
   const u64 start = now_us();

@@ -127,6 +127,19 @@ static bool keep_pop_over_bound_locked(NodeObject* out, uptr bound) {
   return true;
 }
 
+// Recycles the oldest kept objects until the FIFO is within bound (0: all),
+// each outside the lock.
+static void release_kept_over(uptr bound, void* ctx) {
+  for (;;) {
+    NodeObject o;
+    g_keep_lock.lock();
+    const bool got = keep_pop_over_bound_locked(&o, bound);
+    g_keep_lock.unlock();
+    if (!got) return;
+    really_free(o, ctx);
+  }
+}
+
 static bool keep(QNode* n, const NodeObject& o, void* ctx) {
   if (o.c && !o.c->is_kmalloc) return false;
   AllocMeta* am = meta_of(o);
@@ -143,14 +156,7 @@ static bool keep(QNode* n, const NodeObject& o, void* ctx) {
   g_keep_bytes += SlabQuarantineCb::size(n);
   g_keep_lock.unlock();
   g_keep_total.fetch_add(1, std::memory_order_relaxed);
-  for (;;) {  // recycle what the bound no longer allows, outside the lock
-    NodeObject old;
-    g_keep_lock.lock();
-    const bool got = keep_pop_over_bound_locked(&old, bound);
-    g_keep_lock.unlock();
-    if (!got) break;
-    really_free(old, ctx);
-  }
+  release_kept_over(bound, ctx);
   return true;
 }
 
@@ -161,17 +167,6 @@ template <class F>
 static void for_each_kept(F fn) {
   LockGuard g(g_keep_lock);
   for (QNode* n = g_keep_head; n; n = link_decode(n->next)) fn(n);
-}
-
-static void drain_kept(void* ctx) {
-  for (;;) {
-    NodeObject o;
-    g_keep_lock.lock();
-    const bool got = keep_pop_over_bound_locked(&o, 0);
-    g_keep_lock.unlock();
-    if (!got) return;
-    really_free(o, ctx);
-  }
 }
 
 void SlabQuarantineCb::recycle(QNode* n, void* ctx) {
@@ -268,7 +263,7 @@ void quarantine_drain_all() {
   auto every = [](QNode*) { return true; };
   quarantine().extract(every, /*tag=*/0, [](auto fn) { for_each_thread_queue(fn); }, ts->extracted, /*wait_claimed=*/false);
   quarantine().free_extracted(ts->extracted, nullptr);
-  drain_kept(nullptr);
+  release_kept_over(0, nullptr);
 }
 
 // ---- the background evictor (evict_thread=1) ---------------------------------------

@@ -237,9 +237,15 @@ struct Holder {
   int pipe_rd = -1;
 };
 
-void* hold_on_stack(void* arg) {
-  Holder* h = static_cast<Holder*>(arg);
-  void* volatile mine = make(3801);
+// Blocks in read() with the pointer in a local; with block_signals, after
+// blocking every signal (the scan then reads it from its system call).
+void* hold_blocked(Holder* h, bool block_signals, size_t size) {
+  if (block_signals) {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  }
+  void* volatile mine = make(size);
   h->ready.store(1);
   char c;
   while (read(h->pipe_rd, &c, 1) < 0) {
@@ -247,20 +253,8 @@ void* hold_on_stack(void* arg) {
   kfree(mine);
   return nullptr;
 }
-
-void* hold_blocking_signals(void* arg) {
-  Holder* h = static_cast<Holder*>(arg);
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, nullptr);
-  void* volatile mine = make(3802);
-  h->ready.store(1);
-  char c;
-  while (read(h->pipe_rd, &c, 1) < 0) {
-  }
-  kfree(mine);
-  return nullptr;
-}
+void* hold_on_stack(void* arg) { return hold_blocked(static_cast<Holder*>(arg), false, 3801); }
+void* hold_blocking_signals(void* arg) { return hold_blocked(static_cast<Holder*>(arg), true, 3802); }
 
 void* hold_in_register(void* arg) {
   Holder* h = static_cast<Holder*>(arg);
