@@ -21,6 +21,22 @@ extern UKASAN_TLS bool t_fault_reported;
 // Resolves the libc functions the interceptors call (interceptors.cpp).
 void interceptors_init();
 
+// The next definition of a libc function (dlsym(RTLD_NEXT)); null if none.
+// (interceptors.cpp)
+void* next_symbol(const char* name);
+// The real function behind an interceptor, resolved on first use (the
+// runtime may format with snprintf before instr_init; a racing first use
+// resolves it twice to the same value).
+template <class T>
+UKASAN_ALWAYS_INLINE T real_fn(T& slot, const char* name) {
+  T f = __atomic_load_n(&slot, __ATOMIC_RELAXED);
+  if (UKASAN_UNLIKELY(!f)) {
+    f = reinterpret_cast<T>(next_symbol(name));
+    __atomic_store_n(&slot, f, __ATOMIC_RELAXED);
+  }
+  return f;
+}
+
 // Sets up the instrumentation side (idempotent, cheap after the first call):
 // runtime_init(), the libc entry points, the fault handler.
 void instr_init();

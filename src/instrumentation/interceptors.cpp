@@ -14,6 +14,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -142,6 +144,21 @@ ssize_t (*r_pwrite)(int, const void*, size_t, off_t);
 char* (*r_fgets)(char*, int, FILE*);
 int (*r_strcasecmp)(const char*, const char*);
 int (*r_strncasecmp)(const char*, const char*, size_t);
+char* (*r_strndup)(const char*, size_t);
+char* (*r_strtok)(char*, const char*);
+char* (*r_strtok_r)(char*, const char*, char**);
+ssize_t (*r_readv)(int, const struct iovec*, int);
+ssize_t (*r_writev)(int, const struct iovec*, int);
+ssize_t (*r_preadv)(int, const struct iovec*, int, off_t);
+ssize_t (*r_pwritev)(int, const struct iovec*, int, off_t);
+ssize_t (*r_recv)(int, void*, size_t, int);
+ssize_t (*r_recvfrom)(int, void*, size_t, int, struct sockaddr*, socklen_t*);
+ssize_t (*r_send)(int, const void*, size_t, int);
+ssize_t (*r_sendto)(int, const void*, size_t, int, const struct sockaddr*, socklen_t);
+ssize_t (*r_getdelim)(char**, size_t*, int, FILE*);
+void (*r_qsort)(void*, size_t, size_t, int (*)(const void*, const void*));
+void (*r_qsort_r)(void*, size_t, size_t, int (*)(const void*, const void*, void*), void*);
+void* (*r_bsearch)(const void*, const void*, size_t, size_t, int (*)(const void*, const void*));
 
 // The runtime's own code (libukasan.so's executable segment) is not checked.
 uptr g_rt_lo, g_rt_size;
@@ -166,7 +183,7 @@ int find_self(struct dl_phdr_info* info, size_t, void* data) {
 
 template <class T>
 void resolve(T* slot, const char* name) {
-  void* p = dlsym(RTLD_NEXT, name);
+  void* p = next_symbol(name);
   if (p) *slot = reinterpret_cast<T>(p);
 }
 
@@ -184,6 +201,8 @@ UKASAN_ALWAYS_INLINE bool active(uptr ip) {
 }  // namespace
 
 bool intercept_active(uptr ip) { return active(ip); }
+
+void* next_symbol(const char* name) { return dlsym(RTLD_NEXT, name); }
 
 bool instr_check_range_slow(uptr addr, uptr size, bool is_write, uptr ip) {
   switch (classify_range(addr, size)) {
@@ -298,7 +317,7 @@ using namespace ukasan;
 
 // Resolved on first use too: the runtime itself formats with snprintf, maybe
 // before instr_init.
-#define REAL(name) (UKASAN_LIKELY(r_##name) ? r_##name : (resolve(&r_##name, #name), r_##name))
+#define REAL(name) real_fn(r_##name, #name)
 
 #define CHECK_R(p, n) \
   if (active(ip)) instr_check_range(reinterpret_cast<uptr>(p), (n), false, ip)
@@ -446,6 +465,46 @@ UKASAN_INTERCEPT(char*, strdup, const char* s) {
   CHECK_R(s, r_strlen(s) + 1);
   return REAL(strdup)(s);
 }
+UKASAN_INTERCEPT(char*, strndup, const char* s, size_t m) {
+  uptr ip = UKASAN_RET_IP;
+  const size_t n = r_strnlen(s, m);
+  CHECK_R(s, n < m ? n + 1 : n);
+  return REAL(strndup)(s, m);
+}
+UKASAN_INTERCEPT(char*, strncat, char* d, const char* s, size_t m) {
+  uptr ip = UKASAN_RET_IP;
+  const size_t dn = r_strlen(d), sn = r_strnlen(s, m);
+  CHECK_R(d, dn + 1);
+  CHECK_R(s, sn < m ? sn + 1 : sn);
+  CHECK_W(d + dn, sn + 1);  // the copied bytes and the terminator strncat always writes
+  r_memcpy(d + dn, s, sn, kNoLimit);
+  d[dn + sn] = 0;
+  return d;
+}
+// strtok/strtok_r returned the token r: the delimiters whole, and the string
+// from where this call started to the token's end (the delimiter byte libc
+// overwrote, or the terminator). Where a call started is the argument, or
+// for a continuation the token itself (the skipped delimiters before it
+// were read too, but their start is libc's state).
+static char* tokenized(char* r, char* from, const char* delim, uptr ip) {
+  if (!active(ip)) return r;
+  instr_check_range(reinterpret_cast<uptr>(delim), r_strlen(delim) + 1, false, ip);
+  if (r) {
+    char* start = from ? from : r;
+    instr_check_range(reinterpret_cast<uptr>(start), static_cast<size_t>(r - start) + r_strlen(r) + 1, true, ip);
+  } else if (from) {
+    instr_check_range(reinterpret_cast<uptr>(from), r_strlen(from) + 1, false, ip);
+  }
+  return r;
+}
+UKASAN_INTERCEPT(char*, strtok, char* s, const char* delim) {
+  return tokenized(REAL(strtok)(s, delim), s, delim, UKASAN_RET_IP);
+}
+UKASAN_INTERCEPT(char*, strtok_r, char* s, const char* delim, char** save) {
+  uptr ip = UKASAN_RET_IP;
+  CHECK_W(save, sizeof(*save));
+  return tokenized(REAL(strtok_r)(s, delim, save), s, delim, ip);
+}
 UKASAN_INTERCEPT(char*, stpcpy, char* d, const char* s) {
   uptr ip = UKASAN_RET_IP;
   const size_t n = r_strlen(s) + 1;
@@ -557,6 +616,94 @@ UKASAN_INTERCEPT(ssize_t, pwrite, int fd, const void* buf, size_t n, off_t off) 
   CHECK_R(buf, n);
   return REAL(pwrite)(fd, buf, n, off);
 }
+UKASAN_INTERCEPT(ssize_t, recv, int fd, void* buf, size_t n, int flags) {
+  uptr ip = UKASAN_RET_IP;
+  const ssize_t r = REAL(recv)(fd, buf, n, flags);
+  if (r > 0) CHECK_W(buf, static_cast<size_t>(r) < n ? static_cast<size_t>(r) : n);  // MSG_TRUNC returns more
+  return r;
+}
+UKASAN_INTERCEPT(ssize_t, recvfrom, int fd, void* buf, size_t n, int flags, struct sockaddr* a, socklen_t* al) {
+  uptr ip = UKASAN_RET_IP;
+  const ssize_t r = REAL(recvfrom)(fd, buf, n, flags, a, al);
+  if (r > 0) CHECK_W(buf, static_cast<size_t>(r) < n ? static_cast<size_t>(r) : n);
+  return r;
+}
+UKASAN_INTERCEPT(ssize_t, send, int fd, const void* buf, size_t n, int flags) {
+  uptr ip = UKASAN_RET_IP;
+  CHECK_R(buf, n);
+  return REAL(send)(fd, buf, n, flags);
+}
+UKASAN_INTERCEPT(ssize_t, sendto, int fd, const void* buf, size_t n, int flags, const struct sockaddr* a, socklen_t al) {
+  uptr ip = UKASAN_RET_IP;
+  CHECK_R(buf, n);
+  CHECK_R(a, a ? al : 0);
+  return REAL(sendto)(fd, buf, n, flags, a, al);
+}
+
+// Vectored I/O: the iovec array, then each buffer (gathered before the call;
+// scattered after it, for the bytes transferred, in order).
+static bool iov_ok(const struct iovec* iov, int cnt, uptr ip) {
+  return cnt <= 0 || instr_check_range(reinterpret_cast<uptr>(iov), static_cast<size_t>(cnt) * sizeof(*iov), false, ip);
+}
+static void iov_gathered(const struct iovec* iov, int cnt, uptr ip) {
+  if (!active(ip) || !iov_ok(iov, cnt, ip)) return;
+  for (int i = 0; i < cnt; i++)
+    if (!instr_check_range(reinterpret_cast<uptr>(iov[i].iov_base), iov[i].iov_len, false, ip)) return;
+}
+static void iov_scattered(const struct iovec* iov, int cnt, ssize_t r, uptr ip) {
+  if (r <= 0 || !active(ip) || !iov_ok(iov, cnt, ip)) return;
+  size_t left = static_cast<size_t>(r);
+  for (int i = 0; i < cnt && left; i++) {
+    const size_t n = iov[i].iov_len < left ? iov[i].iov_len : left;
+    if (!instr_check_range(reinterpret_cast<uptr>(iov[i].iov_base), n, true, ip)) return;
+    left -= n;
+  }
+}
+UKASAN_INTERCEPT(ssize_t, readv, int fd, const struct iovec* iov, int cnt) {
+  uptr ip = UKASAN_RET_IP;
+  const ssize_t r = REAL(readv)(fd, iov, cnt);
+  iov_scattered(iov, cnt, r, ip);
+  return r;
+}
+UKASAN_INTERCEPT(ssize_t, preadv, int fd, const struct iovec* iov, int cnt, off_t off) {
+  uptr ip = UKASAN_RET_IP;
+  const ssize_t r = REAL(preadv)(fd, iov, cnt, off);
+  iov_scattered(iov, cnt, r, ip);
+  return r;
+}
+UKASAN_INTERCEPT(ssize_t, writev, int fd, const struct iovec* iov, int cnt) {
+  uptr ip = UKASAN_RET_IP;
+  iov_gathered(iov, cnt, ip);
+  return REAL(writev)(fd, iov, cnt);
+}
+UKASAN_INTERCEPT(ssize_t, pwritev, int fd, const struct iovec* iov, int cnt, off_t off) {
+  uptr ip = UKASAN_RET_IP;
+  iov_gathered(iov, cnt, ip);
+  return REAL(pwritev)(fd, iov, cnt, off);
+}
+
+// getline/getdelim: the two out-parameters, and the line written into
+// *line (which libc grows with realloc when *cap is short; a *cap larger than
+// the buffer is the bug this finds).
+static ssize_t got_line(ssize_t r, char** line, size_t* cap, uptr ip) {
+  if (!active(ip)) return r;
+  if (!instr_check_range(reinterpret_cast<uptr>(line), sizeof(*line), true, ip) ||
+      !instr_check_range(reinterpret_cast<uptr>(cap), sizeof(*cap), true, ip))
+    return r;
+  if (r > 0) instr_check_range(reinterpret_cast<uptr>(*line), static_cast<size_t>(r) + 1, true, ip);
+  return r;
+}
+UKASAN_INTERCEPT(ssize_t, getdelim, char** line, size_t* cap, int delim, FILE* f) {
+  return got_line(REAL(getdelim)(line, cap, delim, f), line, cap, UKASAN_RET_IP);
+}
+// glibc's <stdio.h> inlines getline as __getdelim in optimised builds.
+UKASAN_INTERCEPT(ssize_t, __getdelim, char** line, size_t* cap, int delim, FILE* f) {
+  return got_line(REAL(getdelim)(line, cap, delim, f), line, cap, UKASAN_RET_IP);
+}
+UKASAN_INTERCEPT(ssize_t, getline, char** line, size_t* cap, FILE* f) {
+  return got_line(REAL(getdelim)(line, cap, '\n', f), line, cap, UKASAN_RET_IP);
+}
+
 UKASAN_INTERCEPT(char*, fgets, char* s, int size, FILE* f) {
   uptr ip = UKASAN_RET_IP;
   char* r = REAL(fgets)(s, size, f);
@@ -652,4 +799,29 @@ UKASAN_INTERCEPT(size_t, fread, void* p, size_t size, size_t n, FILE* f) {
   size_t r = REAL(fread)(p, size, n, f);
   CHECK_W(p, size * r);
   return r;
+}
+
+// ---- sorting and searching arrays: every element the call may touch ----------------
+
+static void check_array(const void* base, size_t n, size_t size, bool is_write, uptr ip) {
+  size_t bytes;
+  if (!active(ip) || __builtin_mul_overflow(n, size, &bytes)) return;
+  instr_check_range(reinterpret_cast<uptr>(base), bytes, is_write, ip);
+}
+UKASAN_INTERCEPT(void, qsort, void* base, size_t n, size_t size, int (*cmp)(const void*, const void*)) {
+  check_array(base, n > 1 ? n : 0, size, true, UKASAN_RET_IP);
+  REAL(qsort)(base, n, size, cmp);
+}
+UKASAN_INTERCEPT(void, qsort_r, void* base, size_t n, size_t size, int (*cmp)(const void*, const void*, void*),
+                 void* arg) {
+  check_array(base, n > 1 ? n : 0, size, true, UKASAN_RET_IP);
+  REAL(qsort_r)(base, n, size, cmp, arg);
+}
+// bsearch reads O(log n) of the elements; the array it was told of must all
+// be there (C11 7.22.5p1), so all of it is checked. Not the key: it need not
+// be an element (a name looked up in a table of structs).
+UKASAN_INTERCEPT(void*, bsearch, const void* key, const void* base, size_t n, size_t size,
+                 int (*cmp)(const void*, const void*)) {
+  check_array(base, n, size, false, UKASAN_RET_IP);
+  return REAL(bsearch)(key, base, n, size, cmp);
 }

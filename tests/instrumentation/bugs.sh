@@ -27,7 +27,15 @@ stpcpy-oob:slab-out-of-bounds:bug_stpcpy_oob
 mempcpy-oob:slab-out-of-bounds:bug_mempcpy_oob
 read-oob:slab-out-of-bounds:bug_read_oob
 write-uaf:slab-use-after-free:bug_write_uaf
-fgets-oob:slab-out-of-bounds:bug_fgets_oob"
+fgets-oob:slab-out-of-bounds:bug_fgets_oob
+strncat-oob:slab-out-of-bounds:bug_strncat_oob
+strtol-oob:slab-out-of-bounds:bug_strtol_oob
+sscanf-oob:slab-out-of-bounds:bug_sscanf_oob
+qsort-oob:slab-out-of-bounds:bug_qsort_oob
+bsearch-oob:slab-out-of-bounds:bug_bsearch_oob
+readv-oob:slab-out-of-bounds:bug_readv_oob
+writev-uaf:slab-use-after-free:bug_writev_uaf
+getline-oob:slab-out-of-bounds:getline"
 [ $HEAP = 1 ] && CASES="$CASES
 malloc-oob:slab-out-of-bounds:bug_malloc_oob
 malloc-uaf:slab-use-after-free:bug_malloc_uaf"

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/uio.h>
 #include <wchar.h>
 
 #define NI __attribute__((noinline))
@@ -90,6 +91,62 @@ NI void bug_fgets_oob(void) {
   fclose(f);
   kfree(p);
 }
+NI void bug_strncat_oob(void) {
+  char *p = kmalloc(8, GFP_KERNEL);
+  strcpy(p, "abcd");
+  strncat(p, "efghij", idx - 6); /* 4 + 4 + the terminator: one too many */
+  kfree(p);
+}
+NI void bug_strtol_oob(void) { /* the end pointer stored past a 4-byte object */
+  char **end = kmalloc(4, GFP_KERNEL);
+  sink = strtol("123", end, 10);
+  kfree(end);
+}
+NI void bug_sscanf_oob(void) {
+  char *p = kmalloc(8, GFP_KERNEL);
+  sink = sscanf("0123456789 x", "%s", p);
+  kfree(p);
+}
+static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+NI void bug_qsort_oob(void) {
+  int *a = kmalloc(4 * sizeof(int), GFP_KERNEL);
+  for (int i = 0; i < 4; i++) a[i] = 4 - i;
+  qsort(a, idx - 5, sizeof(int), cmp_int); /* 5 elements in a 4-element array */
+  kfree(a);
+}
+NI void bug_bsearch_oob(void) {
+  int *a = kmalloc(4 * sizeof(int), GFP_KERNEL), key = 2;
+  for (int i = 0; i < 4; i++) a[i] = i;
+  /* through a pointer: glibc's <stdlib.h> inlines bsearch in optimised builds
+     (then the compiler checks the reads it makes) */
+  void *(*volatile bs)(const void *, const void *, size_t, size_t, int (*)(const void *, const void *)) = bsearch;
+  sink = (long)bs(&key, a, idx - 5, sizeof(int), cmp_int);
+  kfree(a);
+}
+NI void bug_readv_oob(void) {
+  char *p = kmalloc(16, GFP_KERNEL), q[8];
+  struct iovec iov[2] = {{q, sizeof(q)}, {p, idx + 14}};
+  int fd = open("/dev/zero", O_RDONLY);
+  sink = readv(fd, iov, 2);
+  close(fd);
+  kfree(p);
+}
+NI void bug_writev_uaf(void) {
+  char *p = kmalloc(16, GFP_KERNEL);
+  kfree(p);
+  struct iovec iov = {p, 4};
+  int fd = open("/dev/null", O_WRONLY);
+  sink = writev(fd, &iov, 1);
+  close(fd);
+}
+NI void bug_getline_oob(void) { /* the capacity passed is larger than the buffer (reported in getline: <stdio.h> inlines it) */
+  char *p = kmalloc(8, GFP_KERNEL);
+  size_t cap = 64;
+  FILE *f = fopen("/proc/self/cmdline", "r");
+  sink = getline(&p, &cap, f);
+  fclose(f);
+  kfree(p);
+}
 NI void bug_alloca_oob(void) { volatile char *a = alloca(idx + 3); a[0] = 1; sink = a[idx + 3]; }
 NI void bug_null_deref(void) { volatile int *p = (int *)(long)(idx - 10); sink = p[2]; }
 NI void bug_wild(void) { volatile long *p = (long *)(0xdead000000000000UL + (unsigned long)idx); sink = *p; }
@@ -109,7 +166,9 @@ int main(int argc, char **argv) {
     {"use-after-scope", bug_use_after_scope}, {"wcscat-oob", bug_wcscat_oob}, {"wmemset-uaf", bug_wmemset_uaf},
     {"strstr-oob", bug_strstr_oob}, {"strcasecmp-oob", bug_strcasecmp_oob}, {"stpcpy-oob", bug_stpcpy_oob},
     {"mempcpy-oob", bug_mempcpy_oob}, {"read-oob", bug_read_oob}, {"write-uaf", bug_write_uaf},
-    {"fgets-oob", bug_fgets_oob},
+    {"fgets-oob", bug_fgets_oob}, {"strncat-oob", bug_strncat_oob}, {"strtol-oob", bug_strtol_oob},
+    {"sscanf-oob", bug_sscanf_oob}, {"qsort-oob", bug_qsort_oob}, {"bsearch-oob", bug_bsearch_oob},
+    {"readv-oob", bug_readv_oob}, {"writev-uaf", bug_writev_uaf}, {"getline-oob", bug_getline_oob},
   };
   for (int a = 1; a < argc; a++)
     for (unsigned i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <pthread.h>
 #include <stdexcept>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -149,7 +150,71 @@ NI int check_strings() {
   return bad;
 }
 
+// Conversions, tokens, vectored I/O, sorting: exact-size buffers, no report.
+static int cmp_int(const void *a, const void *b) { return *static_cast<const int *>(a) - *static_cast<const int *>(b); }
+static int cmp_key(const void *k, const void *e) { return strcmp(static_cast<const char *>(k), *static_cast<char *const *>(e)); }
+NI int check_convert() {
+  int bad = 0;
+  char *num = static_cast<char *>(malloc(4));
+  memcpy(num, "42", 3);
+  char **end = static_cast<char **>(malloc(sizeof(char *)));
+  bad |= strtol(num, end, 10) != 42 || *end != num + 2 || atoi(num) != 42 || strtoull(num, nullptr, 16) != 0x42;
+  bad |= strtod(num, end) != 42.0 || atof(num) != 42.0 || strtol(num + 2, end, 10) != 0 || *end != num + 2;
+  char *w = static_cast<char *>(malloc(4));                 /* exactly "abc" */
+  char *c = static_cast<char *>(malloc(2));                 /* %2c, no terminator */
+  short *h = static_cast<short *>(malloc(sizeof(short)));   /* %hd */
+  char *sc = static_cast<char *>(malloc(2));                /* %hhd */
+  int *n = static_cast<int *>(malloc(sizeof(int)));         /* %n */
+  char *m = nullptr;                                        /* %ms: allocated by libc */
+  bad |= sscanf("abc xy 7 8 rest", "%s %2c %hd %hhd%n %ms", w, c, h, sc, n, &m) != 5;
+  bad |= strcmp(w, "abc") != 0 || c[0] != 'x' || *h != 7 || sc[0] != 8 || *n != 10 || !m || strcmp(m, "rest") != 0;
+  free(m);
+  bad |= sscanf("12", "%d %s", n, w) != 1 || *n != 12;                     /* the second not written */
+  bad |= sscanf("ab:cd", "%[^:]:%*s%n", w, n) != 1 || strcmp(w, "ab") != 0;  /* %* and a %n after it */
+  bad |= sscanf("", "%d", n) != EOF;
+  char *tok = static_cast<char *>(malloc(8));
+  memcpy(tok, "a,bb,c", 7);
+  char *save;
+  bad |= strcmp(strtok(tok, ","), "a") != 0 || strcmp(strtok(nullptr, ","), "bb") != 0 || strcmp(strtok(nullptr, ","), "c") != 0;
+  memcpy(tok, "x y", 4);
+  bad |= strcmp(strtok_r(tok, " ", &save), "x") != 0 || strcmp(strtok_r(nullptr, " ", &save), "y") != 0;
+  bad |= strtok_r(nullptr, " ", &save) != nullptr;
+  memcpy(tok, "ab", 3);
+  strncat(tok, "cdefghij", 5); /* 2 + 5 + 1 = 8 */
+  bad |= strcmp(tok, "abcdefg") != 0;
+  char *dup = strndup(tok, 3);
+  bad |= strcmp(dup, "abc") != 0;
+  free(dup);
+  int *arr = static_cast<int *>(malloc(5 * sizeof(int)));
+  for (int i = 0; i < 5; i++) arr[i] = 5 - i;
+  qsort(arr, 5, sizeof(int), cmp_int);
+  int key = 4;
+  void *(*volatile bs)(const void *, const void *, size_t, size_t, int (*)(const void *, const void *)) = bsearch;
+  bad |= arr[0] != 1 || bs(&key, arr, 5, sizeof(int), cmp_int) != arr + 3;
+  static const char *names[] = {"ant", "bee", "cat"};
+  char **table = static_cast<char **>(malloc(sizeof(names)));
+  memcpy(table, names, sizeof(names));
+  bad |= bs("cat", table, 3, sizeof(char *), cmp_key) != table + 2; /* a key that is no element */
+  int p[2];
+  bad |= pipe(p) != 0;
+  struct iovec out[2] = {{num, 2}, {w, 3}}, in[2] = {{c, 2}, {tok, 8}};
+  bad |= writev(p[1], out, 2) != 5 || readv(p[0], in, 2) != 5 || memcmp(c, "42", 2) != 0 || memcmp(tok, "ab", 3) != 0;
+  close(p[1]);
+  FILE *f = fmemopen(num, 2, "r");
+  char *line = nullptr;
+  size_t cap = 0;
+  bad |= !f || getline(&line, &cap, f) != 2 || strcmp(line, "42") != 0;
+  if (f) fclose(f);
+  close(p[0]);
+  for (void *q : {static_cast<void *>(num), static_cast<void *>(end), static_cast<void *>(w), static_cast<void *>(c),
+                  static_cast<void *>(h), static_cast<void *>(sc), static_cast<void *>(n), static_cast<void *>(tok),
+                  static_cast<void *>(arr), static_cast<void *>(table), static_cast<void *>(line)})
+    free(q);
+  return bad;
+}
+
 int main() {
+  if (check_convert()) { std::printf("conversion/token/vector-I-O/sort functions gave wrong results\n"); return 6; }
   if (check_strings()) { std::printf("string/I-O functions gave wrong results\n"); return 5; }
   if (check_wide()) { std::printf("wide-string functions gave wrong results\n"); return 4; }
   for (int i = 0; i < 3; i++) {
