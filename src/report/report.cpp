@@ -167,10 +167,14 @@ static void print_stack_handle(depot_handle_t h) {
   print_stack_trace(pcs, n);
 }
 
+// The Call Trace from ip outwards, by the DWARF unwinder unless
+// fast_unwind_on_fatal=1; when the unwinder does not reach ip (a module
+// without CFI above it), by the frame-pointer walk.
 static void print_current_stack(uptr ip) {
   uptr buf[64 + 8];
   unsigned n;
-  const uptr* pcs = capture_stack_from(ip, buf, 64 + 8, &n);
+  const uptr* pcs = capture_stack_from(ip, buf, 64 + 8, &n, !options().fast_unwind_on_fatal);
+  if (n == 1 && pcs[0] == ip && !options().fast_unwind_on_fatal) pcs = capture_stack_from(ip, buf, 64 + 8, &n);
   report_printf("Call Trace:\n");
   print_stack_trace(pcs, n < 64 ? n : 64);
 }

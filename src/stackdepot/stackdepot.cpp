@@ -19,6 +19,7 @@
 
 #include <atomic>
 
+#include "platform/options.h"
 #include "platform/platform.h"
 
 namespace ukasan {
@@ -193,7 +194,7 @@ UKASAN_NOINLINE depot_handle_t save_current_stack(unsigned skip) {
 UKASAN_NOINLINE depot_handle_t save_stack_from(uptr ip) {
   uptr buf[kMaxStackFrames + 8];  // + the runtime's frames above ip
   unsigned n;
-  const uptr* pcs = capture_stack_from(ip, buf, kMaxStackFrames + 8, &n);
+  const uptr* pcs = capture_stack_from(ip, buf, kMaxStackFrames + 8, &n, !options().fast_unwind_on_malloc);
   return depot_save(pcs, n < kMaxStackFrames ? n : kMaxStackFrames);
 }
 

@@ -1,4 +1,4 @@
-// Stack capture (frame-pointer walk) and a deduplicating stack depot.
+// Stack capture (frame-pointer walk, DWARF unwinder) and a deduplicating stack depot.
 // Depot: bounded memory, 32-bit handles, lock-free lookup; inserts of a new
 // unique stack use one CAS on the bucket head. Handle 0 means "no stack".
 // Spec owner: stackdepot helper. Used by slab (alloc/free tracks) and report.
@@ -16,6 +16,12 @@ constexpr unsigned kMaxStackFrames = 32;
 // the number of return addresses written to pcs (<= max).
 unsigned capture_stack(uptr* pcs, unsigned max, unsigned skip);
 
+// The same walk by the DWARF CFI unwinder (libgcc's _Unwind_Backtrace): full
+// stacks through code built without frame pointers, and through signal
+// frames, at microseconds per frame. For reports, and allocations when
+// fast_unwind_on_malloc=0.
+unsigned capture_stack_dwarf(uptr* pcs, unsigned max, unsigned skip);
+
 // The current stack as seen from an entry point: from the frame that returns
 // to ip (its caller, UKASAN_RET_IP) outwards, so the runtime's own frames
 // never show. buf (size entries, size >= 1) receives the whole chain, with
@@ -24,8 +30,9 @@ unsigned capture_stack(uptr* pcs, unsigned max, unsigned skip);
 // could not be walked), the stack is ip alone. Inline, and no copy: it sits
 // on every allocation and free (a copying version cost 5 % of the
 // instructions of a malloc/free churn).
-UKASAN_ALWAYS_INLINE const uptr* capture_stack_from(uptr ip, uptr* buf, unsigned size, unsigned* n) {
-  const unsigned got = capture_stack(buf, size, 0);
+UKASAN_ALWAYS_INLINE const uptr* capture_stack_from(uptr ip, uptr* buf, unsigned size, unsigned* n,
+                                                   bool dwarf = false) {
+  const unsigned got = dwarf ? capture_stack_dwarf(buf, size, 0) : capture_stack(buf, size, 0);
   unsigned i = 0;
   while (i < got && buf[i] != ip) i++;
   if (i == got) {

@@ -1,5 +1,6 @@
-// Frame-pointer stack capture (x86-64 SysV: [rbp] = caller's rbp,
-// [rbp + 8] = return address into the caller).
+// Stack capture: the frame-pointer walk (x86-64 SysV: [rbp] = caller's rbp,
+// [rbp + 8] = return address into the caller), and the DWARF CFI unwinder
+// for code built without frame pointers.
 //
 // The walk must never fault, including when it starts in (or passes through)
 // code built without frame pointers, where rbp holds arbitrary data. A frame
@@ -18,6 +19,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <unwind.h>
 
 #include "platform/platform.h"
 #include "stackdepot/stackdepot.h"
@@ -104,7 +106,41 @@ UKASAN_ALWAYS_INLINE unsigned walk_frames(uptr fp, uptr sp, uptr* pcs, unsigned 
   return n;
 }
 
+struct DwarfWalk {
+  uptr* pcs;
+  unsigned n, max, skip;
+};
+
+_Unwind_Reason_Code dwarf_step(struct _Unwind_Context* ctx, void* arg) {
+  DwarfWalk* w = static_cast<DwarfWalk*>(arg);
+  int before_insn = 0;
+  uptr pc = _Unwind_GetIPInfo(ctx, &before_insn);
+  if (pc == 0) return _URC_END_OF_STACK;
+  // The frame a signal interrupted: pc is the interrupted instruction itself.
+  // Stored + 1 so every entry reads as a return address (printers and the
+  // fault handler's ip look at pc - 1).
+  if (before_insn) pc++;
+  if (w->skip) {
+    w->skip--;
+    return _URC_NO_REASON;
+  }
+  w->pcs[w->n++] = pc;
+  return w->n < w->max ? _URC_NO_REASON : _URC_END_OF_STACK;
+}
+
 }  // namespace
+
+// libgcc's unwinder reads the .eh_frame of each module (found through
+// dl_iterate_phdr, so it takes the loader's lock and allocates nothing for
+// dynamically linked modules) and steps through signal frames. It costs
+// microseconds per frame: reports use it, allocations only when asked
+// (fast_unwind_on_malloc=0).
+UKASAN_NOINLINE unsigned capture_stack_dwarf(uptr* pcs, unsigned max, unsigned skip) {
+  if (max == 0) return 0;
+  DwarfWalk w = {pcs, 0, max, skip + 1};  // + this function's own frame
+  _Unwind_Backtrace(dwarf_step, &w);
+  return w.n;
+}
 
 UKASAN_NOINLINE unsigned capture_stack(uptr* pcs, unsigned max, unsigned skip) {
   uptr sp;

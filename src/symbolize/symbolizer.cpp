@@ -487,6 +487,22 @@ bool find_module(uptr pc, ModuleInfo* m, State* locked_state) {
   return true;
 }
 
+// Whether pc lies in an executable segment of a loaded module (the vDSO
+// included): a frame-pointer walk through code built without frame pointers
+// can pick up a stack or data address as a "return address"; such a frame,
+// and everything the walk found after it, is not printed.
+int code_segment_cb(struct dl_phdr_info* info, size_t, void* data) {
+  const uptr pc = *static_cast<uptr*>(data);
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
+    const uptr lo = info->dlpi_addr + ph.p_vaddr;
+    if (pc >= lo && pc - lo < ph.p_memsz) return 1;
+  }
+  return 0;
+}
+bool pc_in_code(uptr pc) { return dl_iterate_phdr(code_segment_cb, &pc) != 0; }
+
 // Fills frames (innermost first) for pc. Returns count (0: no function/file).
 int symbolize_locked(State& s, const ModuleInfo& m, InlineFrame* frames, int max) {
   if (g_disabled.load(std::memory_order_relaxed) || !m.module[0]) return 0;
@@ -549,6 +565,7 @@ void print_stack_trace(const uptr* pcs, unsigned n, const char* indent) {
   for (unsigned i = 0; i < n; i++) {
     const uptr pc = pcs[i];
     if (pc == 0) continue;
+    if (!pc_in_code(pc - 1)) break;
     char lead[64] = "";
     if (indent) snprintf(lead, sizeof(lead), "%s[<%016lx>]", indent, static_cast<unsigned long>(pc));
     ModuleInfo m;

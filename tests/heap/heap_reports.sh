@@ -62,6 +62,37 @@ expect alloc-dealloc-mismatch "allocated with malloc() and is being freed with o
 expect alloc-dealloc-mismatch "allocated with operator new and is being freed with free()" $E -- "$progs/mismatch" new-free
 expect alloc-dealloc-mismatch "sized operator delete (size 16)" $E -- "$progs/mismatch" sized
 
+# Code without frame pointers: the Call Trace (DWARF) names every function
+# from the caller of memcpy to main; no stack prints a frame that is not code
+# (the frame-pointer walk of the alloc stack may stop early, never go wild);
+# with fast_unwind_on_malloc=0 the alloc stack is complete too.
+# frames OUT SECTION: the function names of SECTION's frames, one line.
+frames() { awk -v s="$2" '$0 ~ "^"s {on=1; next} on && /^$/ {exit} on {print $1}' "$1" | tr '\n' ' '; }
+for mode in fast full; do
+  o=exitcode=0; [ $mode = full ] && o=$o:fast_unwind_on_malloc=0
+  UKASAN_OPTIONS=$o LD_PRELOAD="$lib" "$progs/nofp" >"$out" 2>&1
+  trace=$(frames "$out" "Call Trace:")
+  alloc=$(frames "$out" "Allocated by task")
+  case "$trace" in
+    "level5 level4 level3 level2 level1 main "*) echo "ok: nofp ($mode): Call Trace: $trace" ;;
+    *) echo "FAIL: nofp ($mode): Call Trace '$trace', want level5 ... level1 main"; cat "$out"; fail=1 ;;
+  esac
+  if grep -A40 -E "^(Call Trace|Allocated by|Freed by)" "$out" | grep -qE "^ (0x[0-9a-f]+|\?\?)"; then
+    echo "FAIL: nofp ($mode): a frame that is not code, or unnamed"; cat "$out"; fail=1
+  fi
+  if [ $mode = full ]; then
+    case "$alloc" in
+      "level5 level4 level3 level2 level1 main "*) echo "ok: nofp (full): Allocated by: $alloc" ;;
+      *) echo "FAIL: nofp (full): Allocated by '$alloc', want level5 ... level1 main"; cat "$out"; fail=1 ;;
+    esac
+  else
+    case "$alloc" in
+      level5*) echo "ok: nofp (fast): Allocated by: $alloc" ;;
+      *) echo "FAIL: nofp (fast): Allocated by '$alloc', want level5 first"; cat "$out"; fail=1 ;;
+    esac
+  fi
+done
+
 # Matching pairs: silent, exit 0.
 LD_PRELOAD="$lib" "$progs/mismatch" ok >"$out" 2>&1
 if [ $? -ne 0 ] || [ -s "$out" ]; then echo "FAIL: mismatch ok printed or failed"; cat "$out"; fail=1; else echo "ok: matching pairs are silent"; fi

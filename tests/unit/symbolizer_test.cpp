@@ -2,6 +2,8 @@
 // fallback, dead or misbehaving symbolizers, environment hygiene.
 #include "symbolize/symbolizer.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,7 +140,18 @@ TEST_F(Symbolizer, UnknownPc) {
   EXPECT_STREQ(buf, "");
   uptr pcs[] = {0, 0x10};
   std::string out = print_to_string(pcs, 2);
-  EXPECT_EQ(out, " 0x10\n");  // pc 0 skipped, unknown pc printed raw
+  EXPECT_EQ(out, "");  // pc 0 skipped; 0x10 is not code: not printed
+}
+
+// A frame-pointer walk through code without frame pointers can return a
+// stack address as a frame: it and everything after it are not printed.
+TEST_F(Symbolizer, FramesThatAreNotCodeEndTheTrace) {
+  int on_stack = 0;
+  const uptr code = reinterpret_cast<uptr>(&symbolizer_test_known_function) + 2;
+  uptr pcs[] = {code, reinterpret_cast<uptr>(&on_stack), code};
+  std::string out = print_to_string(pcs, 3);
+  EXPECT_NE(out.find("symbolizer_test_known_function"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
 }
 
 TEST_F(Symbolizer, PrintStackTraceHasFileAndLine) {
