@@ -3,6 +3,7 @@
 // quarantine eviction. Nothing here allocates from the C heap (it IS the C
 // heap) or throws; all state is constant-initialised.
 #include "heap/heap.h"
+#include "heap/kfence.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -63,6 +64,7 @@ static UKASAN_NOINLINE bool heap_init_slow() {
   g_poison_bytes = options().poison_check_bytes;
   g_canary_bytes = options().redzone_check_bytes;
   slab_set_evict_hook(on_evict);
+  kfence_init();
   g_heap_ready.store(true, std::memory_order_release);
   return true;
 }
@@ -339,6 +341,21 @@ static const char* free_name(u8 kind) {
 // and free()/delete/realloc() of it is a mismatch.
 static inline bool kernel_block(const Block& b) { return (b.am->kind & kKindMask) == kKindKernel; }
 
+// A block of the C/C++ heap allocated with ak (HeapKind), req bytes, freed
+// with kind (size: the sized delete's, kNoSize otherwise).
+static void check_api(uptr obj, u8 ak, uptr req, u8 kind, uptr size, const char* freed_with, uptr ip) {
+  if (ak != kind) {
+    report_alloc_dealloc_mismatch(obj, ip, alloc_name(ak), freed_with);
+    return;
+  }
+  if (size != kNoSize && size != req) {
+    char a[64], f[64];
+    snprintf(a, sizeof(a), "%s (size %lu)", alloc_name(ak), static_cast<unsigned long>(req));
+    snprintf(f, sizeof(f), "sized %s (size %lu)", freed_with, static_cast<unsigned long>(size));
+    report_alloc_dealloc_mismatch(obj, ip, a, f);
+  }
+}
+
 static void check_kind(const Block& b, u8 kind, uptr size, const char* freed_with, uptr ip) {
   u8 ak = b.am->kind & kKindMask;
   if (ak == kKindKernel) {
@@ -350,22 +367,15 @@ static void check_kind(const Block& b, u8 kind, uptr size, const char* freed_wit
     report_alloc_dealloc_mismatch(b.obj, ip, a, freed_with);
     return;
   }
-  if (ak != kind) {
-    report_alloc_dealloc_mismatch(b.obj, ip, alloc_name(ak), freed_with);
-    return;
-  }
-  if (size != kNoSize && size != b.req) {
-    char a[64], f[64];
-    snprintf(a, sizeof(a), "%s (size %lu)", alloc_name(ak), static_cast<unsigned long>(b.req));
-    snprintf(f, sizeof(f), "sized %s (size %lu)", freed_with, static_cast<unsigned long>(size));
-    report_alloc_dealloc_mismatch(b.obj, ip, a, f);
-  }
+  check_api(b.obj, ak, b.req, kind, size, freed_with, ip);
 }
 
 // ---- entry points -------------------------------------------------------------------
 
 void* heap_alloc(uptr size, uptr align, u8 kind, bool zero, uptr ip) {
   if (UKASAN_UNLIKELY(!heap_ready())) return boot_alloc(size, align);
+  if (UKASAN_UNLIKELY(--t_kfence_countdown < 0))
+    if (void* p = kfence_alloc_slow(size, align, kind, zero, ip)) return p;
   t_caller = ip;
   const gfp_t fl = zero ? __GFP_ZERO : 0;
   Block b;
@@ -401,6 +411,14 @@ void* heap_alloc(uptr size, uptr align, u8 kind, bool zero, uptr ip) {
   return p;
 }
 
+// A KFENCE object: the same mismatch checks as a slab object's, then KFENCE's
+// own free (an invalid pointer is reported there).
+static void kfence_release(void* ptr, u8 kind, uptr size, uptr ip) {
+  if (const u8 ak = kfence_kind(ptr) & kKindMask)
+    check_api(reinterpret_cast<uptr>(ptr), ak, kfence_usable_size(ptr), kind, size, free_name(kind), ip);
+  kfence_free(ptr, ip);
+}
+
 static void release_block(void* ptr, const Lookup& l, uptr ip) {
   // The pattern goes in first: it never overlaps the canary, and streaming
   // through the object brings in the line where the canary starts. (b is a
@@ -418,6 +436,7 @@ static void release_block(void* ptr, const Lookup& l, uptr ip) {
 void heap_free(void* ptr, u8 kind, uptr size, uptr ip) {
   if (UKASAN_UNLIKELY(is_boot(ptr))) return;
   if (UKASAN_UNLIKELY(!heap_ready())) return;
+  if (UKASAN_UNLIKELY(kfence_owns(ptr))) return kfence_release(ptr, kind, size, ip);
   t_caller = ip;
   // The free poisons the object's shadow, last written when it was
   // allocated (cold by now): load it while the checks run.
@@ -437,6 +456,14 @@ void* heap_realloc(void* ptr, uptr n, uptr ip) {
     return q;
   }
   if (UKASAN_UNLIKELY(!heap_ready())) return nullptr;
+  if (UKASAN_UNLIKELY(kfence_owns(ptr))) {
+    const uptr old = kfence_usable_size(ptr);
+    if (old) check_api(reinterpret_cast<uptr>(ptr), kfence_kind(ptr) & kKindMask, old, kKindMalloc, kNoSize, "realloc()", ip);
+    void* q = old ? heap_alloc(n, 16, kKindMalloc, false, ip) : nullptr;
+    if (q) internal_memcpy(q, ptr, old < n ? old : n);
+    if (q || !old) kfence_free(ptr, ip);  // !old: reported as an invalid free
+    return q;
+  }
   t_caller = ip;
   Lookup l;
   lookup(ptr, &l);
@@ -478,6 +505,7 @@ uptr heap_usable_size(const void* p) {
   if (!p) return 0;
   if (is_boot(p)) return boot_size(p);
   if (!heap_ready()) return 0;
+  if (UKASAN_UNLIKELY(kfence_owns(p))) return kfence_usable_size(p);
   Lookup l;
   lookup(p, &l);
   return l.live ? l.b.req : 0;

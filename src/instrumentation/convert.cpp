@@ -205,6 +205,23 @@ int do_vfscanf(bool iso99, FILE* f, const char* fmt, va_list ap, uptr ip) {
 }
 
 }  // namespace
+
+void convert_interceptors_init() {
+  real_fn(r_strtol, "strtol");
+  real_fn(r_strtoll, "strtoll");
+  real_fn(r_strtoul, "strtoul");
+  real_fn(r_strtoull, "strtoull");
+  real_fn(r_strtoimax, "strtoimax");
+  real_fn(r_strtoumax, "strtoumax");
+  real_fn(r_strtod, "strtod");
+  real_fn(r_strtof, "strtof");
+  real_fn(r_strtold, "strtold");
+  real_fn(r_vsscanf, "vsscanf");
+  real_fn(r_isoc99_vsscanf, "__isoc99_vsscanf");
+  real_fn(r_vfscanf, "vfscanf");
+  real_fn(r_isoc99_vfscanf, "__isoc99_vfscanf");
+}
+
 }  // namespace ukasan
 
 using namespace ukasan;

@@ -21,6 +21,10 @@ extern UKASAN_TLS bool t_fault_reported;
 // Resolves the libc functions the interceptors call (interceptors.cpp).
 void interceptors_init();
 
+// Resolves the real functions of convert.cpp's interceptors (from
+// interceptors_init).
+void convert_interceptors_init();
+
 // The next definition of a libc function (dlsym(RTLD_NEXT)); null if none.
 // (interceptors.cpp)
 void* next_symbol(const char* name);

@@ -239,6 +239,38 @@ void interceptors_init() {
   resolve(&r_fputs, "fputs");
   resolve(&r_fwrite, "fwrite");
   resolve(&r_fread, "fread");
+  // Every other real function too: resolving one on first use calls dlsym,
+  // which allocates and frees, and the runtime's own calls (a leak scan's,
+  // a report's) must not reach the heap from where they run.
+  resolve(&r_bsearch, "bsearch");
+  resolve(&r_fgets, "fgets");
+  resolve(&r_getdelim, "getdelim");
+  resolve(&r_memmem, "memmem");
+  resolve(&r_pread, "pread");
+  resolve(&r_preadv, "preadv");
+  resolve(&r_pwrite, "pwrite");
+  resolve(&r_pwritev, "pwritev");
+  resolve(&r_qsort, "qsort");
+  resolve(&r_qsort_r, "qsort_r");
+  resolve(&r_read, "read");
+  resolve(&r_readv, "readv");
+  resolve(&r_recv, "recv");
+  resolve(&r_recvfrom, "recvfrom");
+  resolve(&r_send, "send");
+  resolve(&r_sendto, "sendto");
+  resolve(&r_strcasecmp, "strcasecmp");
+  resolve(&r_strcasestr, "strcasestr");
+  resolve(&r_strcspn, "strcspn");
+  resolve(&r_strncasecmp, "strncasecmp");
+  resolve(&r_strndup, "strndup");
+  resolve(&r_strpbrk, "strpbrk");
+  resolve(&r_strspn, "strspn");
+  resolve(&r_strstr, "strstr");
+  resolve(&r_strtok, "strtok");
+  resolve(&r_strtok_r, "strtok_r");
+  resolve(&r_write, "write");
+  resolve(&r_writev, "writev");
+  convert_interceptors_init();
 }
 
 // Checks the format string and the strings its %s conversions read.

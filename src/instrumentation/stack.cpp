@@ -173,37 +173,21 @@ UKASAN_EXPORT int swapcontext(ucontext_t* oucp, const ucontext_t* ucp) {
 
 namespace ukasan {
 namespace {
-struct sigaction g_old_segv, g_old_bus;
-
-void fault_handler(int sig, siginfo_t* si, void* uctx) {
-  ucontext_t* uc = static_cast<ucontext_t*>(uctx);
+// Wild and null accesses: an inline check's shadow read of a wild address,
+// a non-canonical address (a general protection fault: no address), or the
+// null page. Reported; the access then dies (false: not handled).
+bool instr_fault(int, siginfo_t* si, ucontext_t* uc) {
   uptr ip = static_cast<uptr>(UKASAN_UCONTEXT_PC(uc));
   uptr fa = reinterpret_cast<uptr>(si->si_addr);
   uptr shadow_lo = shadow_offset();
   uptr shadow_hi = (kHighMemEnd >> kShadowScale) + shadow_offset();
   if (si->si_code == SI_KERNEL || (fa >= shadow_lo && fa < shadow_hi) || fa < kPageSize) {
-    // A shadow read of a wild address by an inline check, a non-canonical
-    // address (a general protection fault: no address), or the null page.
     uptr addr = (fa >= shadow_lo && fa < shadow_hi) ? (fa - shadow_lo) << kShadowScale : fa;
     if (si->si_code == SI_KERNEL && fa == 0) addr = ~uptr(0) - kPageSize;  // "somewhere non-canonical"
     // ip is the faulting instruction; report_access wants a return address.
     if (!in_report() && !t_fault_reported) report_access(addr, 1, false, ip + 1);
   }
-  // Die the way the fault would have killed us.
-  struct sigaction* old = sig == SIGSEGV ? &g_old_segv : &g_old_bus;
-  sigaction(sig, old, nullptr);
-}
-
-void install_fault_handler() {
-  struct sigaction cur;
-  if (sigaction(SIGSEGV, nullptr, &cur) != 0 || cur.sa_handler != SIG_DFL) return;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_sigaction = fault_handler;
-  sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESETHAND;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGSEGV, &sa, &g_old_segv);
-  sigaction(SIGBUS, &sa, &g_old_bus);
+  return false;
 }
 }  // namespace
 
@@ -220,7 +204,7 @@ void instr_init() {
   report_set_describe_hook(describe_stack_or_global);
   pthread_atfork(globals_fork_prepare, globals_fork_parent, globals_fork_child);
   interceptors_init();
-  install_fault_handler();
+  fault_hook_add(instr_fault);
   g_instr_ready.store(true, std::memory_order_release);
   if (pthread_key_create(&g_exit_key, thread_exit_unpoison) == 0)
     g_exit_key_ready.store(true, std::memory_order_release);

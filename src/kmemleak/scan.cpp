@@ -435,6 +435,13 @@ void scan_stopped(const StoppedThread* threads, unsigned n, void*) {
   }
   mark_until_done();
   scan_for_each_object(push_loader_objects, nullptr);
+  for (uptr i = 0; i < g_s.custom.n; i++) {  // custom ones too (KFENCE's come from malloc)
+    CustomRef& c = g_s.custom.p[i];
+    if (!c.marked && !(c.obj->flags & (kMetaNoLeak | kMetaNoScan)) && allocated_by_loader(c.obj->stack)) {
+      c.marked = true;
+      push_object(c.ptr, c.ptr + c.size);
+    }
+  }
   mark_until_done();
   // What nothing reached.
   scan_for_each_object(collect, nullptr);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,13 +171,16 @@ static void print_stack_handle(depot_handle_t h) {
 // The Call Trace from ip outwards, by the DWARF unwinder unless
 // fast_unwind_on_fatal=1; when the unwinder does not reach ip (a module
 // without CFI above it), by the frame-pointer walk.
-static void print_current_stack(uptr ip) {
+static void print_current_stack_frames(uptr ip) {
   uptr buf[64 + 8];
   unsigned n;
   const uptr* pcs = capture_stack_from(ip, buf, 64 + 8, &n, !options().fast_unwind_on_fatal);
   if (n == 1 && pcs[0] == ip && !options().fast_unwind_on_fatal) pcs = capture_stack_from(ip, buf, 64 + 8, &n);
-  report_printf("Call Trace:\n");
   print_stack_trace(pcs, n < 64 ? n : 64);
+}
+static void print_current_stack(uptr ip) {
+  report_printf("Call Trace:\n");
+  print_current_stack_frames(ip);
 }
 
 static void print_header(const char* type, uptr ip, const char* fn_override) {
@@ -393,6 +397,78 @@ void print_report(const ReportInfo& info) {
       print_memory_state(info.bad_addr);
     }
   }
+  report_printf("%s", kRule);
+}
+
+// ---- KFENCE (mm/kfence/report.c) --------------------------------------------------
+
+static void print_kfence_track(const char* what, u32 tid, int cpu, u64 ns, depot_handle_t stack) {
+  report_printf("%s by task %u on cpu %d at %lu.%06lus:\n", what, tid, cpu, static_cast<unsigned long>(ns / 1000000000),
+                static_cast<unsigned long>(ns % 1000000000 / 1000));
+  print_stack_handle(stack);
+  report_printf("\n");
+}
+
+void report_kfence(const KfenceReport& r) {
+  static const char* const kTypes[2][5] = {
+      {"KFENCE: out-of-bounds read", "KFENCE: use-after-free read", "KFENCE: invalid read", "KFENCE: invalid free",
+       "KFENCE: memory corruption"},
+      {"KFENCE: out-of-bounds write", "KFENCE: use-after-free write", "KFENCE: invalid write", "KFENCE: invalid free",
+       "KFENCE: memory corruption"}};
+  const char* type = kTypes[r.is_write][static_cast<int>(r.error)];
+  if (tally(type, r.ip)) {
+    g_reports.fetch_add(1, std::memory_order_relaxed);
+    g_duplicates.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  ReportScope scope(true);
+  if (!scope.active()) return;
+  char fn[256];
+  function_name_for_pc(r.ip ? r.ip - 1 : 0, fn, sizeof(fn));
+  if (!fn[0]) snprintf(fn, sizeof(fn), "0x%lx", static_cast<unsigned long>(r.ip));
+  report_printf("%s", kRule);
+  report_printf("BUG: %s in %s\n\n", type, fn);  // type carries the "KFENCE: " prefix
+  const char* op = r.is_write ? "write" : "read";
+  const unsigned long a = static_cast<unsigned long>(r.addr);
+  const int idx = r.obj ? r.obj->index : -1;
+  switch (r.error) {
+    case KfenceError::kOutOfBounds:
+      report_printf("Out-of-bounds %s at 0x%016lx (%luB %s of kfence-#%d):\n", op, a,
+                    static_cast<unsigned long>(r.distance), r.left ? "left" : "right", idx);
+      break;
+    case KfenceError::kUseAfterFree:
+      report_printf("Use-after-free %s at 0x%016lx (in kfence-#%d):\n", op, a, idx);
+      break;
+    case KfenceError::kInvalid:
+      report_printf("Invalid %s at 0x%016lx:\n", op, a);
+      break;
+    case KfenceError::kInvalidFree:
+      report_printf("Invalid free of 0x%016lx (in kfence-#%d):\n", a, idx);
+      break;
+    case KfenceError::kCorruption: {
+      char bytes[16 * 5 + 1];
+      unsigned o = 0;
+      for (unsigned i = 0; i < r.nbytes && i < 16; i++)
+        o += static_cast<unsigned>(r.intact[i] ? snprintf(bytes + o, sizeof(bytes) - o, " .")
+                                               : snprintf(bytes + o, sizeof(bytes) - o, " 0x%02x", r.bytes[i]));
+      bytes[o] = 0;
+      report_printf("Corrupted memory at 0x%016lx [%s ] (in kfence-#%d):\n", a, bytes, idx);
+      break;
+    }
+  }
+  print_current_stack_frames(r.ip);
+  report_printf("\n");
+  if (r.obj) {
+    const KfenceObject& k = *r.obj;
+    report_printf("kfence-#%d: 0x%016lx-0x%016lx, size=%lu, cache=%s\n\n", k.index, static_cast<unsigned long>(k.addr),
+                  static_cast<unsigned long>(k.addr + (k.size ? k.size - 1 : 0)), static_cast<unsigned long>(k.size),
+                  k.cache);
+    print_kfence_track("allocated", k.alloc_tid, k.alloc_cpu, k.alloc_ns, k.alloc_stack);
+    if (k.freed) print_kfence_track("freed", k.free_tid, k.free_cpu, k.free_ns, k.free_stack);
+  }
+  char comm[32];
+  current_comm(comm, sizeof(comm));
+  report_printf("CPU: %d PID: %d Comm: %s\n", sched_getcpu(), current_tid(), comm);
   report_printf("%s", kRule);
 }
 

@@ -121,6 +121,36 @@ void report_cache_use_after_destroy(uptr cache_ptr, uptr size, const char* api, 
 // function (null: the caller's).
 void report_bad_pointer(uptr addr, uptr ip, const char* api, bool frees, const char* why,
                         const char* function = nullptr);
+// KFENCE (src/heap/kfence.cpp), in the kernel's mm/kfence/report.c format:
+// a fault on a guard page (out-of-bounds) or a freed object's page
+// (use-after-free) of the sampled pool, an access to a pool page no object
+// was ever given (invalid), a free of a pool address that is not a live
+// object's start (invalid free), or a damaged canary in an object's page
+// found at its free (memory corruption).
+struct KfenceObject {
+  int index;  // kfence-#N
+  uptr addr, size;
+  const char* cache;  // the allocating API
+  bool freed;
+  u32 alloc_tid, free_tid;
+  int alloc_cpu, free_cpu;
+  u64 alloc_ns, free_ns;  // CLOCK_MONOTONIC (the kernel's: since boot)
+  depot_handle_t alloc_stack, free_stack;
+};
+enum class KfenceError { kOutOfBounds, kUseAfterFree, kInvalid, kInvalidFree, kCorruption };
+struct KfenceReport {
+  KfenceError error;
+  bool is_write;
+  uptr addr;                // the access, the freed pointer, or the first damaged byte
+  uptr ip;                  // a return address (the faulting pc + 1 for faults)
+  const KfenceObject* obj;  // null: none (kInvalid)
+  uptr distance;            // out-of-bounds: bytes from the object
+  bool left;                // out-of-bounds: before the object
+  u8 bytes[16];             // corruption: the bytes from addr ...
+  u8 intact[16];            // ... and whether each is the canary (printed as '.')
+  unsigned nbytes;
+};
+void report_kfence(const KfenceReport& r);
 // Not a KASAN bug: a warning line with the caller's stack (the kernel's
 // pr_warn + dump_stack), e.g. kmem_cache_create's failures.
 void report_warning(const char* line, uptr ip);

@@ -4,6 +4,8 @@
 // API (<ukasan/ukasan.h>, <ukasan/slab.h>) lives here too. The front ends
 // (src/heap, src/instrumentation) call runtime_init() before anything else.
 #pragma once
+#include <signal.h>
+#include <ucontext.h>
 #include "platform/types.h"
 
 struct ukasan_stats;
@@ -11,6 +13,13 @@ struct ukasan_stats;
 namespace ukasan {
 
 void runtime_init();   // idempotent, cheap after the first call
+
+// SIGSEGV/SIGBUS (fault.cpp): a hook returns true when it handled the fault
+// and the access may run again; false passes it on (in the end: the
+// program's previous disposition). Adding installs the handler, once, and
+// only where the program has none; at most 4 hooks.
+using FaultHook = bool (*)(int sig, siginfo_t* si, ucontext_t* uc);
+void fault_hook_add(FaultHook hook);
 bool runtime_ready();  // runtime_init has completed (false while it runs)
 
 // The end-of-process leak check, run at most once (at exit, or earlier by

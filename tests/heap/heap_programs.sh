@@ -47,6 +47,23 @@ same "coreutils pipeline" "seq 1 300000 | sort -r | uniq -c | sort -n -k2 | sha2
 same "multi-threaded churn" "$progs/mt_stress"
 same "constructors, TLS destructors, atexit" "$progs/early_main"
 
+# KFENCE on real programs: every allocation (that fits a page) and a sampled
+# mix; the same output, no report.
+KF1="UKASAN_OPTIONS=kfence_sample_interval=1"
+KF7="UKASAN_OPTIONS=kfence_sample_interval=7"
+if command -v python3 >/dev/null; then
+  same "python3 under KFENCE (every allocation)" "$KF1 PYTHONMALLOC=malloc python3 $tmp/script.py"
+fi
+same "coreutils pipeline under KFENCE (every allocation)" "$KF1 bash -c 'seq 1 100000 | sort -r | uniq -c | sort -n -k2 | sha256sum'"
+same "multi-threaded churn under KFENCE (1 in 7)" "$KF7 $progs/mt_stress"
+UKASAN_OPTIONS=kfence_sample_interval=1 LD_PRELOAD="$lib" timeout 120 "$progs/sigstorm" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -ne 0 ] || [ -s "$tmp/err" ] || ! grep -q '^ok$' "$tmp/out"; then
+  echo "FAIL: sigstorm under KFENCE (rc $rc)"; cat "$tmp/out" "$tmp/err" | head -40; fail=1
+else
+  echo "ok: malloc/free in a 5 kHz signal handler under KFENCE (every allocation)"
+fi
+
 # malloc/free in a 5 kHz signal handler interrupting malloc/free (3 s). Only
 # under the preload: glibc's malloc deadlocks here.
 LD_PRELOAD="$lib" timeout 120 "$progs/sigstorm" >"$tmp/out" 2>"$tmp/err"

@@ -19,12 +19,14 @@ expect() {
   shift
   env "${envs[@]}" LD_PRELOAD="$lib" timeout 120 "$@" >"$out" 2>&1
   local rc=$?
-  if ! grep -q "^BUG: KASAN: $header in " "$out" || ! grep -q -- "$extra" "$out" || [ $rc -ne 0 ]; then
-    echo "FAIL: $* (rc $rc): expected 'BUG: KASAN: $header' and '$extra'"
+  local bug="KASAN: $header"
+  case $header in KFENCE:*) bug=$header ;; esac
+  if ! grep -q "^BUG: $bug in " "$out" || ! grep -q -- "$extra" "$out" || [ $rc -ne 0 ]; then
+    echo "FAIL: $* (rc $rc): expected 'BUG: $bug' and '$extra'"
     cat "$out"
     fail=1
   else
-    echo "ok: $* -> $(grep -m1 '^BUG: KASAN' "$out")"
+    echo "ok: $* -> $(grep -m1 '^BUG: ' "$out")"
   fi
 }
 
@@ -92,6 +94,33 @@ for mode in fast full; do
     esac
   fi
 done
+
+# KFENCE (every allocation sampled): each report type at the faulting access,
+# in the kernel's format, and the program goes on.
+K=UKASAN_OPTIONS=exitcode=0:kfence_sample_interval=1
+expect "KFENCE: out-of-bounds read" "Out-of-bounds read at 0x[0-9a-f]* (1B right of kfence-#" $K -- "$progs/kfence" oob-read
+expect "KFENCE: out-of-bounds write" "^kfence-#[0-9]*: 0x[0-9a-f]*-0x[0-9a-f]*, size=32, cache=malloc" $K -- "$progs/kfence" oob-write
+expect "KFENCE: out-of-bounds read" "(1B left of kfence-#" $K:kfence_align=2 -- "$progs/kfence" oob-left
+expect "KFENCE: use-after-free read" "^freed by task [0-9]* on cpu [0-9]* at [0-9]*\.[0-9]*s:" $K -- "$progs/kfence" uaf-read
+expect "KFENCE: use-after-free write" "Use-after-free write at 0x[0-9a-f]* (in kfence-#" $K -- "$progs/kfence" uaf-write
+expect "KFENCE: invalid free" "Invalid free of 0x" $K -- "$progs/kfence" double-free
+expect "KFENCE: invalid free" "Invalid free of 0x" $K -- "$progs/kfence" interior-free
+expect "KFENCE: memory corruption" "Corrupted memory at 0x[0-9a-f]* \[ 0x55 \. \. \. \. \. \. \]" $K -- "$progs/kfence" corrupt
+UKASAN_OPTIONS=kfence_sample_interval=1 LD_PRELOAD="$lib" "$progs/kfence" ok leak >"$out" 2>&1
+rc=$?
+if [ $rc -ne 1 ] || grep -q "^BUG:" "$out" || ! grep -q "^unreferenced object 0x[0-9a-f]* (size 77):" "$out" \
+   || ! grep -q "^continued" "$out"; then
+  echo "FAIL: kfence ok+leak (rc $rc): want no BUG, the 77-byte leak reported, exit 1"; cat "$out"; fail=1
+else
+  echo "ok: KFENCE: correct use silent, a leaked KFENCE object reported by kmemleak"
+fi
+expect alloc-dealloc-mismatch "allocated with operator new and is being freed with free()" $K -- "$progs/mismatch" new-free
+expect alloc-dealloc-mismatch "sized operator delete (size 16)" $K -- "$progs/mismatch" sized
+# libc calls check a KFENCE object's bounds exactly (the shadow), the
+# alignment slack included: a 9-byte object, 10 bytes read by memcpy.
+expect out-of-bounds "Read of size 10" $K -- "$progs/kfence" memcpy-slack
+# Off by default: the same bug is the canary's, found at free.
+expect slab-out-of-bounds "redzone after the 32-byte object" $E -- "$progs/kfence" oob-write
 
 # Matching pairs: silent, exit 0.
 LD_PRELOAD="$lib" "$progs/mismatch" ok >"$out" 2>&1
