@@ -5,7 +5,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 PREFIX ?= /usr/local
 
-.PHONY: all build demo test test-tsan bench verify fuzz install clean
+.PHONY: all build demo test test-tsan bench verify fuzz install detect clean
 
 all: build
 
@@ -38,6 +38,11 @@ bench: build
 # Long run of the slab API fuzzer (tests/fuzz): FUZZ_TIME seconds (default 600), 2 jobs.
 fuzz: build
 	@bash tests/fuzz/run_fuzz.sh $(abspath $(BUILD))/bin/slab_fuzzer $(CURDIR)/tests/fuzz/corpus $(abspath $(BUILD))/fuzz-long $(or $(FUZZ_TIME),600) -jobs=2 -workers=2; rc=$$?; [ $$rc = 77 ] && rc=0; exit $$rc
+
+# Per-CWE detection table (tests/detect): ASan, ukasan-cc (gcc, clang), the
+# preload, KFENCE; fails on any false report on the GOOD programs.
+detect: build
+	@bash tests/detect/run.sh $(BUILD)
 
 verify:
 	@bash verify/run.sh

@@ -106,6 +106,20 @@ bool fifo_pop(u32* i) {  // under g_lock
   return true;
 }
 
+// The alignment of an object placed at the end of its page: 16 (malloc's)
+// leaves up to 15 bytes of slack after it, where an over-read faults nowhere.
+// In Electric Fence mode (kfence_align=1, the default at interval 1) a
+// malloc'ed block whose size is not a multiple of 16 is aligned to 8 only,
+// so one of 8k bytes ends exactly at the page's end. Not less than 8: a
+// struct with a trailing string (malloc(sizeof(s) + strlen(name) + 1)) needs
+// its pointers aligned, and kmemleak reads aligned words only. operator new
+// keeps 16 (C++ compilers assume it), and an explicit alignment is kept.
+uptr placement_align(uptr size, uptr align, u8 kind) {
+  if (align > 16) return align;
+  if (g_align_mode != 1 || (kind & kKindMask) != kKindMalloc) return 16;
+  return size % 16 ? 8 : 16;
+}
+
 void fill_canary(uptr lo, uptr hi) {
   for (uptr a = lo; a < hi; a++) *reinterpret_cast<u8*>(a) = canary(a);
 }
@@ -258,8 +272,7 @@ void* kfence_alloc_slow(uptr size, uptr align, u8 kind, bool zero, uptr ip) {
   }
   Meta& m = g_meta[i];
   const uptr page = obj_page(i);
-  const uptr a = align < 16 ? 16 : align;
-  const uptr addr = left ? page : (page + kPageSize - size) & ~(a - 1);
+  const uptr addr = left ? page : (page + kPageSize - size) & ~(placement_align(size, align, kind) - 1);
   mprotect(reinterpret_cast<void*>(page), kPageSize, PROT_READ | PROT_WRITE);
   fill_canary(page, addr);
   fill_canary(addr + size, page + kPageSize);
@@ -267,9 +280,12 @@ void* kfence_alloc_slow(uptr size, uptr align, u8 kind, bool zero, uptr ip) {
   // The shadow says the same as the page (the rest of it a redzone), so the
   // libc interceptors and instrumented code check a KFENCE object's bounds
   // exactly, the alignment slack included (its bytes fault nowhere).
+  // An object not on a granule (Electric Fence placement) gets its first
+  // granule whole: the shadow cannot say "from byte k of a granule".
   if (addr_has_shadow(page)) {
-    poison(page, addr - page, kShadowPageRedzone);
-    unpoison_within(addr, size, page + kPageSize - addr, kShadowPageRedzone);
+    const uptr g = addr & ~(kGranule - 1);
+    poison(page, g - page, kShadowPageRedzone);
+    unpoison_within(g, addr + size - g, page + kPageSize - g, kShadowPageRedzone);
   }
   m.kind = kind;
   m.left = left;
@@ -318,7 +334,10 @@ void kfence_free(void* p, uptr ip) {
   m->info.free_stack = save_stack_from(ip);
   if (const uptr bad = find_damage(*m)) report_damage(*m, bad, ip);
   leak_unregister(p);
-  if (addr_has_shadow(a)) poison(a, m->info.size, kShadowPageFree);
+  if (addr_has_shadow(a)) {
+    const uptr g = a & ~(kGranule - 1);
+    poison(g, a + m->info.size - g, kShadowPageFree);
+  }
   mprotect(reinterpret_cast<void*>(obj_page(m->info.index)), kPageSize, PROT_NONE);
   g_lock.lock();
   fifo_push(static_cast<u32>(m->info.index));

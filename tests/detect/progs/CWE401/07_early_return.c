@@ -1,0 +1,55 @@
+/* CWE-401: an error path returns without freeing the buffer allocated
+ * before the check (BAD). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(BAD) == defined(GOOD)
+#error "build with exactly one of -DBAD or -DGOOD"
+#endif
+
+static const char *volatile input = "bad-input";
+
+__attribute__((noinline)) static int parse(const char *text)
+{
+    char *work = malloc(128);
+    if (!work)
+        return -1;
+    strncpy(work, text, 127);
+    work[127] = '\0';
+    if (strncmp(work, "bad", 3) == 0) {
+#ifdef GOOD
+        free(work);
+#endif
+        return -1;
+    }
+    int n = (int)strlen(work);
+    free(work);
+    return n;
+}
+
+__attribute__((noinline)) static int run_case(void)
+{
+    printf("%d\n", parse(input));
+    return 0;
+}
+
+/* A conservative leak scan (LeakSanitizer, kmemleak) takes any word on the
+ * stack for a possible pointer. The case runs in run_case(); main() then
+ * overwrites the stack below its own frame, so that whether a stale copy of
+ * the lost pointer, left behind by the calls that have returned, keeps the
+ * block "referenced" does not depend on the stack layout of the run. The
+ * scrub is not instrumented: redzones in its frame would stay unwritten. */
+__attribute__((noinline, no_sanitize_address)) static void scrub_stack(void)
+{
+    volatile char pad[32768];
+    for (unsigned i = 0; i < sizeof(pad); i++)
+        pad[i] = 0;
+}
+
+int main(void)
+{
+    int rc = run_case();
+    scrub_stack();
+    return rc;
+}
