@@ -35,7 +35,11 @@ qsort-oob:slab-out-of-bounds:bug_qsort_oob
 bsearch-oob:slab-out-of-bounds:bug_bsearch_oob
 readv-oob:slab-out-of-bounds:bug_readv_oob
 writev-uaf:slab-use-after-free:bug_writev_uaf
-getline-oob:slab-out-of-bounds:getline"
+getline-oob:slab-out-of-bounds:getline
+strndup-oob:slab-out-of-bounds:bug_strndup_oob
+strtok-oob:slab-out-of-bounds:bug_strtok_oob
+fscanf-uaf:slab-use-after-free:bug_fscanf_uaf
+send-oob:slab-out-of-bounds:bug_send_oob"
 [ $HEAP = 1 ] && CASES="$CASES
 malloc-oob:slab-out-of-bounds:bug_malloc_oob
 malloc-uaf:slab-use-after-free:bug_malloc_uaf"

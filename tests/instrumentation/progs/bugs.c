@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <wchar.h>
 
@@ -147,6 +148,36 @@ NI void bug_getline_oob(void) { /* the capacity passed is larger than the buffer
   fclose(f);
   kfree(p);
 }
+NI void bug_strndup_oob(void) { /* an unterminated source, a limit past its end */
+  char *p = kmalloc(8, GFP_KERNEL);
+  memset(p, 'a', 8);
+  char *d = strndup(p, idx + 2);
+  sink = d[0]; /* used, or clang drops the strndup/free pair */
+  free(d);
+  kfree(p);
+}
+NI void bug_strtok_oob(void) { /* an unterminated string: the token runs off the end */
+  char *p = kmalloc(8, GFP_KERNEL);
+  memset(p, 'a', 8);
+  sink = (long)strtok(p, " ");
+  kfree(p);
+}
+NI void bug_fscanf_uaf(void) { /* %d into a freed int */
+  int *v = kmalloc(sizeof(int), GFP_KERNEL);
+  kfree(v);
+  FILE *f = fmemopen((void *)"42", 2, "r");
+  sink = fscanf(f, "%d", v);
+  fclose(f);
+}
+NI void bug_send_oob(void) {
+  char *p = kmalloc(16, GFP_KERNEL);
+  int sv[2];
+  socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+  sink = send(sv[0], p, idx + 14, 0);
+  close(sv[0]);
+  close(sv[1]);
+  kfree(p);
+}
 NI void bug_alloca_oob(void) { volatile char *a = alloca(idx + 3); a[0] = 1; sink = a[idx + 3]; }
 NI void bug_null_deref(void) { volatile int *p = (int *)(long)(idx - 10); sink = p[2]; }
 NI void bug_wild(void) { volatile long *p = (long *)(0xdead000000000000UL + (unsigned long)idx); sink = *p; }
@@ -168,7 +199,8 @@ int main(int argc, char **argv) {
     {"mempcpy-oob", bug_mempcpy_oob}, {"read-oob", bug_read_oob}, {"write-uaf", bug_write_uaf},
     {"fgets-oob", bug_fgets_oob}, {"strncat-oob", bug_strncat_oob}, {"strtol-oob", bug_strtol_oob},
     {"sscanf-oob", bug_sscanf_oob}, {"qsort-oob", bug_qsort_oob}, {"bsearch-oob", bug_bsearch_oob},
-    {"readv-oob", bug_readv_oob}, {"writev-uaf", bug_writev_uaf}, {"getline-oob", bug_getline_oob},
+    {"strndup-oob", bug_strndup_oob}, {"strtok-oob", bug_strtok_oob}, {"fscanf-uaf", bug_fscanf_uaf},
+    {"send-oob", bug_send_oob}, {"readv-oob", bug_readv_oob}, {"writev-uaf", bug_writev_uaf}, {"getline-oob", bug_getline_oob},
   };
   for (int a = 1; a < argc; a++)
     for (unsigned i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
