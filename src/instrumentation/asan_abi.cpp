@@ -169,7 +169,7 @@ static void describe_frame(uptr addr) {
   const char* descr = reinterpret_cast<const char*>(frame[1]);
   uptr pc = frame[2];
   char fn[256];
-  function_name_for_pc(pc, fn, sizeof(fn));
+  function_title_for_pc(pc + 1, fn, sizeof(fn));  // the kernel's %pS (pc itself, not a return address)
   report_printf(" and is located at offset %lu in frame:\n %s\n", static_cast<unsigned long>(addr - a),
                 fn[0] ? fn : "?");
   if (!descr || !addr_has_shadow(reinterpret_cast<uptr>(descr))) return;

@@ -158,6 +158,14 @@ static void print_task_line_suffix() {
   report_printf(" by task %s/%d\n", comm, current_tid());
 }
 
+// dump_stack_print_info()'s "CPU: 0 PID: 484 Comm: name" (no taint flags,
+// no "Hardware name:" in user space).
+static void print_cpu_line() {
+  char comm[32];
+  current_comm(comm, sizeof(comm));
+  report_printf("CPU: %d PID: %d Comm: %s\n", sched_getcpu(), current_tid(), comm);
+}
+
 static void print_stack_handle(depot_handle_t h) {
   const uptr* pcs;
   unsigned n = depot_fetch(h, &pcs);
@@ -188,7 +196,7 @@ static void print_header(const char* type, uptr ip, const char* fn_override) {
   if (fn_override) {
     snprintf(fn, sizeof(fn), "%s", fn_override);
   } else {
-    function_name_for_pc(ip ? ip - 1 : 0, fn, sizeof(fn));
+    function_title_for_pc(ip, fn, sizeof(fn));
     if (!fn[0]) snprintf(fn, sizeof(fn), "0x%lx", static_cast<unsigned long>(ip));
   }
   report_printf("%s", kRule);
@@ -380,6 +388,7 @@ void print_report(const ReportInfo& info) {
   print_task_line_suffix();
   report_printf("\n");
   if (info.detail) report_printf("%s\n\n", info.detail);
+  print_cpu_line();  // dump_stack()'s first line, which the kernel's tooling keys on
   print_current_stack(info.ip);
   report_printf("\n");
   if (info.why) report_printf("%s\n%s", info.why, info.why_stack ? "" : "\n");
@@ -424,7 +433,7 @@ void report_kfence(const KfenceReport& r) {
   ReportScope scope(true);
   if (!scope.active()) return;
   char fn[256];
-  function_name_for_pc(r.ip ? r.ip - 1 : 0, fn, sizeof(fn));
+  function_title_for_pc(r.ip, fn, sizeof(fn));
   if (!fn[0]) snprintf(fn, sizeof(fn), "0x%lx", static_cast<unsigned long>(r.ip));
   report_printf("%s", kRule);
   report_printf("BUG: %s in %s\n\n", type, fn);  // type carries the "KFENCE: " prefix
@@ -466,9 +475,7 @@ void report_kfence(const KfenceReport& r) {
     print_kfence_track("allocated", k.alloc_tid, k.alloc_cpu, k.alloc_ns, k.alloc_stack);
     if (k.freed) print_kfence_track("freed", k.free_tid, k.free_cpu, k.free_ns, k.free_stack);
   }
-  char comm[32];
-  current_comm(comm, sizeof(comm));
-  report_printf("CPU: %d PID: %d Comm: %s\n", sched_getcpu(), current_tid(), comm);
+  print_cpu_line();
   report_printf("%s", kRule);
 }
 
@@ -556,7 +563,7 @@ void report_destroy_leak(const char* cache_name, u64 live, const LeakedObject* o
   ReportScope scope(false);
   if (!scope.active()) return;
   char fn[256];
-  function_name_for_pc(ip ? ip - 1 : 0, fn, sizeof(fn));
+  function_title_for_pc(ip, fn, sizeof(fn));  // the kernel's %pS
   report_printf("kmem_cache_destroy %s: Slab cache still has objects when called from %s\n", cache_name,
                 fn[0] ? fn : "?");
   report_printf("Objects remaining in %s on kmem_cache_destroy(): %lu\n", cache_name, static_cast<unsigned long>(live));

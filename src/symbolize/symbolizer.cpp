@@ -34,6 +34,7 @@
 
 #include "platform/lock.h"
 #include "platform/print.h"
+#include "symbolize/elf.h"
 
 extern "C" char** environ;
 
@@ -560,6 +561,48 @@ bool symbolize_pc(uptr pc, SymbolizedFrame* out) {
   return true;
 }
 
+namespace {
+
+// A plain identifier for a function name, as the kernel's tooling expects
+// the first token of a frame to be: a C name as it is; a demangled C++ one
+// without its parameter list (the last top-level parenthesised group) and
+// with every other character outside [A-Za-z0-9_] made '_'
+// ("ns::Foo<int>::bar(int) const" -> "ns__Foo_int___bar").
+void ident_of(const char* fn, char* out, uptr len) {
+  uptr cut = strlen(fn);
+  int depth = 0;
+  for (uptr i = 0; fn[i]; i++) {
+    const char c = fn[i];
+    if (c == '(' && depth == 0) cut = i;
+    if (c == '(' || c == '<' || c == '{' || c == '[') depth++;
+    if ((c == ')' || c == '>' || c == '}' || c == ']') && depth > 0) depth--;
+  }
+  uptr o = 0;
+  for (uptr i = 0; i < cut && o + 1 < len; i++) {
+    const char c = fn[i];
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    out[o++] = ok ? c : '_';
+  }
+  out[o] = 0;
+}
+
+// "token+0xoff/0xsize" for the function containing return address pc (the
+// function the code is compiled into: the outermost of an inline chain),
+// its offset from the function's symbol and the symbol's size (0x0 each
+// when no symbol table says). fn: the symbolizer's name ("" if none).
+// m: the module lookup of pc - 1 (query_addr is that address, link-time).
+void format_title(const ModuleInfo& m, const char* fn, char* out, uptr len) {
+  ElfFunction sym;
+  const bool have = elf_function_at(m.module, m.query_addr, &sym);
+  char id[256];
+  ident_of(fn[0] ? fn : have ? sym.name : "", id, sizeof(id));
+  const uptr off = have ? m.query_addr + 1 - sym.start : 0;  // of the return address, as the kernel
+  snprintf(out, len, "%s+0x%lx/0x%lx", id, static_cast<unsigned long>(off),
+           static_cast<unsigned long>(have ? sym.size : 0));
+}
+
+}  // namespace
+
 void print_stack_trace(const uptr* pcs, unsigned n, const char* indent) {
   Guard guard;
   for (unsigned i = 0; i < n; i++) {
@@ -572,25 +615,42 @@ void print_stack_trace(const uptr* pcs, unsigned n, const char* indent) {
     // Look up pc - 1: a return address may be the first byte after the call's
     // function (noreturn callee) or after an inlined range.
     if (!find_module(pc - 1, &m, guard.held ? &g_state : nullptr)) {
-      if (indent)
-        report_printf("%s\n", lead);
-      else
-        report_printf(" 0x%lx\n", static_cast<unsigned long>(pc));
+      report_printf("%s 0x%lx\n", lead, static_cast<unsigned long>(pc));
       continue;
     }
     const unsigned long off = static_cast<unsigned long>(m.module_offset + 1);
     int nf = guard.held ? symbolize_locked(g_state, m, g_state.frames, kMaxInline) : 0;
-    if (nf == 0) {
-      report_printf("%s %s+0x%lx\n", lead, m.module, off);
+    if (nf == 0 && !guard.held) {
+      report_printf("%s 0x%lx (%s+0x%lx)\n", lead, static_cast<unsigned long>(pc), m.module, off);
       continue;
     }
-    for (int k = 0; k < nf; k++) {
-      const InlineFrame& f = g_state.frames[k];
-      const char* fn = f.function[0] ? f.function : "??";
-      if (f.file[0])
-        report_printf("%s %s (%s:%d)\n", lead, fn, f.file, f.line);
+    // The kernel's symbolized shape (decode_stacktrace.sh): inlined callees
+    // first as "func file:line [inline]", then "func+0xoff/0xsize file:line"
+    // for the function the code is in. A C++ name: the identifier token,
+    // then the demangled name in parentheses for people.
+    char id[256], title[320], where[300];
+    for (int k = 0; k < nf || (k == 0 && nf == 0); k++) {
+      const InlineFrame* f = nf ? &g_state.frames[k] : nullptr;
+      const char* fn = f ? f->function : "";
+      const bool outer = k >= nf - 1;
+      if (f && f->file[0])
+        snprintf(where, sizeof(where), " %s:%d", f->file, f->line);
       else
-        report_printf("%s %s (%s+0x%lx)\n", lead, fn, m.module, off);
+        snprintf(where, sizeof(where), " [%s+0x%lx]", m.module, off);
+      if (outer) {
+        format_title(m, fn, title, sizeof(title));
+        if (title[0] == '+') {  // no name at all
+          report_printf("%s 0x%lx%s\n", lead, static_cast<unsigned long>(pc), where);
+          continue;
+        }
+      } else {
+        ident_of(fn[0] ? fn : "??", id, sizeof(id));
+        snprintf(title, sizeof(title), "%s", id);
+      }
+      ident_of(fn, id, sizeof(id));
+      const bool cxx = fn[0] && strcmp(id, fn) != 0;  // then the demangled name too, for people
+      report_printf("%s %s%s%s%s%s%s\n", lead, title, where, outer ? "" : " [inline]", cxx ? " (" : "",
+                    cxx ? fn : "", cxx ? ")" : "");
     }
   }
 }
@@ -600,6 +660,19 @@ void function_name_for_pc(uptr pc, char* buf, uptr len) {
   buf[0] = 0;
   SymbolizedFrame f;
   if (symbolize_pc(pc, &f)) copy_str(buf, len, f.function);
+}
+
+void function_title_for_pc(uptr ret_pc, char* buf, uptr len) {
+  if (!buf || len == 0) return;
+  buf[0] = 0;
+  Guard guard;
+  ModuleInfo m;
+  if (!ret_pc || !find_module(ret_pc - 1, &m, guard.held ? &g_state : nullptr)) return;
+  int nf = guard.held ? symbolize_locked(g_state, m, g_state.frames, kMaxInline) : 0;
+  const char* fn = nf ? g_state.frames[nf - 1].function : "";
+  char title[320];
+  format_title(m, fn, title, sizeof(title));
+  if (title[0] != '+') copy_str(buf, len, title);
 }
 
 void symbolizer_fork_prepare() { g_lock.lock(); }
@@ -613,6 +686,7 @@ void symbolizer_restart() {
   if (!guard.held) return;
   drop_foreign(g_state);
   for (Proc& p : g_state.procs) kill_proc(&p);
+  elf_forget();
   g_state.tool = Tool::kUnresolved;
   g_state.failures = 0;
 }

@@ -18,15 +18,25 @@ struct SymbolizedFrame {
 // addresses the caller passes pc - 1). Returns false if nothing is known.
 bool symbolize_pc(uptr pc, SymbolizedFrame* out);
 
-// Prints a stack trace to the report fd, one frame per line, kernel style
-// after decode_stacktrace.sh: " function (file:line)" or " module+0xoff".
+// Prints a stack trace to the report fd, one frame per line, in the shape
+// of the kernel's symbolized reports (decode_stacktrace.sh): inlined
+// callees " func file:line [inline]", then " func+0xoff/0xsize file:line";
+// func a plain identifier (a C++ name sanitized, the demangled one after the
+// line in parentheses); " func+0xoff/0xsize [module+0xoff]" without line
+// info, " 0xPC [module+0xoff]" without a name.
 // pcs are return addresses (as from capture_stack). With an indent, each
 // line is kmemleak's backtrace line instead: indent "[<pc>]" then the same.
 void print_stack_trace(const uptr* pcs, unsigned n, const char* indent = nullptr);
 
-// Function name for the report header ("BUG: KASAN: ... in <function>").
-// Writes "" if unknown.
+// Function name (the innermost inlined one) at code address pc. Writes ""
+// if unknown.
 void function_name_for_pc(uptr pc, char* buf, uptr len);
+// The report header's function ("BUG: KASAN: ... in <title>"), as the
+// kernel prints it: "func+0xoff/0xsize" for the function the return address
+// ret_pc is in (the outermost of an inline chain; a plain identifier token,
+// see print_stack_trace; 0x0/0x0 when no symbol table knows it). "" if
+// unknown.
+void function_title_for_pc(uptr ret_pc, char* buf, uptr len);
 
 // Turn symbolization off (e.g. stacktrace=0 or tests); then module+offset only.
 void symbolizer_disable(bool disabled);

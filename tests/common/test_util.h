@@ -31,6 +31,18 @@ inline std::vector<std::string> kasan_headers(const std::string& text) {
   return v;
 }
 
+// A header without its "+0xOFF/0xSIZE" (the kernel's %pS: compiler-dependent
+// numbers); "<malformed>" when the header does not end in that shape.
+inline std::string without_offset(const std::string& header) {
+  const size_t plus = header.rfind("+0x");
+  const size_t slash = header.rfind("/0x");
+  if (plus == std::string::npos || slash == std::string::npos || slash < plus) return "<malformed>";
+  for (size_t i = plus + 3; i < header.size(); i++)
+    if (i != slash && !(i > slash && i < slash + 3) && !isxdigit(static_cast<unsigned char>(header[i])))
+      return "<malformed>";
+  return header.substr(0, plus);
+}
+
 // Collects everything the runtime reports while in scope.
 class ReportCapture {
  public:

@@ -69,7 +69,7 @@ expect alloc-dealloc-mismatch "sized operator delete (size 16)" $E -- "$progs/mi
 # (the frame-pointer walk of the alloc stack may stop early, never go wild);
 # with fast_unwind_on_malloc=0 the alloc stack is complete too.
 # frames OUT SECTION: the function names of SECTION's frames, one line.
-frames() { awk -v s="$2" '$0 ~ "^"s {on=1; next} on && /^$/ {exit} on {print $1}' "$1" | tr '\n' ' '; }
+frames() { awk -v s="$2" '$0 ~ "^"s {on=1; next} on && /^$/ {exit} on {sub(/\+0x.*/, "", $1); print $1}' "$1" | tr '\n' ' '; }
 for mode in fast full; do
   o=exitcode=0; [ $mode = full ] && o=$o:fast_unwind_on_malloc=0
   UKASAN_OPTIONS=$o LD_PRELOAD="$lib" "$progs/nofp" >"$out" 2>&1

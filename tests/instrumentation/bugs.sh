@@ -35,7 +35,7 @@ qsort-oob:slab-out-of-bounds:bug_qsort_oob
 bsearch-oob:slab-out-of-bounds:bug_bsearch_oob
 readv-oob:slab-out-of-bounds:bug_readv_oob
 writev-uaf:slab-use-after-free:bug_writev_uaf
-getline-oob:slab-out-of-bounds:getline
+getline-oob:slab-out-of-bounds:bug_getline_oob
 strndup-oob:slab-out-of-bounds:bug_strndup_oob
 strtok-oob:slab-out-of-bounds:bug_strtok_oob
 fscanf-uaf:slab-use-after-free:bug_fscanf_uaf
@@ -93,6 +93,18 @@ case "$hdr" in
   "BUG: KASAN: $type in $fn"|"BUG: KASAN: $type in $fn"[.+\ \(]*) ;;
   *) { echo "$name: header '$hdr', want 'BUG: KASAN: $type in $fn'"; cat "$out"; } >"$prog.$case.fail"; exit 0 ;;
 esac
+# The kernel's line shapes (report.c, dump_stack, decode_stacktrace.sh), as
+# syzkaller's parser reads them: the header's function as func+0xOFF/0xSIZE,
+# a CPU line, every frame an identifier with +0xOFF/0xSIZE and file:line or
+# [module+0xOFF] (a C++ name's demangled form after it), or an inlined
+# callee marked [inline], or a bare address with its module.
+frame_re='^ ([A-Za-z_][A-Za-z0-9_.]*\+0x[0-9a-f]+/0x[0-9a-f]+ [^ ]+|[A-Za-z_][A-Za-z0-9_.]* [^ ]+ \[inline\]|0x[0-9a-f]+ \[[^ ]+\])( \(.*\))?$'
+bad=$(awk '/^(Call Trace:|Allocated by task|Freed by task)/ {on=1; next} on && /^$/ {on=0} on' "$out" | grep -vE "$frame_re")
+if ! printf '%s\n' "$hdr" | grep -qE '^BUG: KASAN: [a-z-]+ in [A-Za-z_][A-Za-z0-9_.]*\+0x[0-9a-f]+/0x[0-9a-f]+$' \
+   || ! grep -qE '^CPU: [0-9]+ PID: [0-9]+ Comm: .' "$out" || [ -n "$bad" ]; then
+  { echo "$name: line shapes: header '$hdr'; frames not in the kernel's shape:"; echo "$bad"; cat "$out"; } >"$prog.$case.fail"
+  exit 0
+fi
 if [ "$type" = null-ptr-deref ] || [ "$type" = wild-memory-access ]; then
   [ $rc = 139 ] || [ $rc = 135 ] || echo "$name: exit $rc, want death by SIGSEGV" >"$prog.$case.fail"
 else

@@ -140,7 +140,7 @@ NI void bug_writev_uaf(void) {
   sink = writev(fd, &iov, 1);
   close(fd);
 }
-NI void bug_getline_oob(void) { /* the capacity passed is larger than the buffer (reported in getline: <stdio.h> inlines it) */
+NI void bug_getline_oob(void) { /* the capacity passed is larger than the buffer */
   char *p = kmalloc(8, GFP_KERNEL);
   size_t cap = 64;
   FILE *f = fopen("/proc/self/cmdline", "r");
