@@ -126,20 +126,7 @@ UKASAN_ALWAYS_INLINE u32 find(char* r, u32 from, u32 stop, u32 hash, const uptr*
   return 0;
 }
 
-// Each thread's recently saved stacks: hash -> handle, one 8-byte word per
-// entry ({hash, handle}: one store, so a signal handler that saves a stack
-// in between sees an old entry or a new one, never half of each). A hit is
-// verified against the record itself (hot in this thread's cache), so it is
-// exact; it saves the bucket table's load, which on a 4 MiB table is a
-// cache miss on every malloc and free of a program with a few hot stacks.
-constexpr unsigned kRecentBits = 6;
-UKASAN_TLS u64 t_recent[1u << kRecentBits];
-
-UKASAN_ALWAYS_INLINE u64& recent_slot(u32 hash) { return t_recent[(hash >> 7) & ((1u << kRecentBits) - 1)]; }
-
 }  // namespace
-
-static depot_handle_t depot_insert(char* r, u32 hash, const uptr* pcs, unsigned n);
 
 depot_handle_t depot_save(const uptr* pcs, unsigned n) {
   if (n == 0 || pcs == nullptr) return 0;
@@ -150,17 +137,6 @@ depot_handle_t depot_save(const uptr* pcs, unsigned n) {
     return 0;
   }
   const u32 hash = hash_stack(pcs, n);
-  u64& slot = recent_slot(hash);
-  const u64 w = __atomic_load_n(&slot, __ATOMIC_RELAXED);
-  const u32 cached = static_cast<u32>(w >> 32);
-  if (static_cast<u32>(w) == hash && cached && same_stack(record(r, cached), hash, pcs, n)) return cached;
-  const depot_handle_t h = depot_insert(r, hash, pcs, n);
-  if (h) __atomic_store_n(&slot, u64(hash) | (u64(h) << 32), __ATOMIC_RELAXED);
-  return h;
-}
-
-// Finds the stack in its bucket or adds it.
-static depot_handle_t depot_insert(char* r, u32 hash, const uptr* pcs, unsigned n) {
   std::atomic<u32>& bucket = buckets(r)[hash & (kBucketCount - 1)];
   u32 head = bucket.load(std::memory_order_acquire);
   if (u32 found = find(r, head, 0, hash, pcs, n)) return found;
