@@ -67,16 +67,7 @@ StrToF<long double> r_strtold;
 
 // ---- scanf ----------------------------------------------------------------------------
 
-// A string's length, for char and wchar_t (the loop must not become strlen).
-template <class C>
-uptr len_of(const C* s) {
-  uptr n = 0;
-  while (s[n]) {
-    asm volatile("");
-    n++;
-  }
-  return n;
-}
+
 
 // Checks the arguments a scanf-family call that returned `assigned` wrote.
 // Conversions are walked in order: each assigning one (not %*, not %n)
@@ -166,8 +157,8 @@ void scanf_assigned(const char* fmt, va_list ap_in, int assigned, bool iso99, up
       }
       if (!size) {
         const bool wide = conv == 'S' || lng == 1;
-        size = wide ? (len_of(static_cast<const wchar_t*>(arg)) + 1) * sizeof(wchar_t)
-                    : len_of(static_cast<const char*>(arg)) + 1;
+        size = wide ? (plain_len(static_cast<const wchar_t*>(arg)) + 1) * sizeof(wchar_t)
+                    : plain_len(static_cast<const char*>(arg)) + 1;
       }
       if (!write_ok(arg, size, ip)) goto out;
     }
@@ -181,27 +172,29 @@ using VfscanfFn = int (*)(FILE*, const char*, va_list);
 VsscanfFn r_vsscanf, r_isoc99_vsscanf;
 VfscanfFn r_vfscanf, r_isoc99_vfscanf;
 
-int do_vsscanf(bool iso99, const char* str, const char* fmt, va_list ap, uptr ip) {
+// The family's common part: str (sscanf's input, null for a FILE) and the
+// format are read; call runs the real function on ap; then the matched
+// conversions' arguments are checked.
+template <class Call>
+int scanned(const char* str, const char* fmt, va_list ap, bool iso99, uptr ip, Call call) {
   bool on = intercept_active(ip);
-  if (on && (!read_ok(str, len_of(str) + 1, ip) || !read_ok(fmt, len_of(fmt) + 1, ip))) on = false;
+  if (on && ((str && !read_ok(str, plain_len(str) + 1, ip)) || !read_ok(fmt, plain_len(fmt) + 1, ip))) on = false;
   va_list copy;
   va_copy(copy, ap);
-  const int r = iso99 ? real_fn(r_isoc99_vsscanf, "__isoc99_vsscanf")(str, fmt, ap)
-                      : real_fn(r_vsscanf, "vsscanf")(str, fmt, ap);
+  const int r = call(ap);
   if (on) scanf_assigned(fmt, copy, r, iso99, ip);
   va_end(copy);
   return r;
 }
+int do_vsscanf(bool iso99, const char* str, const char* fmt, va_list ap, uptr ip) {
+  return scanned(str, fmt, ap, iso99, ip, [&](va_list a) {
+    return iso99 ? real_fn(r_isoc99_vsscanf, "__isoc99_vsscanf")(str, fmt, a) : real_fn(r_vsscanf, "vsscanf")(str, fmt, a);
+  });
+}
 int do_vfscanf(bool iso99, FILE* f, const char* fmt, va_list ap, uptr ip) {
-  bool on = intercept_active(ip);
-  if (on && !read_ok(fmt, len_of(fmt) + 1, ip)) on = false;
-  va_list copy;
-  va_copy(copy, ap);
-  const int r = iso99 ? real_fn(r_isoc99_vfscanf, "__isoc99_vfscanf")(f, fmt, ap)
-                      : real_fn(r_vfscanf, "vfscanf")(f, fmt, ap);
-  if (on) scanf_assigned(fmt, copy, r, iso99, ip);
-  va_end(copy);
-  return r;
+  return scanned(nullptr, fmt, ap, iso99, ip, [&](va_list a) {
+    return iso99 ? real_fn(r_isoc99_vfscanf, "__isoc99_vfscanf")(f, fmt, a) : real_fn(r_vfscanf, "vfscanf")(f, fmt, a);
+  });
 }
 
 }  // namespace

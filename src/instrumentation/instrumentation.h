@@ -21,6 +21,18 @@ extern UKASAN_TLS bool t_fault_reported;
 // Resolves the libc functions the interceptors call (interceptors.cpp).
 void interceptors_init();
 
+// A string's length, char or wchar_t, by a loop the compiler may not turn
+// back into strlen/wcslen (in libukasan.so those are the interceptors).
+template <class C>
+UKASAN_ALWAYS_INLINE uptr plain_len(const C* s) {
+  uptr n = 0;
+  while (s[n]) {
+    asm volatile("");
+    n++;
+  }
+  return n;
+}
+
 // Resolves the real functions of convert.cpp's interceptors (from
 // interceptors_init).
 void convert_interceptors_init();

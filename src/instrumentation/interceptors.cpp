@@ -51,14 +51,7 @@ constexpr size_t kNoLimit = ~size_t(0);
 
 // Fallbacks until dlsym has run (asm barriers keep the compiler from turning
 // the loops back into library calls).
-size_t fb_strlen(const char* s) {
-  size_t n = 0;
-  while (s[n]) {
-    asm volatile("");
-    n++;
-  }
-  return n;
-}
+size_t fb_strlen(const char* s) { return plain_len(s); }
 size_t fb_strnlen(const char* s, size_t m) {
   size_t n = 0;
   while (n < m && s[n]) {

@@ -23,14 +23,7 @@ UKASAN_ALWAYS_INLINE void check_w(const void* p, uptr n, uptr ip) {
 // The loops below must not become calls to the functions they implement.
 #define UKASAN_NO_IDIOM asm volatile("")
 
-uptr wlen(const wchar_t* s) {
-  uptr n = 0;
-  while (s[n]) {
-    UKASAN_NO_IDIOM;
-    n++;
-  }
-  return n;
-}
+uptr wlen(const wchar_t* s) { return plain_len(s); }
 uptr wnlen(const wchar_t* s, uptr m) {
   uptr n = 0;
   while (n < m && s[n]) {
