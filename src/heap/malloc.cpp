@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "heap/heap.h"
+#include "stackdepot/stackdepot.h"
 #include "platform/arch.h"
 #include "runtime/runtime.h"
 #include "slab/slab.h"
@@ -29,14 +30,14 @@ UKASAN_ALWAYS_INLINE size_t fix_align(size_t a) {
 }
 }  // namespace
 
-UKASAN_EXPORT void* malloc(size_t n) noexcept { return enomem_if_null(heap_alloc(n, 16, kKindMalloc, false, UKASAN_RET_IP)); }
+UKASAN_EXPORT void* malloc(size_t n) noexcept { return enomem_if_null(heap_alloc(n, 16, kKindMalloc, false, UKASAN_ENTRY_IP)); }
 
 UKASAN_EXPORT void free(void* p) noexcept {
-  if (p) heap_free(p, kKindMalloc, kNoSize, UKASAN_RET_IP);
+  if (p) heap_free(p, kKindMalloc, kNoSize, UKASAN_ENTRY_IP);
 }
 
 UKASAN_EXPORT void cfree(void* p) noexcept {
-  if (p) heap_free(p, kKindMalloc, kNoSize, UKASAN_RET_IP);
+  if (p) heap_free(p, kKindMalloc, kNoSize, UKASAN_ENTRY_IP);
 }
 
 UKASAN_EXPORT void* calloc(size_t n, size_t m) noexcept {
@@ -45,11 +46,11 @@ UKASAN_EXPORT void* calloc(size_t n, size_t m) noexcept {
     errno = ENOMEM;
     return nullptr;
   }
-  return enomem_if_null(heap_alloc(bytes, 16, kKindMalloc, true, UKASAN_RET_IP));
+  return enomem_if_null(heap_alloc(bytes, 16, kKindMalloc, true, UKASAN_ENTRY_IP));
 }
 
 UKASAN_EXPORT void* realloc(void* p, size_t n) noexcept {
-  uptr ip = UKASAN_RET_IP;
+  uptr ip = UKASAN_ENTRY_IP;
   if (!p) return enomem_if_null(heap_alloc(n, 16, kKindMalloc, false, ip));
   if (n == 0) {  // glibc: frees and returns NULL
     heap_free(p, kKindMalloc, kNoSize, ip);
@@ -59,7 +60,7 @@ UKASAN_EXPORT void* realloc(void* p, size_t n) noexcept {
 }
 
 UKASAN_EXPORT void* reallocarray(void* p, size_t n, size_t m) noexcept {
-  uptr ip = UKASAN_RET_IP;
+  uptr ip = UKASAN_ENTRY_IP;
   size_t bytes;
   if (__builtin_mul_overflow(n, m, &bytes)) {
     errno = ENOMEM;
@@ -78,7 +79,7 @@ UKASAN_EXPORT void* memalign(size_t a, size_t n) noexcept {
     errno = EINVAL;
     return nullptr;
   }
-  return enomem_if_null(heap_alloc(n, fix_align(a), kKindMalloc, false, UKASAN_RET_IP));
+  return enomem_if_null(heap_alloc(n, fix_align(a), kKindMalloc, false, UKASAN_ENTRY_IP));
 }
 
 UKASAN_EXPORT void* aligned_alloc(size_t a, size_t n) noexcept {
@@ -86,19 +87,19 @@ UKASAN_EXPORT void* aligned_alloc(size_t a, size_t n) noexcept {
     errno = EINVAL;
     return nullptr;
   }
-  return enomem_if_null(heap_alloc(n, a < 16 ? 16 : a, kKindMalloc, false, UKASAN_RET_IP));
+  return enomem_if_null(heap_alloc(n, a < 16 ? 16 : a, kKindMalloc, false, UKASAN_ENTRY_IP));
 }
 
 UKASAN_EXPORT int posix_memalign(void** out, size_t a, size_t n) noexcept {
   if (!is_pow2(a) || a % sizeof(void*) != 0 || a > kMaxAlign) return EINVAL;
-  void* p = heap_alloc(n, a < 16 ? 16 : a, kKindMalloc, false, UKASAN_RET_IP);
+  void* p = heap_alloc(n, a < 16 ? 16 : a, kKindMalloc, false, UKASAN_ENTRY_IP);
   if (!p) return ENOMEM;
   *out = p;
   return 0;
 }
 
 UKASAN_EXPORT void* valloc(size_t n) noexcept {
-  return enomem_if_null(heap_alloc(n, kPageSize, kKindMalloc, false, UKASAN_RET_IP));
+  return enomem_if_null(heap_alloc(n, kPageSize, kKindMalloc, false, UKASAN_ENTRY_IP));
 }
 
 UKASAN_EXPORT void* pvalloc(size_t n) noexcept {
@@ -107,7 +108,7 @@ UKASAN_EXPORT void* pvalloc(size_t n) noexcept {
     return nullptr;
   }
   size_t r = round_up(n ? n : 1, kPageSize);
-  return enomem_if_null(heap_alloc(r, kPageSize, kKindMalloc, false, UKASAN_RET_IP));
+  return enomem_if_null(heap_alloc(r, kPageSize, kKindMalloc, false, UKASAN_ENTRY_IP));
 }
 
 UKASAN_EXPORT size_t malloc_usable_size(void* p) noexcept { return heap_usable_size(p); }

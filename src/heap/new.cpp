@@ -15,6 +15,7 @@
 #include <new>
 
 #include "heap/heap.h"
+#include "stackdepot/stackdepot.h"
 #include "platform/platform.h"
 
 extern "C" std::new_handler ukasan_cxx_get_new_handler() noexcept __asm__("_ZSt15get_new_handlerv")
@@ -56,34 +57,34 @@ UKASAN_ALWAYS_INLINE void del(void* p, u8 kind, uptr size, uptr ip) {
 
 #define EXP __attribute__((visibility("default")))
 
-EXP void* operator new(size_t n) { return new_impl(n, 16, kKindNew, UKASAN_RET_IP); }
-EXP void* operator new[](size_t n) { return new_impl(n, 16, kKindNewArray, UKASAN_RET_IP); }
-EXP void* operator new(size_t n, const std::nothrow_t&) noexcept { return heap_alloc(n, 16, kKindNew, false, UKASAN_RET_IP); }
+EXP void* operator new(size_t n) { return new_impl(n, 16, kKindNew, UKASAN_ENTRY_IP); }
+EXP void* operator new[](size_t n) { return new_impl(n, 16, kKindNewArray, UKASAN_ENTRY_IP); }
+EXP void* operator new(size_t n, const std::nothrow_t&) noexcept { return heap_alloc(n, 16, kKindNew, false, UKASAN_ENTRY_IP); }
 EXP void* operator new[](size_t n, const std::nothrow_t&) noexcept {
-  return heap_alloc(n, 16, kKindNewArray, false, UKASAN_RET_IP);
+  return heap_alloc(n, 16, kKindNewArray, false, UKASAN_ENTRY_IP);
 }
-EXP void* operator new(size_t n, std::align_val_t a) { return new_impl(n, al(a), kKindNew, UKASAN_RET_IP); }
-EXP void* operator new[](size_t n, std::align_val_t a) { return new_impl(n, al(a), kKindNewArray, UKASAN_RET_IP); }
+EXP void* operator new(size_t n, std::align_val_t a) { return new_impl(n, al(a), kKindNew, UKASAN_ENTRY_IP); }
+EXP void* operator new[](size_t n, std::align_val_t a) { return new_impl(n, al(a), kKindNewArray, UKASAN_ENTRY_IP); }
 EXP void* operator new(size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return heap_alloc(n, al(a), kKindNew, false, UKASAN_RET_IP);
+  return heap_alloc(n, al(a), kKindNew, false, UKASAN_ENTRY_IP);
 }
 EXP void* operator new[](size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return heap_alloc(n, al(a), kKindNewArray, false, UKASAN_RET_IP);
+  return heap_alloc(n, al(a), kKindNewArray, false, UKASAN_ENTRY_IP);
 }
 
-EXP void operator delete(void* p) noexcept { del(p, kKindNew, kNoSize, UKASAN_RET_IP); }
-EXP void operator delete[](void* p) noexcept { del(p, kKindNewArray, kNoSize, UKASAN_RET_IP); }
-EXP void operator delete(void* p, const std::nothrow_t&) noexcept { del(p, kKindNew, kNoSize, UKASAN_RET_IP); }
-EXP void operator delete[](void* p, const std::nothrow_t&) noexcept { del(p, kKindNewArray, kNoSize, UKASAN_RET_IP); }
-EXP void operator delete(void* p, size_t n) noexcept { del(p, kKindNew, n, UKASAN_RET_IP); }
-EXP void operator delete[](void* p, size_t n) noexcept { del(p, kKindNewArray, n, UKASAN_RET_IP); }
-EXP void operator delete(void* p, std::align_val_t) noexcept { del(p, kKindNew, kNoSize, UKASAN_RET_IP); }
-EXP void operator delete[](void* p, std::align_val_t) noexcept { del(p, kKindNewArray, kNoSize, UKASAN_RET_IP); }
-EXP void operator delete(void* p, size_t n, std::align_val_t) noexcept { del(p, kKindNew, n, UKASAN_RET_IP); }
-EXP void operator delete[](void* p, size_t n, std::align_val_t) noexcept { del(p, kKindNewArray, n, UKASAN_RET_IP); }
+EXP void operator delete(void* p) noexcept { del(p, kKindNew, kNoSize, UKASAN_ENTRY_IP); }
+EXP void operator delete[](void* p) noexcept { del(p, kKindNewArray, kNoSize, UKASAN_ENTRY_IP); }
+EXP void operator delete(void* p, const std::nothrow_t&) noexcept { del(p, kKindNew, kNoSize, UKASAN_ENTRY_IP); }
+EXP void operator delete[](void* p, const std::nothrow_t&) noexcept { del(p, kKindNewArray, kNoSize, UKASAN_ENTRY_IP); }
+EXP void operator delete(void* p, size_t n) noexcept { del(p, kKindNew, n, UKASAN_ENTRY_IP); }
+EXP void operator delete[](void* p, size_t n) noexcept { del(p, kKindNewArray, n, UKASAN_ENTRY_IP); }
+EXP void operator delete(void* p, std::align_val_t) noexcept { del(p, kKindNew, kNoSize, UKASAN_ENTRY_IP); }
+EXP void operator delete[](void* p, std::align_val_t) noexcept { del(p, kKindNewArray, kNoSize, UKASAN_ENTRY_IP); }
+EXP void operator delete(void* p, size_t n, std::align_val_t) noexcept { del(p, kKindNew, n, UKASAN_ENTRY_IP); }
+EXP void operator delete[](void* p, size_t n, std::align_val_t) noexcept { del(p, kKindNewArray, n, UKASAN_ENTRY_IP); }
 EXP void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-  del(p, kKindNew, kNoSize, UKASAN_RET_IP);
+  del(p, kKindNew, kNoSize, UKASAN_ENTRY_IP);
 }
 EXP void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-  del(p, kKindNewArray, kNoSize, UKASAN_RET_IP);
+  del(p, kKindNewArray, kNoSize, UKASAN_ENTRY_IP);
 }

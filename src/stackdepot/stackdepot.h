@@ -22,17 +22,39 @@ unsigned capture_stack(uptr* pcs, unsigned max, unsigned skip);
 // fast_unwind_on_malloc=0.
 unsigned capture_stack_dwarf(uptr* pcs, unsigned max, unsigned skip);
 
+// The frame of the entry point (malloc, free, operator new ...) the thread
+// is in: a hint that lets the walk start there instead of walking the
+// runtime's own frames to find it. Trusted only when it lies on the
+// current stack above sp and the word after it is the return address being
+// looked for (a value left by a signal handler's malloc, or by an entry
+// point that did not set it, is ignored).
+extern UKASAN_TLS uptr t_entry_fp;
+// UKASAN_RET_IP that also notes the caller's frame (entry points only).
+#define UKASAN_ENTRY_IP \
+  (::ukasan::t_entry_fp = reinterpret_cast<::ukasan::uptr>(__builtin_frame_address(0)), UKASAN_RET_IP)
+
+// The frame-pointer walk from the frame that returns to ip on (the caller
+// of an entry point, UKASAN_RET_IP): the runtime's frames above it are
+// walked but not recorded. Returns 0 when ip is not on the chain.
+unsigned capture_stack_after(uptr ip, uptr* pcs, unsigned max);
+
 // The current stack as seen from an entry point: from the frame that returns
 // to ip (its caller, UKASAN_RET_IP) outwards, so the runtime's own frames
-// never show. buf (size entries, size >= 1) receives the whole chain, with
-// room for the runtime's frames above ip; returns where ip's frame starts in
-// it and sets *n to the frames from there. When ip is not on the chain (it
-// could not be walked), the stack is ip alone. Inline, and no copy: it sits
-// on every allocation and free (a copying version cost 5 % of the
-// instructions of a malloc/free churn).
+// never show. buf (size entries, size >= 1) receives it; returns buf and
+// sets *n. When ip is not on the chain (it could not be walked), the stack
+// is ip alone. dwarf: by the DWARF unwinder (then buf has room for the
+// runtime's frames too, and they are skipped by searching for ip).
 UKASAN_ALWAYS_INLINE const uptr* capture_stack_from(uptr ip, uptr* buf, unsigned size, unsigned* n,
                                                    bool dwarf = false) {
-  const unsigned got = dwarf ? capture_stack_dwarf(buf, size, 0) : capture_stack(buf, size, 0);
+  if (UKASAN_LIKELY(!dwarf)) {
+    *n = capture_stack_after(ip, buf, size);
+    if (UKASAN_UNLIKELY(*n == 0)) {
+      buf[0] = ip;
+      *n = 1;
+    }
+    return buf;
+  }
+  const unsigned got = capture_stack_dwarf(buf, size, 0);
   unsigned i = 0;
   while (i < got && buf[i] != ip) i++;
   if (i == got) {

@@ -27,6 +27,8 @@
 namespace ukasan {
 namespace {
 
+constexpr uptr kUserSpaceEnd = uptr(1) << 47;  // x86-64, 4-level paging
+
 enum : u8 { kBoundsUnknown = 0, kBoundsComputing = 1, kBoundsReady = 2 };
 
 UKASAN_TLS u8 t_bounds_state;
@@ -52,9 +54,14 @@ bool safe_read16(uptr p, uptr out[2]) {
 }
 
 // Walks from frame pointer `fp` (capture_stack's own frame); sp is the
-// current stack pointer.
+// current stack pointer. Frames are recorded after `skip` of them and, when
+// `from` is not 0, only from the one returning to `from` on (the runtime's
+// own frames above an entry point are walked, not recorded or searched
+// afterwards). A "return address" inside the thread's stack, in the first
+// page or outside user space is not code: the walk has left the chain
+// (code without frame pointers) and stops there.
 UKASAN_ALWAYS_INLINE unsigned walk_frames(uptr fp, uptr sp, uptr* pcs, unsigned max,
-                                          unsigned skip) {
+                                          unsigned skip, uptr from = 0) {
   if (UKASAN_UNLIKELY(t_bounds_state != kBoundsReady)) {
     if (t_bounds_state == kBoundsComputing) return 0;  // re-entered from pthread_getattr_np
     compute_stack_bounds();
@@ -95,10 +102,11 @@ UKASAN_ALWAYS_INLINE unsigned walk_frames(uptr fp, uptr sp, uptr* pcs, unsigned 
         if (((p + 15) & ~(kPageSize - 1)) == page) checked_page = page;
       }
     }
-    if (ret == 0) break;
+    if (ret < kPageSize || ret >= kUserSpaceEnd || (ret >= lo && ret < top)) break;
+    if (from && ret == from) from = 0;
     if (skip)
       --skip;
-    else
+    else if (!from)
       pcs[n++] = ret;
     prev = p;
     p = next_fp;
@@ -140,6 +148,22 @@ UKASAN_NOINLINE unsigned capture_stack_dwarf(uptr* pcs, unsigned max, unsigned s
   DwarfWalk w = {pcs, 0, max, skip + 1};  // + this function's own frame
   _Unwind_Backtrace(dwarf_step, &w);
   return w.n;
+}
+
+UKASAN_TLS uptr t_entry_fp;
+
+UKASAN_NOINLINE unsigned capture_stack_after(uptr ip, uptr* pcs, unsigned max) {
+  uptr sp;
+  __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+  // The entry point's frame, when the hint is that frame: 8-aligned, on this
+  // thread's known stack above sp (so mapped and live), its return address
+  // ip. Then the walk starts there and records from its first frame.
+  const uptr hint = t_entry_fp;
+  if (t_bounds_state == kBoundsReady && (hint & 7) == 0 && hint >= sp && hint + 16 <= t_stack_top &&
+      sp >= t_stack_lo && reinterpret_cast<const uptr*>(hint)[1] == ip)
+    return walk_frames(hint, sp, pcs, max, 0);
+  const uptr fp = reinterpret_cast<uptr>(__builtin_frame_address(0));
+  return walk_frames(fp, sp, pcs, max, 0, ip);
 }
 
 UKASAN_NOINLINE unsigned capture_stack(uptr* pcs, unsigned max, unsigned skip) {
