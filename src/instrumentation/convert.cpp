@@ -67,8 +67,6 @@ StrToF<long double> r_strtold;
 
 // ---- scanf ----------------------------------------------------------------------------
 
-
-
 // Checks the arguments a scanf-family call that returned `assigned` wrote.
 // Conversions are walked in order: each assigning one (not %*, not %n)
 // consumed one of the `assigned`; the first one past them did not match and
