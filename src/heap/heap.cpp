@@ -424,7 +424,7 @@ static void release_block(void* ptr, const Lookup& l, uptr ip) {
   // through the object brings in the line where the canary starts. (b is a
   // live block; should a racing free win the CAS below, it only wrote the
   // pattern into an object being freed anyway.)
-  const bool pattern = l.live && g_quarantine_enabled && g_poison_bytes;
+  const bool pattern = l.live && g_quarantine_enabled && g_poison_bytes && (l.b.c || !large_protected(l.b.req));
   if (pattern) fill_poison(l.b);
   if (l.live && !kernel_block(l.b)) check_canaries(l.b, ip);
   if (!free_check(reinterpret_cast<uptr>(ptr), l.where, l.ref, nullptr, ip)) return;  // reported

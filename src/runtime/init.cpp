@@ -58,6 +58,13 @@ static UKASAN_TLS bool t_initializing;
 
 bool runtime_ready() { return g_init.load(std::memory_order_acquire) == 2; }
 
+// A fault in a freed, protected large block (slab/large.cpp): use-after-free.
+static bool large_block_fault(int sig, siginfo_t* si, ucontext_t* uc) {
+  if (sig != SIGSEGV || in_report()) return false;
+  const bool is_write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;  // the page fault's error code: W
+  return large_fault(reinterpret_cast<uptr>(si->si_addr), is_write, static_cast<uptr>(UKASAN_UCONTEXT_PC(uc)) + 1);
+}
+
 void runtime_init() {
   if (UKASAN_LIKELY(g_init.load(std::memory_order_acquire) == 2)) return;
   int expected = 0;
@@ -76,6 +83,7 @@ void runtime_init() {
   // Late steps may allocate through libc (which may be us): run them after
   // the runtime is usable.
   pthread_atfork(fork_prepare, fork_parent, fork_child);
+  fault_hook_add(large_block_fault);
   t_initializing = false;
 }
 

@@ -2,8 +2,10 @@
 // page-aligned blocks), page-backed with a redzone page on each side, their
 // metadata in the span descriptor.
 #include <string.h>
+#include <sys/mman.h>
 
 #include "platform/options.h"
+#include "report/report.h"
 #include "shadow/shadow.h"
 #include "slab/internal.h"
 
@@ -56,7 +58,12 @@ void* large_alloc(uptr size, gfp_t flags, uptr ip, uptr align) {
   return reinterpret_cast<void*>(user);
 }
 
+// The pages a block's data occupies.
+static uptr data_bytes(const Span* s) { return round_up(s->large_size, kPageSize); }
+
 void large_release(Span* s) {
+  if (large_protected(s->large_size))  // the next block here needs its pages
+    mprotect(reinterpret_cast<void*>(s->user), data_bytes(s), PROT_READ | PROT_WRITE);
   s->large_alloc.state.store(kObjFree, std::memory_order_relaxed);
   // The shadow keeps saying "freed page" so a dangling pointer into the
   // released range is still reported as use-after-free.
@@ -68,7 +75,15 @@ void large_free(Span* s, uptr ip) {
   count_bytes(ts->freed_bytes, (s->npages - 2) * kPageSize);
   s->large_free.free_tid = static_cast<u32>(ts->tid);
   s->large_free.free_stack = options().stacktrace ? save_stack_from(ip) : 0;
-  poison(s->user, round_up(s->large_size, kPageSize), kShadowPageFree);
+  if (large_protected(s->large_size)) {
+    // Protected and given back instead of poisoned: its shadow is not
+    // written (128 MiB for a 1 GiB block) and its memory is returned now;
+    // an access faults, and large_fault() reports it.
+    mprotect(reinterpret_cast<void*>(s->user), data_bytes(s), PROT_NONE);
+    release_pages(reinterpret_cast<void*>(s->user), data_bytes(s));
+  } else {
+    poison(s->user, data_bytes(s), kShadowPageFree);
+  }
   if (UKASAN_UNLIKELY(!runtime_enter(ts))) {
     quarantine().put_nested(ts->queue, &s->large_free.node);
     return;
@@ -79,6 +94,23 @@ void large_free(Span* s, uptr ip) {
   } else
     large_release(s);
   runtime_exit(ts);
+}
+
+bool large_fault(uptr addr, bool is_write, uptr ip) {
+  if (!page_allocator().contains(addr)) return false;
+  ObjectRef ref;
+  const ObjWhere w = lookup_object(addr, &ref);
+  if ((w != kObjectStart && w != kInsideObject) || ref.cache || !large_protected(ref.span->large_size)) return false;
+  const uptr page = addr & ~(kPageSize - 1);
+  if (ref.am->state.load(std::memory_order_acquire) != kObjQuarantined || page < ref.span->user ||
+      page >= ref.span->user + data_bytes(ref.span))
+    return false;
+  // This page's shadow says what the report needs (and what later checks
+  // of it will see); then the access may complete, as after any report.
+  poison(page, kPageSize, kShadowPageFree);
+  report_access(addr, 1, is_write, ip);
+  mprotect(reinterpret_cast<void*>(page), kPageSize, PROT_READ | PROT_WRITE);
+  return true;
 }
 
 }  // namespace ukasan

@@ -145,6 +145,17 @@ int cache_shrink(KmemCache* c);
 // align: a power of two; above kPageSize the block is placed at that alignment.
 void* large_alloc(uptr size, gfp_t flags, uptr ip, uptr align = kPageSize);
 
+// Freed large blocks of at least 1 MiB are not poisoned in the shadow (an
+// eighth of their size written at every free) but protected (PROT_NONE) and
+// their memory given back while they are in the quarantine: an access
+// faults. The heap writes no free pattern into them.
+constexpr uptr kLargeProtectBytes = uptr(1) << 20;
+UKASAN_ALWAYS_INLINE bool large_protected(uptr size) { return size >= kLargeProtectBytes; }
+// The fault hook's half for them: a fault at addr inside a quarantined,
+// protected block is reported as use-after-free (ip: a return address) and
+// its page opened so the access completes. False if addr is no such block's.
+bool large_fault(uptr addr, bool is_write, uptr ip);
+
 // The kmalloc size classes (the kernel's kmalloc_caches[]), declared once.
 constexpr unsigned kKmallocClasses = 13;
 inline constexpr u32 kKmallocSizes[kKmallocClasses] = {8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192};

@@ -42,6 +42,17 @@ expect slab-use-after-free "1 bytes at offset 1999 of the freed 2000-byte object
 # program exits first) is found by the check at exit.
 expect slab-use-after-free "Detected with the object still in the quarantine: 2 bytes at offset 40" $E -- "$progs/uaf_write" 100 40
 expect use-after-free "Detected with the object still in the quarantine" $E -- "$progs/uaf_write" 100000 1000
+# Blocks of 1 MiB and more are protected once freed: the write faults and is
+# reported at the access (smaller ones: by their free pattern, above).
+expect use-after-free "Write of size 1 at addr" $E -- "$progs/uaf_write" 2097152 1000
+expect use-after-free "freed 2097152-byte region" $E -- "$progs/uaf_write" 2097152 2097151
+# ... and their shadow is not written: calloc(1 GiB) + free peaks at a few MiB.
+hwm=$(LD_PRELOAD="$lib" "$progs/huge_free" 2>&1)
+if [ -z "$hwm" ] || [ "$hwm" -gt 65536 ] 2>/dev/null; then
+  echo "FAIL: calloc(1 GiB) + free peaked at ${hwm:-?} KiB (want < 64 MiB)"; fail=1
+else
+  echo "ok: calloc(1 GiB) + free peaks at $hwm KiB"
+fi
 expect slab-out-of-bounds "redzone after the 24-byte object" $E -- "$progs/overflow" right 24
 expect slab-out-of-bounds "redzone before the 100-byte object" $E -- "$progs/overflow" left 100
 expect slab-out-of-bounds "redzone after the 100000-byte object" $E -- "$progs/overflow" right 100000
