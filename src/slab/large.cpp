@@ -79,8 +79,12 @@ void large_free(Span* s, uptr ip) {
     // Protected and given back instead of poisoned: its shadow is not
     // written (128 MiB for a 1 GiB block) and its memory is returned now;
     // an access faults, and large_fault() reports it.
-    mprotect(reinterpret_cast<void*>(s->user), data_bytes(s), PROT_NONE);
-    release_pages(reinterpret_cast<void*>(s->user), data_bytes(s));
+    // (Each protected block is a mapping of its own; past vm.max_map_count
+    // mprotect fails, and the block is poisoned as a smaller one is.)
+    if (mprotect(reinterpret_cast<void*>(s->user), data_bytes(s), PROT_NONE) == 0)
+      release_pages(reinterpret_cast<void*>(s->user), data_bytes(s));
+    else
+      poison(s->user, data_bytes(s), kShadowPageFree);
   } else {
     poison(s->user, data_bytes(s), kShadowPageFree);
   }
