@@ -522,8 +522,16 @@ void report_groups() {
   std::sort(r, r + groups, [](const LeakRecord& a, const LeakRecord& b) {
     return a.total_bytes != b.total_bytes ? a.total_bytes > b.total_bytes : a.obj < b.obj;
   });
-  for (uptr i = 0; i < groups; i++) report_leak(r[i]);
-  report_leak_summary(g_s.new_objects, g_s.new_bytes, groups);
+  uptr shown = 0;
+  for (uptr i = 0; i < groups; i++) {
+    if (report_leak(r[i])) {
+      shown++;
+    } else {  // suppressed: neither reported nor counted
+      g_s.new_objects -= r[i].count;
+      g_s.new_bytes -= r[i].total_bytes;
+    }
+  }
+  if (g_s.new_objects) report_leak_summary(g_s.new_objects, g_s.new_bytes, shown);
 }
 
 }  // namespace
@@ -578,16 +586,16 @@ UKASAN_NOINLINE LeakScanResult leak_scan(bool report, bool refresh_only) {
     registry_unlock();
     if (!g_s.raced) break;
   }
+  if (g_s.incomplete) {
+    if (report) report_leak_scan_incomplete(g_s.incomplete);
+  } else if (g_s.new_objects) {
+    if (report) report_groups();  // takes the suppressed ones out of the counts
+    g_reported_total.fetch_add(g_s.new_objects, std::memory_order_relaxed);
+  }
   res.complete = !g_s.incomplete;
   res.new_objects = g_s.new_objects;
   res.new_bytes = g_s.new_bytes;
   res.objects = g_s.objects;
-  if (g_s.incomplete) {
-    if (report) report_leak_scan_incomplete(g_s.incomplete);
-  } else if (g_s.new_objects) {
-    g_reported_total.fetch_add(g_s.new_objects, std::memory_order_relaxed);
-    if (report) report_groups();
-  }
   g_s.segments.release();
   g_s.maps.release();
   g_s.work.release();

@@ -18,6 +18,7 @@
 #include "platform/print.h"
 #include "shadow/shadow.h"
 #include "stackdepot/stackdepot.h"
+#include "report/suppress.h"
 #include "symbolize/symbolizer.h"
 
 namespace ukasan {
@@ -82,6 +83,7 @@ void report_init() {
   // In a setuid/setgid program the symbolizer (found through PATH or
   // UKASAN_SYMBOLIZER_PATH, both the caller's) is never executed.
   symbolizer_disable(!options().symbolize || process_is_secure());
+  suppressions_load();
 }
 
 // Called with the report lock held, before a report's first line.
@@ -370,7 +372,19 @@ static bool tally(const char* type, uptr ip) {
 
 static void tally_fork_child() { g_tally_lock.reset(); }
 
+// Whether the report of `type` at ip (the current stack from there) is
+// suppressed (suppressions=FILE); the stack is captured only if any
+// suppression is loaded.
+static bool suppressed_here(const char* type, uptr ip) {
+  if (!suppressions_active() || !type) return false;
+  uptr buf[64 + 8];
+  unsigned n;
+  const uptr* pcs = capture_stack_from(ip, buf, 64 + 8, &n, !options().fast_unwind_on_fatal);
+  return suppressed(type, pcs, n);
+}
+
 void print_report(const ReportInfo& info) {
+  if (info.counts && suppressed_here(info.bug_type, info.ip)) return;
   if (info.counts && tally(info.bug_type, info.ip)) {
     g_reports.fetch_add(1, std::memory_order_relaxed);
     g_duplicates.fetch_add(1, std::memory_order_relaxed);
@@ -425,6 +439,7 @@ void report_kfence(const KfenceReport& r) {
       {"KFENCE: out-of-bounds write", "KFENCE: use-after-free write", "KFENCE: invalid write", "KFENCE: invalid free",
        "KFENCE: memory corruption"}};
   const char* type = kTypes[r.is_write][static_cast<int>(r.error)];
+  if (suppressed_here(type, r.ip)) return;
   if (tally(type, r.ip)) {
     g_reports.fetch_add(1, std::memory_order_relaxed);
     g_duplicates.fetch_add(1, std::memory_order_relaxed);
@@ -640,12 +655,19 @@ void report_summary() {
   if (dups && n > 0 && static_cast<uptr>(n) < sizeof(line) - 64)
     n += snprintf(line + n, sizeof(line) - n, " (%lu repeated at the same location, not printed again)",
                   static_cast<unsigned long>(dups));
+  if (const u64 sup = suppressed_count(); sup && n > 0 && static_cast<uptr>(n) < sizeof(line) - 64)
+    n += snprintf(line + n, sizeof(line) - n, " (%lu suppressed)", static_cast<unsigned long>(sup));
   report_printf("%s\n", line);
 }
 
-void report_leak(const LeakRecord& r) {
+bool report_leak(const LeakRecord& r) {
+  if (suppressions_active()) {
+    const uptr* pcs;
+    const unsigned n = depot_fetch(r.alloc_stack, &pcs);
+    if (n && suppressed("leak", pcs, n)) return false;
+  }
   ReportScope scope(false);
-  if (!scope.active()) return;
+  if (!scope.active()) return true;
   char comm[32];
   current_comm(comm, sizeof(comm));
   report_printf("unreferenced object 0x%08lx (size %lu):\n", static_cast<unsigned long>(r.obj),
@@ -664,6 +686,7 @@ void report_leak(const LeakRecord& r) {
   if (r.count > 1)
     report_printf("  and %u more unreferenced objects with this backtrace (%u objects, %lu bytes in all)\n",
                   r.count - 1, r.count, static_cast<unsigned long>(r.total_bytes));
+  return true;
 }
 
 void report_leak_summary(u64 objects, u64 bytes, u64 stacks) {

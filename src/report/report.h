@@ -97,7 +97,9 @@ struct LeakRecord {
   u64 total_bytes;
   u8 head[32];  // its first min(size, 32) bytes, copied while the world was stopped
 };
-void report_leak(const LeakRecord& r);
+// False when a "leak:" suppression matches its allocation stack (nothing
+// printed; the caller does not count it).
+bool report_leak(const LeakRecord& r);
 // After the leaks of one scan: kmemleak's "N new suspected memory leaks".
 void report_leak_summary(u64 objects, u64 bytes, u64 stacks);
 // A scan that could not see every root reports nothing; this says why.
