@@ -67,6 +67,13 @@ UKASAN_EXPORT void __sanitizer_set_death_callback(void (*callback)());
 UKASAN_EXPORT void __sanitizer_annotate_contiguous_container(const void* beg, const void* end, const void* old_mid,
                                                              const void* new_mid);
 UKASAN_EXPORT int __sanitizer_verify_contiguous_container(const void* beg, const void* mid, const void* end);
+UKASAN_EXPORT void __sanitizer_annotate_double_ended_contiguous_container(const void* storage_beg,
+                                                                          const void* storage_end,
+                                                                          const void* old_beg, const void* old_end,
+                                                                          const void* new_beg, const void* new_end);
+UKASAN_EXPORT int __sanitizer_verify_double_ended_contiguous_container(const void* storage_beg, const void* beg,
+                                                                       const void* end, const void* storage_end);
+UKASAN_EXPORT void __asan_set_error_report_callback(void (*callback)(const char*));
 UKASAN_EXPORT void __sanitizer_start_switch_fiber(void** fake_stack_save, const void* bottom, ukasan::uptr size);
 UKASAN_EXPORT void __sanitizer_finish_switch_fiber(void* fake_stack_save, const void** bottom_old,
                                                    ukasan::uptr* size_old);

@@ -14,6 +14,7 @@
 #include "instrumentation/asan_interface.h"
 #include "instrumentation/instrumentation.h"
 #include "platform/arch.h"
+#include "platform/print.h"
 #include "report/report.h"
 #include "shadow/shadow.h"
 
@@ -105,6 +106,36 @@ UKASAN_EXPORT int __sanitizer_verify_contiguous_container(const void* beg, const
     if (!byte_is_poisoned(x)) return 0;
   return 1;
 }
+
+// Double-ended containers (std::deque): [storage_beg, storage_end) is the
+// storage, [new_beg, new_end) the elements. The shadow can only close a
+// granule's tail: the granule where the elements start stays open before
+// new_beg (a miss, never a false report).
+UKASAN_EXPORT void __sanitizer_annotate_double_ended_contiguous_container(const void* storage_beg,
+                                                                          const void* storage_end, const void*,
+                                                                          const void*, const void* new_beg,
+                                                                          const void* new_end) {
+  const uptr sb = reinterpret_cast<uptr>(storage_beg), se = reinterpret_cast<uptr>(storage_end);
+  const uptr nb = reinterpret_cast<uptr>(new_beg), ne = reinterpret_cast<uptr>(new_end);
+  if (se <= sb || nb < sb || ne > se || ne < nb) return;
+  const uptr stop = round_down(se, kGranule);
+  const uptr front = round_down(nb, kGranule);  // granules wholly before the elements
+  if (front > sb) poison_range(sb, front, kShadowContainerOverflow);
+  if (ne > nb) unpoison_range(nb > front ? front : nb, ne);
+  if (stop > ne) poison_range(ne, stop, kShadowContainerOverflow);
+}
+
+UKASAN_EXPORT int __sanitizer_verify_double_ended_contiguous_container(const void* storage_beg, const void* beg,
+                                                                       const void* end, const void* storage_end) {
+  const uptr sb = reinterpret_cast<uptr>(storage_beg), b = reinterpret_cast<uptr>(beg);
+  const uptr e = reinterpret_cast<uptr>(end), se = reinterpret_cast<uptr>(storage_end);
+  if (se < sb || b < sb || e > se || e < b) return 0;
+  for (uptr x = round_up(sb, kGranule); x < round_down(b, kGranule); x += kGranule)  // granules wholly before
+    if (!byte_is_poisoned(x)) return 0;
+  return __sanitizer_verify_contiguous_container(reinterpret_cast<const void*>(b), end, storage_end);
+}
+
+UKASAN_EXPORT void __asan_set_error_report_callback(void (*callback)(const char*)) { report_set_text_hook(callback); }
 
 UKASAN_EXPORT void __sanitizer_start_switch_fiber(void** fake_stack_save, const void* bottom, uptr size) {
   if (fake_stack_save) *fake_stack_save = nullptr;  // no fake stacks (no use-after-return instrumentation)

@@ -33,8 +33,19 @@ static char g_report_buf[64 << 10];
 static uptr g_report_len;
 static UKASAN_TLS bool t_buffering;
 
+static std::atomic<void (*)(const char*)> g_text_hook{nullptr};
+void report_set_text_hook(void (*hook)(const char*)) { g_text_hook.store(hook, std::memory_order_release); }
+
 static void flush_buffer() {
-  if (g_report_len) write_out(g_report_buf, g_report_len);
+  if (!g_report_len) return;
+  write_out(g_report_buf, g_report_len);
+  // The user's callback sees what was written (the whole report unless it
+  // outgrew the buffer: then its last part), as text.
+  if (void (*hook)(const char*) = g_text_hook.load(std::memory_order_acquire)) {
+    const uptr n = g_report_len < sizeof(g_report_buf) ? g_report_len : sizeof(g_report_buf) - 1;
+    g_report_buf[n] = 0;
+    hook(g_report_buf);
+  }
   g_report_len = 0;
 }
 

@@ -15,4 +15,7 @@ void report_printf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void report_vprintf(const char* fmt, va_list ap);
 void report_buffer_begin();
 void report_buffer_end();
+// Called with each report's text after it is written (ASan's
+// __asan_set_error_report_callback); null: none.
+void report_set_text_hook(void (*hook)(const char*));
 }  // namespace ukasan

@@ -2,13 +2,17 @@
 # ASan's user interface (progs/asan_api.c, <sanitizer/asan_interface.h>),
 # per compiler: the program links, its queries answer as ASan's would, the
 # two bad accesses are reported as use-after-poison and container-overflow,
-# __sanitizer_print_stack_trace prints the caller, and under fault=abort
+# __sanitizer_print_stack_trace prints the caller, a double-ended container
+# annotation answers its verification, the error-report callback sees each
+# report's text, and under fault=abort
 # the death callback runs before the abort.
 . "$(dirname "$0")/common.sh"
 want="CHECK poisoned 0 1 1
 CHECK region 16
 CHECK unpoisoned 0 (nil)
 CHECK container 1 1
+CHECK deque 1 1 0 0 1
+CHECK callback 2
 CHECK end"
 for cc in $COMPILERS; do
   bin=$WORK/asan_api-$cc

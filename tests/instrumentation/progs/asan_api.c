@@ -7,6 +7,7 @@
 #include <sanitizer/common_interface_defs.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #if !defined(__SANITIZE_ADDRESS__)
 #if defined(__has_feature)
@@ -16,14 +17,26 @@
 #endif
 #endif
 
+/* Newer than gcc 12's headers (LLVM 16's): declared as such a program would. */
+void __sanitizer_annotate_double_ended_contiguous_container(const void *storage_beg, const void *storage_end,
+                                                            const void *old_beg, const void *old_end,
+                                                            const void *new_beg, const void *new_end);
+int __sanitizer_verify_double_ended_contiguous_container(const void *storage_beg, const void *beg,
+                                                         const void *end, const void *storage_end);
+
 static volatile char sink;
 static void on_death(void) { fputs("DEATH CALLBACK\n", stderr); }
+static int reports_seen;
+static void on_report(const char *text) { /* the report's text, after it is written */
+  if (strstr(text, "BUG: KASAN: ")) reports_seen++;
+}
 
 __attribute__((noinline)) void touch_poisoned(char* p) { sink = p[3]; }
 __attribute__((noinline)) void touch_container(char* p) { p[20] = 1; }
 
 int main(void) {
   __sanitizer_set_death_callback(on_death); /* runs before fault=abort aborts */
+  __asan_set_error_report_callback(on_report);
   setvbuf(stdout, NULL, _IONBF, 0);
   __sanitizer_print_stack_trace();
   char* buf = malloc(64);
@@ -40,6 +53,13 @@ int main(void) {
          __asan_address_is_poisoned(buf + 16));
   touch_container(buf); /* container-overflow */
   __sanitizer_annotate_contiguous_container(buf, buf + 64, buf + 16, buf + 64);
+  /* A deque's storage: elements [24, 40) of 64 bytes. */
+  __sanitizer_annotate_double_ended_contiguous_container(buf, buf + 64, buf, buf + 64, buf + 24, buf + 40);
+  printf("CHECK deque %d %d %d %d %d\n", __sanitizer_verify_double_ended_contiguous_container(buf, buf + 24, buf + 40, buf + 64),
+         __asan_address_is_poisoned(buf + 8), __asan_address_is_poisoned(buf + 24), __asan_address_is_poisoned(buf + 39),
+         __asan_address_is_poisoned(buf + 40));
+  __sanitizer_annotate_double_ended_contiguous_container(buf, buf + 64, buf + 24, buf + 40, buf, buf + 64);
+  printf("CHECK callback %d\n", reports_seen);
   printf("CHECK end\n");
   free(buf);
   return 0;
