@@ -36,5 +36,11 @@ fi
 "$BUILD/bin/ukasan-cc" --ukasan-mode=outline -O1 -g "$SRC/tests/instrumentation/consumer/main.c" -o "$WORK/w" &&
   nm "$WORK/w" | grep -q '__asan_load4_noabort' && "$WORK/w" >"$WORK/w.out" 2>&1 && check "$WORK/w.out" "ukasan-cc --ukasan-mode=outline" ||
   fail "ukasan-cc --ukasan-mode=outline"
+# -static: one clear line and exit 2 when linking (the runtime needs the
+# dynamic linker); compiling with it is left alone.
+"$BUILD/bin/ukasan-cc" -static "$SRC/tests/instrumentation/consumer/main.c" -o "$WORK/st" 2>"$WORK/st.err"
+rc=$?
+[ $rc = 2 ] && grep -q '^ukasan: -static is not supported' "$WORK/st.err" && [ ! -e "$WORK/st" ] || fail "-static link: rc $rc, $(cat "$WORK/st.err")"
+"$BUILD/bin/ukasan-cc" -static -c "$SRC/tests/instrumentation/consumer/main.c" -o "$WORK/st.o" || fail "-static -c refused"
 echo "consumer: $FAILS failed"
 [ $FAILS = 0 ]
