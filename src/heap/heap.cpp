@@ -33,7 +33,7 @@ static std::atomic<uptr> g_boot_used{0};
 
 static inline bool is_boot(const void* p) { return reinterpret_cast<uptr>(p) - reinterpret_cast<uptr>(g_boot) < kBootSize; }
 
-static void* boot_alloc(uptr size, uptr align) {
+void* boot_alloc(uptr size, uptr align) {
   if (align < 16) align = 16;
   const uptr base = reinterpret_cast<uptr>(g_boot);
   uptr used = g_boot_used.load(std::memory_order_relaxed);
@@ -373,7 +373,8 @@ static void check_kind(const Block& b, u8 kind, uptr size, const char* freed_wit
 // ---- entry points -------------------------------------------------------------------
 
 void* heap_alloc(uptr size, uptr align, u8 kind, bool zero, uptr ip) {
-  if (UKASAN_UNLIKELY(!heap_ready())) return boot_alloc(size, align);
+  if (UKASAN_UNLIKELY(!heap_ready()))
+    return runtime_passthrough() ? passthrough_alloc(size, align, zero) : boot_alloc(size, align);
   if (UKASAN_UNLIKELY(--t_kfence_countdown < 0))
     if (void* p = kfence_alloc_slow(size, align, kind, zero, ip)) return p;
   t_caller = ip;
@@ -435,7 +436,10 @@ static void release_block(void* ptr, const Lookup& l, uptr ip) {
 
 void heap_free(void* ptr, u8 kind, uptr size, uptr ip) {
   if (UKASAN_UNLIKELY(is_boot(ptr))) return;
-  if (UKASAN_UNLIKELY(!heap_ready())) return;
+  if (UKASAN_UNLIKELY(!heap_ready())) {
+    if (runtime_passthrough()) passthrough_free(ptr);
+    return;
+  }
   if (UKASAN_UNLIKELY(kfence_owns(ptr))) return kfence_release(ptr, kind, size, ip);
   t_caller = ip;
   // The free poisons the object's shadow, last written when it was
@@ -455,7 +459,7 @@ void* heap_realloc(void* ptr, uptr n, uptr ip) {
     if (q) internal_memcpy(q, ptr, old < n ? old : n);
     return q;
   }
-  if (UKASAN_UNLIKELY(!heap_ready())) return nullptr;
+  if (UKASAN_UNLIKELY(!heap_ready())) return runtime_passthrough() ? passthrough_realloc(ptr, n) : nullptr;
   if (UKASAN_UNLIKELY(kfence_owns(ptr))) {
     const uptr old = kfence_usable_size(ptr);
     if (old) check_api(reinterpret_cast<uptr>(ptr), kfence_kind(ptr) & kKindMask, old, kKindMalloc, kNoSize, "realloc()", ip);
@@ -504,7 +508,7 @@ void* heap_realloc(void* ptr, uptr n, uptr ip) {
 uptr heap_usable_size(const void* p) {
   if (!p) return 0;
   if (is_boot(p)) return boot_size(p);
-  if (!heap_ready()) return 0;
+  if (!heap_ready()) return runtime_passthrough() ? passthrough_usable_size(p) : 0;
   if (UKASAN_UNLIKELY(kfence_owns(p))) return kfence_usable_size(p);
   Lookup l;
   lookup(p, &l);

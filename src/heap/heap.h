@@ -38,6 +38,15 @@ void* heap_realloc(void* p, uptr n, uptr ip);
 // Requested size of a live block, 0 otherwise.
 uptr heap_usable_size(const void* p);
 
+// The bootstrap arena (heap.cpp): allocations made while the runtime starts.
+void* boot_alloc(uptr size, uptr align);
+// The heap when ukasan steps aside (runtime_passthrough(), passthrough.cpp):
+// libc's allocator.
+void* passthrough_alloc(uptr size, uptr align, bool zero);
+void passthrough_free(void* p);
+void* passthrough_realloc(void* p, uptr n);
+uptr passthrough_usable_size(const void* p);
+
 }  // namespace ukasan
 
 // glibc still exports cfree (an alias of free) but no longer declares it.

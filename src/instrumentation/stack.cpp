@@ -195,6 +195,7 @@ void instr_init() {
   if (UKASAN_LIKELY(g_instr_ready.load(std::memory_order_acquire))) return;
   static std::atomic<int> state{0};
   runtime_init();
+  if (runtime_passthrough()) return;  // no shadow: g_instr_ready stays false, nothing is checked
   int expected = 0;
   if (!state.compare_exchange_strong(expected, 1)) {
     // Another thread (or this one, re-entered) is initialising; the shadow is

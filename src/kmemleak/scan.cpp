@@ -552,6 +552,12 @@ UKASAN_NOINLINE LeakScanResult leak_scan(bool report, bool refresh_only) {
       : "r"(regs)
       : "memory");
   LeakScanResult res{};
+  // Under valgrind (which checks leaks itself) threads are serialised by its
+  // own scheduler and stopping them with signals never completes: no scan.
+  if (running_under_valgrind()) {
+    if (report) report_leak_scan_incomplete("running under valgrind, which checks leaks itself");
+    return res;
+  }
   bool expected = false;
   if (!g_scanning.compare_exchange_strong(expected, true, std::memory_order_acquire)) return res;
   if (!g_state) {

@@ -103,6 +103,17 @@ bool write_all(int fd, const char* s, uptr n) {
 
 bool process_is_secure() { return getauxval(AT_SECURE) != 0; }
 
+bool running_under_valgrind() {
+  // Valgrind puts its vgpreload_<tool>-<arch>.so objects in the client's
+  // LD_PRELOAD (read once: the environment may change later).
+  static int cached = -1;
+  if (cached < 0) {
+    const char* p = getenv("LD_PRELOAD");
+    cached = p && strstr(p, "/vgpreload_") ? 1 : 0;
+  }
+  return cached == 1;
+}
+
 u64 address_space_limit() {
   struct rlimit rl;
   if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;

@@ -30,6 +30,8 @@ bool write_all(int fd, const char* s, uptr n);
 // from a less privileged user, so nothing in it may make the runtime open or
 // execute a file.
 bool process_is_secure();
+// The process runs under valgrind (its preload objects are in LD_PRELOAD).
+bool running_under_valgrind();
 
 // The address-space limit (RLIMIT_AS, `ulimit -v`) in bytes; 0: unlimited.
 u64 address_space_limit();

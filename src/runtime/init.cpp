@@ -58,6 +58,14 @@ static UKASAN_TLS bool t_initializing;
 
 bool runtime_ready() { return g_init.load(std::memory_order_acquire) == 2; }
 
+// Under valgrind ukasan steps aside: its multi-terabyte shadow and arena
+// reservations take valgrind minutes to map, its threads cannot be stopped
+// for a leak scan, and valgrind checks the same bugs itself. The heap then
+// forwards to libc's malloc (which valgrind replaces) and nothing else
+// starts.
+static std::atomic<bool> g_passthrough{false};
+bool runtime_passthrough() { return g_passthrough.load(std::memory_order_relaxed); }
+
 // A fault in a freed, protected large block (slab/large.cpp): use-after-free.
 static bool large_block_fault(int sig, siginfo_t* si, ucontext_t* uc) {
   if (sig != SIGSEGV || in_report()) return false;
@@ -67,6 +75,11 @@ static bool large_block_fault(int sig, siginfo_t* si, ucontext_t* uc) {
 
 void runtime_init() {
   if (UKASAN_LIKELY(g_init.load(std::memory_order_acquire) == 2)) return;
+  if (running_under_valgrind()) {
+    if (!g_passthrough.exchange(true, std::memory_order_relaxed))
+      raw_puts(2, "ukasan: running under valgrind: ukasan steps aside (valgrind checks the heap)\n");
+    return;
+  }
   int expected = 0;
   if (!g_init.compare_exchange_strong(expected, 1)) {
     if (t_initializing) return;  // re-entered from inside init on this thread
@@ -135,6 +148,7 @@ bool runtime_leak_check_once() {
 // A process that printed a report or leaked and was not aborted exits with
 // `exitcode` (ASan's convention), whatever status it was going to exit with.
 static void runtime_at_exit() {
+  if (runtime_passthrough()) return;
   if (options().check_quarantine_at_exit) quarantine_check();
   if (options().detect_leaks) runtime_leak_check_once();
   if (options().print_stats) print_stats();

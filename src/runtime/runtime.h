@@ -21,6 +21,9 @@ void runtime_init();   // idempotent, cheap after the first call
 using FaultHook = bool (*)(int sig, siginfo_t* si, ucontext_t* uc);
 void fault_hook_add(FaultHook hook);
 bool runtime_ready();  // runtime_init has completed (false while it runs)
+// Under valgrind runtime_init starts nothing and returns at once: the heap
+// forwards to libc's malloc, the instrumentation checks nothing.
+bool runtime_passthrough();
 
 // The end-of-process leak check, run at most once (at exit, or earlier by
 // __lsan_do_leak_check); true if it reported leaks.
