@@ -31,6 +31,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <stdio.h>
 #include <time.h>
 
 #include <atomic>
@@ -246,6 +247,12 @@ void kfence_init() {
   pthread_atfork(fork_prepare, fork_parent, fork_child);
   g_interval = static_cast<long>(interval);
   g_kfence_lo = reinterpret_cast<uptr>(pool);
+  if (options().verbosity >= 1) {
+    char line[160];
+    snprintf(line, sizeof(line), "ukasan: KFENCE: 1 in %lu allocations of each thread, a pool of %u objects\n",
+             static_cast<unsigned long>(interval), g_num);
+    raw_puts(2, line);
+  }
   __atomic_store_n(&g_kfence_size, bytes, __ATOMIC_RELEASE);
 }
 

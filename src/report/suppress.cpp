@@ -134,6 +134,11 @@ void suppressions_load() {
   g_text[n] = 0;
   if (n == kFileMax) raw_puts(2, "ukasan: the suppressions file is longer than 32 KiB; the rest is ignored\n");
   parse(g_text);
+  if (options().verbosity >= 1) {
+    char msg[320];
+    snprintf(msg, sizeof(msg), "ukasan: %u suppressions from '%s'\n", g_nrules, path);
+    raw_puts(2, msg);
+  }
 }
 
 bool suppressed(const char* type, const uptr* pcs, unsigned n) {

@@ -66,6 +66,21 @@ bool runtime_ready() { return g_init.load(std::memory_order_acquire) == 2; }
 static std::atomic<bool> g_passthrough{false};
 bool runtime_passthrough() { return g_passthrough.load(std::memory_order_relaxed); }
 
+// verbosity=1: what was set up, one line each (the heap's and KFENCE's own
+// lines follow from their bring-up).
+static void print_setup() {
+  char line[512];
+  snprintf(line, sizeof(line),
+           "ukasan %s: pid %d, shadow offset 0x%lx (8-byte granules), quarantine %lu KiB (per-CPU %lu KiB), "
+           "leak scan at exit %s, fault=%s%s\n",
+           UKASAN_VERSION_STRING, static_cast<int>(getpid()), static_cast<unsigned long>(shadow_offset()),
+           static_cast<unsigned long>(options_quarantine_bytes() >> 10),
+           static_cast<unsigned long>(options().quarantine_cache_kb), options().detect_leaks ? "on" : "off",
+           options().fault == kFaultAbort ? "abort" : options().fault == kFaultExit ? "exit" : "report",
+           options().multi_shot ? ", multi_shot" : "");
+  raw_puts(2, line);
+}
+
 // A fault in a freed, protected large block (slab/large.cpp): use-after-free.
 static bool large_block_fault(int sig, siginfo_t* si, ucontext_t* uc) {
   if (sig != SIGSEGV || in_report()) return false;
@@ -97,6 +112,7 @@ void runtime_init() {
   // the runtime is usable.
   pthread_atfork(fork_prepare, fork_parent, fork_child);
   fault_hook_add(large_block_fault);
+  if (options().verbosity >= 1) print_setup();
   t_initializing = false;
 }
 
@@ -151,7 +167,13 @@ static void runtime_at_exit() {
   if (runtime_passthrough()) return;
   if (options().check_quarantine_at_exit) quarantine_check();
   if (options().detect_leaks) runtime_leak_check_once();
-  if (options().print_stats) print_stats();
+  if (options().print_stats || options().verbosity >= 2) print_stats();
+  if (options().verbosity >= 1) {
+    char line[160];
+    snprintf(line, sizeof(line), "ukasan: exit: %lu reports, %lu leaked objects reported\n",
+             static_cast<unsigned long>(report_count()), static_cast<unsigned long>(leak_reported_total()));
+    raw_puts(2, line);
+  }
   report_summary();
   const bool failed = (report_count() > 0 && options().fault == kFaultReport) || leak_reported_total() > 0;
   if (failed && options().exitcode != 0) {

@@ -68,5 +68,15 @@ grep -q '^SUMMARY: KASAN: 1002 reports: 1002 slab-out-of-bounds (999 repeated at
   "$WORK/loop.err" || fail "summary: $(grep SUMMARY "$WORK/loop.err")"
 (cd "$WORK" && UKASAN_OPTIONS=multi_shot=1:dedup_reports=0:exitcode=0 ./loop >/dev/null 2>loop0.err)
 [ "$(grep -c '^BUG: KASAN' "$WORK/loop0.err")" = 1002 ] || fail "dedup_reports=0: $(grep -c '^BUG: KASAN' "$WORK/loop0.err") reports"
+# verbosity=1: what was set up (start-up) and done (exit), one line each;
+# 2: the statistics too.
+UKASAN_OPTIONS=verbosity=1:kfence_sample_interval=100 LD_PRELOAD="$lib" sh -c "echo x" >/dev/null 2>"$WORK/verbose"
+grep -qE '^ukasan [0-9.]+: pid [0-9]+, shadow offset 0x[0-9a-f]+ \(8-byte granules\), quarantine [0-9]+ KiB' "$WORK/verbose" ||
+  fail "verbosity=1: no set-up line: $(head -3 "$WORK/verbose")"
+grep -q '^ukasan: KFENCE: 1 in 100 allocations of each thread, a pool of 255 objects$' "$WORK/verbose" || fail "verbosity=1: no KFENCE line"
+UKASAN_OPTIONS=verbosity=1 LD_PRELOAD="$lib" /bin/true 2>"$WORK/verbose"  # (dash leaves by _exit)
+grep -q '^ukasan: exit: 0 reports, 0 leaked objects reported$' "$WORK/verbose" || fail "verbosity=1: no exit line"
+UKASAN_OPTIONS=verbosity=2 LD_PRELOAD="$lib" /bin/true 2>"$WORK/verbose2"
+grep -q '^ukasan: stats' "$WORK/verbose2" || fail "verbosity=2: no statistics"
 echo "options: $FAILS failed"
 [ $FAILS = 0 ]
