@@ -32,6 +32,22 @@ if have pkg-config; then
   gcc -O1 -g "$SRC/tests/instrumentation/consumer/main.c" $flags -o "$WORK/pc" && "$WORK/pc" >"$WORK/pc.out" 2>&1
   check "$WORK/pc.out" "pkg-config"
 fi
+# The fixed-compiler wrappers keep their compiler whatever UKASAN_CC says
+# (the .comment section names it), and each compiler's pkg-config file works
+# with it.
+for w in gcc clang; do
+  have $w || continue
+  UKASAN_CC=nonexistent-cc "$BUILD/bin/ukasan-$w" -O1 -g "$SRC/tests/instrumentation/consumer/main.c" -o "$WORK/fixed-$w" &&
+    "$WORK/fixed-$w" >"$WORK/fixed-$w.out" 2>&1 && check "$WORK/fixed-$w.out" "ukasan-$w" || fail "ukasan-$w"
+  want=GCC; [ $w = clang ] && want=clang
+  readelf -p .comment "$WORK/fixed-$w" 2>/dev/null | grep -q "$want" || fail "ukasan-$w: not built by $w"
+  if have pkg-config; then
+    flags=$(PKG_CONFIG_PATH=$BUILD/lib/pkgconfig pkg-config --cflags --libs ukasan-$w) || fail "pkg-config ukasan-$w"
+    # shellcheck disable=SC2086
+    $w -O1 -g "$SRC/tests/instrumentation/consumer/main.c" $flags -o "$WORK/pc-$w" && "$WORK/pc-$w" >"$WORK/pc-$w.out" 2>&1
+    check "$WORK/pc-$w.out" "pkg-config ukasan-$w"
+  fi
+done
 # The wrapper's own option and the include path of <ukasan/slab.h>.
 "$BUILD/bin/ukasan-cc" --ukasan-mode=outline -O1 -g "$SRC/tests/instrumentation/consumer/main.c" -o "$WORK/w" &&
   nm "$WORK/w" | grep -q '__asan_load4_noabort' && "$WORK/w" >"$WORK/w.out" 2>&1 && check "$WORK/w.out" "ukasan-cc --ukasan-mode=outline" ||

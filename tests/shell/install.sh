@@ -9,9 +9,9 @@
 cmake --install "$BUILD" --prefix "$WORK/first" >"$WORK/install.log" 2>&1 || { cat "$WORK/install.log"; echo "FAIL: cmake --install"; exit 1; }
 mv "$WORK/first" "$WORK/moved"
 P=$WORK/moved
-for f in bin/ukasan bin/ukasan-cc bin/ukasan-c++ bin/ukasan-flags lib/libukasan.so lib/libukasan.so.0 lib/libukasan.a \
+for f in bin/ukasan bin/ukasan-cc bin/ukasan-c++ bin/ukasan-gcc bin/ukasan-g++ bin/ukasan-clang bin/ukasan-clang++ bin/ukasan-flags lib/libukasan.so lib/libukasan.so.0 lib/libukasan.a \
          lib/ukasan/ukasan_preinit.o include/ukasan/slab.h include/ukasan/ukasan.h include/ukasan/kmemleak.h \
-         lib/cmake/ukasan/ukasanConfig.cmake lib/cmake/ukasan/ukasanConfigVersion.cmake lib/pkgconfig/ukasan.pc; do
+         lib/cmake/ukasan/ukasanConfig.cmake lib/cmake/ukasan/ukasanConfigVersion.cmake lib/pkgconfig/ukasan.pc lib/pkgconfig/ukasan-gcc.pc lib/pkgconfig/ukasan-clang.pc; do
   [ -e "$P/$f" ] || fail "not installed: $f"
 done
 if grep -rlF -e "$BUILD" -e "$SRC" "$P/bin" "$P/lib/cmake" "$P/lib/pkgconfig" >"$WORK/hits" 2>/dev/null; then
