@@ -5,7 +5,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 PREFIX ?= /usr/local
 
-.PHONY: all build demo test test-tsan bench verify fuzz install detect clean
+.PHONY: all build demo test test-tsan bench verify fuzz fuzz-example install detect clean
 
 all: build
 
@@ -38,6 +38,13 @@ bench: build
 # Long run of the slab API fuzzer (tests/fuzz): FUZZ_TIME seconds (default 600), 2 jobs.
 fuzz: build
 	@bash tests/fuzz/run_fuzz.sh $(abspath $(BUILD))/bin/slab_fuzzer $(CURDIR)/tests/fuzz/corpus $(abspath $(BUILD))/fuzz-long $(or $(FUZZ_TIME),600) -jobs=2 -workers=2; rc=$$?; [ $$rc = 77 ] && rc=0; exit $$rc
+
+# A libFuzzer target on ukasan (examples/fuzz_target.c): fuzzes until the
+# report, which libFuzzer saves as crash-* in $(BUILD)/fuzz-example.
+fuzz-example: build
+	@mkdir -p $(BUILD)/fuzz-example/corpus && cd $(BUILD)/fuzz-example && \
+	  $(abspath $(BUILD))/bin/ukasan-clang -g -O1 -fsanitize=fuzzer $(CURDIR)/examples/fuzz_target.c -o fuzz_target && \
+	  printf FUZ > corpus/seed && (UKASAN_OPTIONS=fault=abort ./fuzz_target -max_total_time=60 corpus; true) && ls crash-*
 
 # Per-CWE detection table (tests/detect): ASan, ukasan-cc (gcc, clang), the
 # preload, KFENCE; fails on any false report on the GOOD programs.

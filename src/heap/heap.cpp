@@ -372,11 +372,58 @@ static void check_kind(const Block& b, u8 kind, uptr size, const char* freed_wit
 
 // ---- entry points -------------------------------------------------------------------
 
+// ---- malloc/free hooks (__sanitizer_install_malloc_and_free_hooks) ----------------
+// libFuzzer's -malloc_limit_mb and its leak mode count allocations through
+// them. Installed once each, never removed (as in the sanitizers); a hook
+// may itself allocate (its own calls are not hooked again).
+
+static constexpr unsigned kMaxHooks = 5;
+static std::atomic<unsigned> g_nhooks{0};
+static void (*g_malloc_hooks[kMaxHooks])(const volatile void*, uptr);
+static void (*g_free_hooks[kMaxHooks])(const volatile void*);
+static UKASAN_TLS bool t_in_hook;
+
+int heap_install_hooks(void (*m)(const volatile void*, uptr), void (*f)(const volatile void*)) {
+  static SpinLock lock;
+  lock.lock();
+  const unsigned n = g_nhooks.load(std::memory_order_relaxed);
+  int slot = 0;
+  if (n < kMaxHooks) {
+    g_malloc_hooks[n] = m;
+    g_free_hooks[n] = f;
+    g_nhooks.store(n + 1, std::memory_order_release);
+    slot = static_cast<int>(n + 1);
+  }
+  lock.unlock();
+  return slot;
+}
+
+static UKASAN_NOINLINE void run_malloc_hooks(const void* p, uptr size) {
+  if (t_in_hook || !p) return;
+  t_in_hook = true;
+  const unsigned n = g_nhooks.load(std::memory_order_acquire);
+  for (unsigned i = 0; i < n; i++)
+    if (g_malloc_hooks[i]) g_malloc_hooks[i](p, size);
+  t_in_hook = false;
+}
+static UKASAN_NOINLINE void run_free_hooks(const void* p) {
+  if (t_in_hook) return;
+  t_in_hook = true;
+  const unsigned n = g_nhooks.load(std::memory_order_acquire);
+  for (unsigned i = 0; i < n; i++)
+    if (g_free_hooks[i]) g_free_hooks[i](p);
+  t_in_hook = false;
+}
+static UKASAN_ALWAYS_INLINE void* hooked(void* p, uptr size) {
+  if (UKASAN_UNLIKELY(g_nhooks.load(std::memory_order_relaxed))) run_malloc_hooks(p, size);
+  return p;
+}
+
 void* heap_alloc(uptr size, uptr align, u8 kind, bool zero, uptr ip) {
   if (UKASAN_UNLIKELY(!heap_ready()))
     return runtime_passthrough() ? passthrough_alloc(size, align, zero) : boot_alloc(size, align);
   if (UKASAN_UNLIKELY(--t_kfence_countdown < 0))
-    if (void* p = kfence_alloc_slow(size, align, kind, zero, ip)) return p;
+    if (void* p = kfence_alloc_slow(size, align, kind, zero, ip)) return hooked(p, size);
   t_caller = ip;
   const gfp_t fl = zero ? __GFP_ZERO : 0;
   Block b;
@@ -388,7 +435,7 @@ void* heap_alloc(uptr size, uptr align, u8 kind, bool zero, uptr ip) {
       b = Block{nullptr, c, reinterpret_cast<uptr>(p), alloc_meta(c, reinterpret_cast<uptr>(p)), size};
       b.am->kind |= kind;  // the slab layer set the kMeta* flags
       arm(b);
-      return p;
+      return hooked(p, size);
     }
   }
   void* p;
@@ -409,7 +456,7 @@ void* heap_alloc(uptr size, uptr align, u8 kind, bool zero, uptr ip) {
   }
   b.am->kind |= kind;  // the slab layer set the kMeta* flags
   arm(b);
-  return p;
+  return hooked(p, size);
 }
 
 // A KFENCE object: the same mismatch checks as a slab object's, then KFENCE's
@@ -435,6 +482,7 @@ static void release_block(void* ptr, const Lookup& l, uptr ip) {
 }
 
 void heap_free(void* ptr, u8 kind, uptr size, uptr ip) {
+  if (UKASAN_UNLIKELY(g_nhooks.load(std::memory_order_relaxed))) run_free_hooks(ptr);
   if (UKASAN_UNLIKELY(is_boot(ptr))) return;
   if (UKASAN_UNLIKELY(!heap_ready())) {
     if (runtime_passthrough()) passthrough_free(ptr);
@@ -501,6 +549,7 @@ void* heap_realloc(void* ptr, uptr n, uptr ip) {
   void* q = heap_alloc(n, 16, kKindMalloc, false, ip);
   if (!q) return nullptr;  // the old block stays valid
   internal_memcpy(q, ptr, b.req < n ? b.req : n);
+  if (UKASAN_UNLIKELY(g_nhooks.load(std::memory_order_relaxed))) run_free_hooks(ptr);
   release_block(ptr, l, ip);
   return q;
 }

@@ -38,6 +38,10 @@ void* heap_realloc(void* p, uptr n, uptr ip);
 // Requested size of a live block, 0 otherwise.
 uptr heap_usable_size(const void* p);
 
+// __sanitizer_install_malloc_and_free_hooks: up to 5 pairs, called after
+// each allocation and before each free; returns the pair's number (0: full).
+int heap_install_hooks(void (*malloc_hook)(const volatile void*, uptr), void (*free_hook)(const volatile void*));
+
 // The bootstrap arena (heap.cpp): allocations made while the runtime starts.
 void* boot_alloc(uptr size, uptr align);
 // The heap when ukasan steps aside (runtime_passthrough(), passthrough.cpp):

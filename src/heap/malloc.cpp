@@ -113,6 +113,15 @@ UKASAN_EXPORT void* pvalloc(size_t n) noexcept {
 
 UKASAN_EXPORT size_t malloc_usable_size(void* p) noexcept { return heap_usable_size(p); }
 
+// <sanitizer/allocator_interface.h>: libFuzzer counts allocations (its
+// -malloc_limit_mb, its leak mode) through these.
+extern "C" UKASAN_EXPORT int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*, size_t),
+                                                                        void (*free_hook)(const volatile void*));
+extern "C" UKASAN_EXPORT int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*, size_t),
+                                                                        void (*free_hook)(const volatile void*)) {
+  return heap_install_hooks(malloc_hook, free_hook);
+}
+
 // ---- heap statistics ------------------------------------------------------------
 // glibc's fields filled with ukasan's figures: arena = slab pages, hblks /
 // hblkhd = large blocks and their pages (guard pages included), uordblks =

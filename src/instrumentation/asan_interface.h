@@ -74,6 +74,7 @@ UKASAN_EXPORT void __sanitizer_annotate_double_ended_contiguous_container(const 
 UKASAN_EXPORT int __sanitizer_verify_double_ended_contiguous_container(const void* storage_beg, const void* beg,
                                                                        const void* end, const void* storage_end);
 UKASAN_EXPORT void __asan_set_error_report_callback(void (*callback)(const char*));
+UKASAN_EXPORT int __sanitizer_acquire_crash_state();
 UKASAN_EXPORT void __sanitizer_start_switch_fiber(void** fake_stack_save, const void* bottom, ukasan::uptr size);
 UKASAN_EXPORT void __sanitizer_finish_switch_fiber(void* fake_stack_save, const void** bottom_old,
                                                    ukasan::uptr* size_old);

@@ -11,6 +11,8 @@
 // the range's end, which may also open bytes before the range's start in
 // that granule. Either way a wrong guess can only miss a bug, never report
 // an access the program was allowed to make.
+#include <atomic>
+
 #include "instrumentation/asan_interface.h"
 #include "instrumentation/instrumentation.h"
 #include "platform/arch.h"
@@ -133,6 +135,13 @@ UKASAN_EXPORT int __sanitizer_verify_double_ended_contiguous_container(const voi
   for (uptr x = round_up(sb, kGranule); x < round_down(b, kGranule); x += kGranule)  // granules wholly before
     if (!byte_is_poisoned(x)) return 0;
   return __sanitizer_verify_contiguous_container(reinterpret_cast<const void*>(b), end, storage_end);
+}
+
+// One crash report per process (libFuzzer asks before printing its own):
+// true for the first caller only.
+UKASAN_EXPORT int __sanitizer_acquire_crash_state() {
+  static std::atomic<int> taken{0};
+  return taken.exchange(1, std::memory_order_acq_rel) == 0;
 }
 
 UKASAN_EXPORT void __asan_set_error_report_callback(void (*callback)(const char*)) { report_set_text_hook(callback); }
