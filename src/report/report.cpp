@@ -193,7 +193,9 @@ static void print_current_stack(uptr ip) {
   print_current_stack_frames(ip);
 }
 
-static void print_header(const char* type, uptr ip, const char* fn_override) {
+// The rule and "BUG: <tool><type> in <func+0xoff/0xsize>" (the caller's
+// function at ip, or fn_override).
+static void print_header(const char* tool, const char* type, uptr ip, const char* fn_override) {
   char fn[256];
   if (fn_override) {
     snprintf(fn, sizeof(fn), "%s", fn_override);
@@ -202,7 +204,7 @@ static void print_header(const char* type, uptr ip, const char* fn_override) {
     if (!fn[0]) snprintf(fn, sizeof(fn), "0x%lx", static_cast<unsigned long>(ip));
   }
   report_printf("%s", kRule);
-  report_printf("BUG: KASAN: %s in %s\n", type, fn);
+  report_printf("BUG: %s%s in %s\n", tool, type, fn);
 }
 
 // ---- bug types (the kernel's report_generic.c mapping) -------------------------
@@ -392,7 +394,7 @@ void print_report(const ReportInfo& info) {
   }
   ReportScope scope(info.counts);
   if (!scope.active()) return;
-  print_header(info.bug_type, info.ip, info.function);
+  print_header("KASAN: ", info.bug_type, info.ip, info.function);
   const bool access = !strcmp(info.op, "Read") || !strcmp(info.op, "Write");
   if (!access)  // "Free", "ksize()", ...
     report_printf("%s of addr %016lx", info.op, static_cast<unsigned long>(info.addr));
@@ -447,11 +449,8 @@ void report_kfence(const KfenceReport& r) {
   }
   ReportScope scope(true);
   if (!scope.active()) return;
-  char fn[256];
-  function_title_for_pc(r.ip, fn, sizeof(fn));
-  if (!fn[0]) snprintf(fn, sizeof(fn), "0x%lx", static_cast<unsigned long>(r.ip));
-  report_printf("%s", kRule);
-  report_printf("BUG: %s in %s\n\n", type, fn);  // type carries the "KFENCE: " prefix
+  print_header("", type, r.ip, nullptr);  // type carries the "KFENCE: " prefix
+  report_printf("\n");
   const char* op = r.is_write ? "write" : "read";
   const unsigned long a = static_cast<unsigned long>(r.addr);
   const int idx = r.obj ? r.obj->index : -1;
