@@ -33,18 +33,7 @@ __attribute__((noinline)) static int run_case(void)
     return 0;
 }
 
-/* A conservative leak scan (LeakSanitizer, kmemleak) takes any word on the
- * stack for a possible pointer. The case runs in run_case(); main() then
- * overwrites the stack below its own frame, so that whether a stale copy of
- * the lost pointer, left behind by the calls that have returned, keeps the
- * block "referenced" does not depend on the stack layout of the run. The
- * scrub is not instrumented: redzones in its frame would stay unwritten. */
-__attribute__((noinline, no_sanitize_address)) static void scrub_stack(void)
-{
-    volatile char pad[32768];
-    for (unsigned i = 0; i < sizeof(pad); i++)
-        pad[i] = 0;
-}
+#include "scrub_stack.h"
 
 int main(void)
 {
