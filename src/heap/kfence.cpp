@@ -74,6 +74,16 @@ bool g_next_left;    // alternation of placements (mode 0)
 std::atomic<u64> g_missed{0};  // sampled allocations the pool had no room for
 
 UKASAN_ALWAYS_INLINE uptr obj_page(u32 i) { return g_kfence_lo + (2 * uptr(i) + 1) * kPageSize; }
+// The object whose page holds pool address a; null for a guard page.
+UKASAN_ALWAYS_INLINE Meta* meta_of(uptr a) {
+  const uptr pi = (a - g_kfence_lo) / kPageSize;
+  return (pi & 1) ? &g_meta[(pi - 1) / 2] : nullptr;
+}
+// The live object starting at a; null if a is none's.
+const Meta* live_at(uptr a) {
+  const Meta* m = meta_of(a);
+  return m && m->state.load(std::memory_order_acquire) == kAllocated && m->info.addr == a ? m : nullptr;
+}
 // The canary byte at addr (the kernel's KFENCE_CANARY_PATTERN).
 UKASAN_ALWAYS_INLINE u8 canary(uptr addr) { return static_cast<u8>(0xaa ^ (addr & 7)); }
 
@@ -193,8 +203,8 @@ bool on_fault(int sig, siginfo_t* si, ucontext_t* uc) {
   r.ip = static_cast<uptr>(UKASAN_UCONTEXT_PC(uc)) + 1;
   r.is_write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;  // the page fault's error code: W
   const uptr pi = (fa - g_kfence_lo) / kPageSize;
-  if (pi & 1) {  // an object's page
-    const Meta& m = g_meta[(pi - 1) / 2];
+  if (const Meta* obj = meta_of(fa)) {  // an object's page
+    const Meta& m = *obj;
     if (m.state.load(std::memory_order_acquire) == kFreed) {
       r.error = KfenceError::kUseAfterFree;
       r.obj = &m.info;
@@ -315,8 +325,7 @@ void* kfence_alloc_slow(uptr size, uptr align, u8 kind, bool zero, uptr ip) {
 
 void kfence_free(void* p, uptr ip) {
   const uptr a = reinterpret_cast<uptr>(p);
-  const uptr pi = (a - g_kfence_lo) / kPageSize;
-  Meta* m = (pi & 1) ? &g_meta[(pi - 1) / 2] : nullptr;
+  Meta* m = meta_of(a);
   AsyncSignalsBlocked no_signals;
   g_lock.lock();
   const bool ok = m && m->state.load(std::memory_order_relaxed) == kAllocated && m->info.addr == a;
@@ -352,19 +361,13 @@ void kfence_free(void* p, uptr ip) {
 }
 
 u8 kfence_kind(const void* p) {
-  const uptr a = reinterpret_cast<uptr>(p);
-  const uptr pi = (a - g_kfence_lo) / kPageSize;
-  if (!(pi & 1)) return 0;
-  const Meta& m = g_meta[(pi - 1) / 2];
-  return m.state.load(std::memory_order_acquire) == kAllocated && m.info.addr == a ? m.kind : 0;
+  const Meta* m = live_at(reinterpret_cast<uptr>(p));
+  return m ? m->kind : 0;
 }
 
 uptr kfence_usable_size(const void* p) {
-  const uptr a = reinterpret_cast<uptr>(p);
-  const uptr pi = (a - g_kfence_lo) / kPageSize;
-  if (!(pi & 1)) return 0;
-  const Meta& m = g_meta[(pi - 1) / 2];
-  return m.state.load(std::memory_order_acquire) == kAllocated && m.info.addr == a ? m.info.size : 0;
+  const Meta* m = live_at(reinterpret_cast<uptr>(p));
+  return m ? m->info.size : 0;
 }
 
 }  // namespace ukasan
