@@ -637,6 +637,7 @@ void print_stack_trace(const uptr* pcs, unsigned n, const char* indent) {
         snprintf(where, sizeof(where), " %s:%d", f->file, f->line);
       else
         snprintf(where, sizeof(where), " [%s+0x%lx]", m.module, off);
+      ident_of(fn, id, sizeof(id));
       if (outer) {
         format_title(m, fn, title, sizeof(title));
         if (title[0] == '+') {  // no name at all
@@ -644,10 +645,8 @@ void print_stack_trace(const uptr* pcs, unsigned n, const char* indent) {
           continue;
         }
       } else {
-        ident_of(fn[0] ? fn : "??", id, sizeof(id));
-        snprintf(title, sizeof(title), "%s", id);
+        snprintf(title, sizeof(title), "%s", id[0] ? id : "__");  // an unnamed inlined frame ("??")
       }
-      ident_of(fn, id, sizeof(id));
       const bool cxx = fn[0] && strcmp(id, fn) != 0;  // then the demangled name too, for people
       report_printf("%s %s%s%s%s%s%s\n", lead, title, where, outer ? "" : " [inline]", cxx ? " (" : "",
                     cxx ? fn : "", cxx ? ")" : "");
