@@ -24,7 +24,9 @@ struct LeakScanResult {
 // refresh_only: only flag the freed objects live memory points into
 // (quarantine_keep_referenced); no leak is looked for, and the cost is the
 // reachable heap, not a walk over every object.
-LeakScanResult leak_scan(bool report, bool refresh_only = false);
+// stack_from: where the calling thread's stack is scanned from (0: the
+// scan's own frame; the exit-time scan passes exit()'s caller's frame).
+LeakScanResult leak_scan(bool report, bool refresh_only = false, uptr stack_from = 0);
 // Leaks reported by every scan so far (the exit status counts them).
 u64 leak_reported_total();
 // quarantine_keep_referenced: a scan that reports nothing and refreshes

@@ -89,6 +89,7 @@ struct ScanState {
   Scratch<AllocMeta*> marked;  // refresh_only: what to unmark at the end
   bool marked_overflow;
   uptr self_sp;
+  uptr stack_from;  // the calling thread's stack from here (0: from self_sp)
   uptr arena_lo, arena_hi;
   uptr ldso_lo, ldso_hi;
   uptr static_tls;          // the modules' TLS blocks (PT_TLS), each aligned
@@ -398,7 +399,12 @@ void scan_stopped(const StoppedThread* threads, unsigned n, void*) {
   const uptr* roots = registry_root_regions(&nroots);
   for (uptr i = 0; i < nroots; i++) scan_root(roots[2 * i], roots[2 * i] + roots[2 * i + 1]);
   // A thread's alternate signal stack is memory the kernel refers to.
-  scan_stack(g_s.self_sp);
+  if (g_s.stack_from) {
+    scan_root(g_s.self_sp, g_s.self_sp + 6 * sizeof(uptr));  // leak_scan's regs[]
+    scan_stack(g_s.stack_from);
+  } else {
+    scan_stack(g_s.self_sp);
+  }
   scan_thread_pointer(current_thread_pointer(), g_s.self_sp);
   consider(current_altstack());
   for (unsigned i = 0; i < n; i++) {
@@ -543,7 +549,7 @@ void leak_refresh_dangling() { leak_scan(false, /*refresh_only=*/true); }
 // The caller's callee-saved registers are stored just below everything this
 // scan treats as the calling thread's stack: a pointer the caller keeps only
 // in a register is seen.
-UKASAN_NOINLINE LeakScanResult leak_scan(bool report, bool refresh_only) {
+UKASAN_NOINLINE LeakScanResult leak_scan(bool report, bool refresh_only, uptr stack_from) {
   uptr regs[6];
   asm volatile(
       "mov %%rbx, 0(%0)\n\tmov %%rbp, 8(%0)\n\tmov %%r12, 16(%0)\n\t"
@@ -576,6 +582,9 @@ UKASAN_NOINLINE LeakScanResult leak_scan(bool report, bool refresh_only) {
   g_s.refresh_only = refresh_only;
   g_s.marked_overflow = false;
   g_s.self_sp = reinterpret_cast<uptr>(regs);
+  // A start above the scan's own frame (and on the same stack): the
+  // callee-saved registers above are scanned on their own.
+  g_s.stack_from = stack_from > g_s.self_sp && stack_from - g_s.self_sp < (64u << 20) ? stack_from : 0;
   g_s.ldso_lo = g_s.ldso_hi = g_s.static_tls = 0;
   g_s.overflow = false;
   g_s.new_objects = g_s.new_bytes = g_s.objects = 0;

@@ -156,9 +156,9 @@ static void print_stats() {
 
 static std::atomic<bool> g_leak_check_done{false};
 
-bool runtime_leak_check_once() {
+bool runtime_leak_check_once(uptr stack_from) {
   if (g_leak_check_done.exchange(true)) return false;
-  return leak_scan(true).new_objects != 0;
+  return leak_scan(true, false, stack_from).new_objects != 0;
 }
 
 // A process that printed a report or leaked and was not aborted exits with
@@ -166,7 +166,11 @@ bool runtime_leak_check_once() {
 static void runtime_at_exit() {
   if (runtime_passthrough()) return;
   if (options().check_quarantine_at_exit) quarantine_check();
-  if (options().detect_leaks) runtime_leak_check_once();
+  // The exiting thread's stack from exit()'s caller: the frames below
+  // (exit's, the loader's, ours) are dead to the program, and their unset
+  // slots hold what the runtime's own malloc frames left there, the
+  // address of the last block allocated among it.
+  if (options().detect_leaks) runtime_leak_check_once(caller_sp_of(reinterpret_cast<uptr>(&exit)));
   if (options().print_stats || options().verbosity >= 2) print_stats();
   if (options().verbosity >= 1) {
     char line[160];

@@ -27,7 +27,7 @@ bool runtime_passthrough();
 
 // The end-of-process leak check, run at most once (at exit, or earlier by
 // __lsan_do_leak_check); true if it reported leaks.
-bool runtime_leak_check_once();
+bool runtime_leak_check_once(uptr stack_from = 0);
 
 // The statistics ukasan_get_stats() returns and print_stats prints.
 void runtime_stats(ukasan_stats* out);

@@ -22,6 +22,14 @@ unsigned capture_stack(uptr* pcs, unsigned max, unsigned skip);
 // fast_unwind_on_malloc=0.
 unsigned capture_stack_dwarf(uptr* pcs, unsigned max, unsigned skip);
 
+// The stack pointer of the caller of the innermost active call to the
+// function that starts at fn (the DWARF unwinder's CFA of that frame): the
+// caller's frame and the ones above it start there. 0 if fn is not on the
+// calling thread's stack. (The leak scan at exit starts the exiting
+// thread's stack at exit()'s caller: below it lie only the exit path's
+// frames, over stale words the runtime's own malloc frames left.)
+uptr caller_sp_of(uptr fn);
+
 // The frame of the entry point (malloc, free, operator new ...) the thread
 // is in: a hint that lets the walk start there instead of walking the
 // runtime's own frames to find it. Trusted only when it lies on the

@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <dlfcn.h>
 #include <unwind.h>
 
 #include "platform/platform.h"
@@ -148,6 +149,29 @@ UKASAN_NOINLINE unsigned capture_stack_dwarf(uptr* pcs, unsigned max, unsigned s
   DwarfWalk w = {pcs, 0, max, skip + 1};  // + this function's own frame
   _Unwind_Backtrace(dwarf_step, &w);
   return w.n;
+}
+
+namespace {
+struct CallerOf {
+  uptr fn, sp;
+};
+_Unwind_Reason_Code caller_step(struct _Unwind_Context* ctx, void* arg) {
+  CallerOf* c = static_cast<CallerOf*>(arg);
+  const uptr pc = _Unwind_GetIP(ctx);
+  if (pc == 0) return _URC_END_OF_STACK;
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(pc - 1), &info) && reinterpret_cast<uptr>(info.dli_saddr) == c->fn) {
+    c->sp = _Unwind_GetCFA(ctx);
+    return _URC_END_OF_STACK;
+  }
+  return _URC_NO_REASON;
+}
+}  // namespace
+
+uptr caller_sp_of(uptr fn) {
+  CallerOf c = {fn, 0};
+  _Unwind_Backtrace(caller_step, &c);
+  return c.sp;
 }
 
 UKASAN_TLS uptr t_entry_fp;

@@ -10,7 +10,10 @@ progs=$build/tests/heap/progs
 fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-unset UKASAN_OPTIONS
+# Debian's bash leaks its parse trees at exit (LSan reports the same 155
+# objects): the shell that runs each command is not what is under test.
+printf 'leak:*/bash\n' >"$tmp/bash.supp"
+export UKASAN_OPTIONS=suppressions=$tmp/bash.supp
 
 # same NAME CMD...: stdout identical with and without the preload, stderr empty under it.
 same() {
@@ -49,8 +52,8 @@ same "constructors, TLS destructors, atexit" "$progs/early_main"
 
 # KFENCE on real programs: every allocation (that fits a page) and a sampled
 # mix; the same output, no report.
-KF1="UKASAN_OPTIONS=kfence_sample_interval=1"
-KF7="UKASAN_OPTIONS=kfence_sample_interval=7"
+KF1="UKASAN_OPTIONS=$UKASAN_OPTIONS:kfence_sample_interval=1"
+KF7="UKASAN_OPTIONS=$UKASAN_OPTIONS:kfence_sample_interval=7"
 if command -v python3 >/dev/null; then
   same "python3 under KFENCE (every allocation)" "$KF1 PYTHONMALLOC=malloc python3 $tmp/script.py"
 fi

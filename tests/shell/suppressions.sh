@@ -55,5 +55,9 @@ UKASAN_OPTIONS=multi_shot=1:suppressions=$WORK/none LD_PRELOAD="$lib" "$WORK/pro
 rc=$?
 [ $rc = 1 ] && [ "$(grep -c '^BUG: KASAN' "$WORK/err")" = 2 ] || fail "no file: exit $rc, $(grep -c '^BUG: KASAN' "$WORK/err") reports"
 grep -q "^ukasan: cannot open the suppressions file '$WORK/none'; none used$" "$WORK/err" || fail "a missing file was not named"
+# The control: without a leak: line the leak is reported.
+UKASAN_OPTIONS=suppressions=$WORK/none LD_PRELOAD="$lib" "$WORK/prog" leak 2>"$WORK/err"
+rc=$?
+[ $rc = 1 ] && grep -q '^unreferenced object 0x[0-9a-f]* (size 77):$' "$WORK/err" || fail "leak, unsuppressed: exit $rc, not reported"
 echo "suppressions: $FAILS failed"
 [ $FAILS = 0 ]
