@@ -93,6 +93,12 @@ static bool set_fault(FaultMode* dst, const char* v, uptr len, u64) {
   return false;
 }
 
+static bool set_format(ReportFormat* dst, const char* v, uptr len, u64) {
+  if (len == 4 && !memcmp(v, "text", 4)) { *dst = kFormatText; return true; }
+  if (len == 4 && !memcmp(v, "json", 4)) { *dst = kFormatJson; return true; }
+  return false;
+}
+
 enum When { kStartup, kRuntime };
 constexpr When kWhen_startup = kStartup, kWhen_runtime = kRuntime;
 
@@ -156,6 +162,7 @@ static void format_value(char* out, uptr len, const char* v) { snprintf(out, len
 static void format_value(char* out, uptr len, FaultMode v) {
   snprintf(out, len, "%s", v == kFaultAbort ? "abort" : v == kFaultExit ? "exit" : "report");
 }
+static void format_value(char* out, uptr len, ReportFormat v) { snprintf(out, len, "%s", v == kFormatJson ? "json" : "text"); }
 
 void options_print_help() {
   raw_puts(2, "ukasan " UKASAN_VERSION_STRING ": options (UKASAN_OPTIONS=name=value:name=value; * = start-up only):\n");

@@ -14,6 +14,7 @@
 namespace ukasan {
 
 enum FaultMode : int { kFaultReport = 0, kFaultAbort = 1, kFaultExit = 2 };
+enum ReportFormat : int { kFormatText = 0, kFormatJson = 1 };
 constexpr u64 kAutoSize = ~0ull;  // "pick the default"
 // ThreadSanitizer delays signal handlers to its own safe points, so a thread
 // blocked in it never acknowledges the scan's stop signal: no leak scan at
@@ -44,6 +45,7 @@ struct Options {
 #define UKASAN_OPT_TYPE_int int
 #define UKASAN_OPT_TYPE_str const char*
 #define UKASAN_OPT_TYPE_fault FaultMode
+#define UKASAN_OPT_TYPE_format ReportFormat
 #include "platform/options.inc"
 #undef UKASAN_OPTION
 };

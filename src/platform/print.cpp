@@ -59,18 +59,54 @@ void report_buffer_end() {
   t_buffering = false;
 }
 
+// report_capture_begin's buffer, while one is set on this thread.
+struct Capture {
+  char* buf;
+  uptr cap, len;
+};
+static UKASAN_TLS Capture* t_capture;
+
+void report_capture_begin(char* buf, uptr cap) {
+  static UKASAN_TLS Capture c;
+  c = Capture{buf, cap, 0};
+  if (cap) buf[0] = 0;
+  t_capture = &c;
+}
+
+uptr report_capture_end() {
+  const uptr n = t_capture ? t_capture->len : 0;
+  t_capture = nullptr;
+  return n;
+}
+
+void report_write(const char* s, uptr n) {
+  if (Capture* c = t_capture) {  // kept whole or cut at the buffer's end
+    const uptr room = c->cap > c->len ? c->cap - c->len - 1 : 0;
+    const uptr k = n < room ? n : room;
+    __builtin_memcpy(c->buf + c->len, s, k);
+    c->len += k;
+    if (c->cap) c->buf[c->len] = 0;
+    return;
+  }
+  if (!t_buffering) {
+    write_out(s, n);
+    return;
+  }
+  if (g_report_len + n > sizeof(g_report_buf)) flush_buffer();
+  if (n > sizeof(g_report_buf)) {
+    write_out(s, n);
+    return;
+  }
+  __builtin_memcpy(g_report_buf + g_report_len, s, n);
+  g_report_len += n;
+}
+
 void report_vprintf(const char* fmt, va_list ap) {
   char buf[1024];
   int n = vsnprintf(buf, sizeof(buf), fmt, ap);
   if (n < 0) return;
   if (static_cast<uptr>(n) >= sizeof(buf)) n = sizeof(buf) - 1;
-  if (!t_buffering) {
-    write_out(buf, static_cast<uptr>(n));
-    return;
-  }
-  if (g_report_len + static_cast<uptr>(n) > sizeof(g_report_buf)) flush_buffer();
-  __builtin_memcpy(g_report_buf + g_report_len, buf, static_cast<uptr>(n));
-  g_report_len += static_cast<uptr>(n);
+  report_write(buf, static_cast<uptr>(n));
 }
 
 void report_printf(const char* fmt, ...) {

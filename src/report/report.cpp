@@ -18,6 +18,7 @@
 #include "platform/print.h"
 #include "shadow/shadow.h"
 #include "stackdepot/stackdepot.h"
+#include "report/json.h"
 #include "report/suppress.h"
 #include "symbolize/symbolizer.h"
 
@@ -28,6 +29,15 @@ static std::atomic<u64> g_reports{0};
 UKASAN_TLS bool t_in_report;
 
 u64 report_count() { return g_reports.load(std::memory_order_relaxed); }
+static bool json() { return options().report_format == kFormatJson; }
+
+// A one-line message of the runtime's about a report ("ukasan: <msg>"), or
+// in JSON a "notice" object; one write, outside the report buffer.
+static void notice(const char* msg) {
+  char line[256];
+  snprintf(line, sizeof(line), json() ? "{\"kind\":\"notice\",\"message\":\"%s\"}\n" : "ukasan: %s\n", msg);
+  raw_puts(report_fd(), line);
+}
 
 // ---- where reports go -------------------------------------------------------------
 // log_path=PATH sends reports to PATH.<pid> (ASan's convention), a file this
@@ -113,7 +123,7 @@ class ReportScope {
   // counts: whether this is a KASAN bug (counted, subject to multi_shot).
   explicit ReportScope(bool counts) {
     if (t_in_report) {  // a fault inside our own report: never recurse
-      raw_puts(report_fd(), "ukasan: nested report suppressed\n");
+      notice("nested report suppressed");
       return;
     }
     if (counts) {
@@ -138,10 +148,10 @@ class ReportScope {
         // At once, whatever the program does next (an _exit(0) or an exec
         // would otherwise hide the bug from the exit status).
         const int code = options().exitcode != 0 ? options().exitcode : 1;
-        raw_puts(report_fd(), "ukasan: fault=exit: exiting after the report\n");
+        notice("fault=exit: exiting after the report");
         _exit(code);
       }
-      raw_puts(report_fd(), "ukasan: fault=abort: aborting after the report\n");
+      notice("fault=abort: aborting after the report");
       abort();
     }
   }
@@ -181,28 +191,45 @@ static void print_stack_handle(depot_handle_t h) {
 // The Call Trace from ip outwards, by the DWARF unwinder unless
 // fast_unwind_on_fatal=1; when the unwinder does not reach ip (a module
 // without CFI above it), by the frame-pointer walk.
+static constexpr unsigned kTraceBuf = 64 + 8, kTraceMax = 64;
+static const uptr* current_stack(uptr ip, uptr (&buf)[kTraceBuf], unsigned* n) {
+  const uptr* pcs = capture_stack_from(ip, buf, kTraceBuf, n, !options().fast_unwind_on_fatal);
+  if (*n == 1 && pcs[0] == ip && !options().fast_unwind_on_fatal) pcs = capture_stack_from(ip, buf, kTraceBuf, n);
+  if (*n > kTraceMax) *n = kTraceMax;
+  return pcs;
+}
 static void print_current_stack_frames(uptr ip) {
-  uptr buf[64 + 8];
+  uptr buf[kTraceBuf];
   unsigned n;
-  const uptr* pcs = capture_stack_from(ip, buf, 64 + 8, &n, !options().fast_unwind_on_fatal);
-  if (n == 1 && pcs[0] == ip && !options().fast_unwind_on_fatal) pcs = capture_stack_from(ip, buf, 64 + 8, &n);
-  print_stack_trace(pcs, n < 64 ? n : 64);
+  const uptr* pcs = current_stack(ip, buf, &n);
+  print_stack_trace(pcs, n);
+}
+static void json_current_stack(JsonLine& j, const char* key, uptr ip) {
+  uptr buf[kTraceBuf];
+  unsigned n;
+  const uptr* pcs = current_stack(ip, buf, &n);
+  j.stack(key, pcs, n);
 }
 static void print_current_stack(uptr ip) {
   report_printf("Call Trace:\n");
   print_current_stack_frames(ip);
 }
 
-// The rule and "BUG: <tool><type> in <func+0xoff/0xsize>" (the caller's
-// function at ip, or fn_override).
+// The header's function: "func+0xoff/0xsize" of the caller's function at
+// ip, or fn_override.
+static void header_function(uptr ip, const char* fn_override, char* fn, uptr len) {
+  if (fn_override) {
+    snprintf(fn, len, "%s", fn_override);
+  } else {
+    function_title_for_pc(ip, fn, len);
+    if (!fn[0]) snprintf(fn, len, "0x%lx", static_cast<unsigned long>(ip));
+  }
+}
+
+// The rule and "BUG: <tool><type> in <func+0xoff/0xsize>".
 static void print_header(const char* tool, const char* type, uptr ip, const char* fn_override) {
   char fn[256];
-  if (fn_override) {
-    snprintf(fn, sizeof(fn), "%s", fn_override);
-  } else {
-    function_title_for_pc(ip, fn, sizeof(fn));
-    if (!fn[0]) snprintf(fn, sizeof(fn), "0x%lx", static_cast<unsigned long>(ip));
-  }
+  header_function(ip, fn_override, fn, sizeof(fn));
   report_printf("%s", kRule);
   report_printf("BUG: %s%s in %s\n", tool, type, fn);
 }
@@ -385,6 +412,56 @@ static bool suppressed_here(const char* type, uptr ip) {
   return suppressed(type, pcs, n);
 }
 
+// The members a JSON bug report starts with: tool, type, the header's
+// function and the title syzkaller gives the kernel's report ("KASAN:
+// slab-use-after-free Read in session_id"; access: "Read"/"Write" or null).
+static void json_header(JsonLine& j, const char* tool, const char* type, const char* access, uptr ip,
+                        const char* fn_override) {
+  char fn[256], title[400];
+  header_function(ip, fn_override, fn, sizeof(fn));
+  const char* plus = strchr(fn, '+');
+  const int fn_len = plus && plus != fn ? static_cast<int>(plus - fn) : static_cast<int>(strlen(fn));
+  snprintf(title, sizeof(title), "%s: %s%s%s in %.*s", tool, type, access ? " " : "", access ? access : "", fn_len, fn);
+  j.str("tool", tool);
+  j.str("type", type);
+  j.str("title", title);
+  j.str("function", fn);
+}
+
+// print_report's JSON form: the same facts as members; the stack frame or
+// global description and the shadow dump as text.
+static void print_report_json(const ReportInfo& info) {
+  const bool access = !strcmp(info.op, "Read") || !strcmp(info.op, "Write");
+  ObjectInfo o{};
+  static char text[8192];  // under the report lock
+  JsonLine j("report");
+  json_header(j, "KASAN", info.bug_type, access ? info.op : nullptr, info.ip, info.function);
+  j.str("access", info.op);
+  if (access) j.num("size", info.size);
+  j.hex("address", info.addr);
+  if (info.bad_addr != info.addr) j.hex("first_bad_address", info.bad_addr);
+  j.current_task();
+  j.str("detail", info.detail);
+  json_current_stack(j, "call_trace", info.ip);
+  j.str("why", info.why);
+  if (info.why_stack) j.stack("why_stack", info.why_stack);
+  if (info.describe && addr_has_shadow(info.describe_addr)) {
+    if (g_object_describer) g_object_describer(info.describe_addr, info.obj_hint, &o);
+    if (o.found) json_object_info(j, info.describe_addr, o);
+    if (!o.in_heap && info.describe_stack && g_describe_hook) {
+      report_capture_begin(text, sizeof(text));
+      g_describe_hook(info.bad_addr);
+      if (report_capture_end()) j.str("description", text);
+    }
+    if (o.in_heap || info.describe_stack) {
+      report_capture_begin(text, sizeof(text));
+      print_memory_state(info.bad_addr);
+      report_capture_end();
+      j.str("memory_state", text);
+    }
+  }
+}
+
 void print_report(const ReportInfo& info) {
   if (info.counts && suppressed_here(info.bug_type, info.ip)) return;
   if (info.counts && tally(info.bug_type, info.ip)) {
@@ -394,6 +471,7 @@ void print_report(const ReportInfo& info) {
   }
   ReportScope scope(info.counts);
   if (!scope.active()) return;
+  if (json()) return print_report_json(info);
   print_header("KASAN: ", info.bug_type, info.ip, info.function);
   const bool access = !strcmp(info.op, "Read") || !strcmp(info.op, "Write");
   if (!access)  // "Free", "ksize()", ...
@@ -434,6 +512,49 @@ static void print_kfence_track(const char* what, u32 tid, int cpu, u64 ns, depot
   report_printf("\n");
 }
 
+static void json_kfence_track(JsonLine& j, const char* key, u32 tid, int cpu, u64 ns, depot_handle_t stack) {
+  j.begin_object(key);
+  j.num("tid", tid);
+  j.num("cpu", static_cast<u64>(cpu >= 0 ? cpu : 0));
+  j.num("time_ns", ns);
+  j.stack("stack", stack);
+  j.end_object();
+}
+
+static void report_kfence_json(const KfenceReport& r, const char* type) {
+  JsonLine j("report");
+  const char* what = type + sizeof("KFENCE: ") - 1;
+  json_header(j, "KFENCE", what, nullptr, r.ip, nullptr);
+  j.str("access", r.error == KfenceError::kInvalidFree ? "Free" : r.is_write ? "Write" : "Read");
+  j.hex("address", r.addr);
+  if (r.error == KfenceError::kOutOfBounds) {
+    j.num("distance", r.distance);
+    j.str("side", r.left ? "left" : "right");
+  }
+  if (r.error == KfenceError::kCorruption) {
+    char bytes[16 * 5 + 1];
+    unsigned o = 0;
+    for (unsigned i = 0; i < r.nbytes && i < 16; i++)
+      o += static_cast<unsigned>(snprintf(bytes + o, sizeof(bytes) - o, i ? " %02x" : "%02x", r.bytes[i]));
+    bytes[o] = 0;
+    j.str("corrupted_bytes", bytes);
+  }
+  j.current_task();
+  json_current_stack(j, "call_trace", r.ip);
+  if (r.obj) {
+    const KfenceObject& k = *r.obj;
+    j.begin_object("object");
+    j.num("kfence_index", static_cast<u64>(k.index));
+    j.hex("address", k.addr);
+    j.num("size", k.size);
+    j.str("cache", k.cache);
+    j.str("state", k.freed ? "freed" : "allocated");
+    json_kfence_track(j, "allocated", k.alloc_tid, k.alloc_cpu, k.alloc_ns, k.alloc_stack);
+    if (k.freed) json_kfence_track(j, "freed", k.free_tid, k.free_cpu, k.free_ns, k.free_stack);
+    j.end_object();
+  }
+}
+
 void report_kfence(const KfenceReport& r) {
   static const char* const kTypes[2][5] = {
       {"KFENCE: out-of-bounds read", "KFENCE: use-after-free read", "KFENCE: invalid read", "KFENCE: invalid free",
@@ -449,6 +570,7 @@ void report_kfence(const KfenceReport& r) {
   }
   ReportScope scope(true);
   if (!scope.active()) return;
+  if (json()) return report_kfence_json(r, type);
   print_header("", type, r.ip, nullptr);  // type carries the "KFENCE: " prefix
   report_printf("\n");
   const char* op = r.is_write ? "write" : "read";
@@ -569,6 +691,13 @@ void report_bad_pointer(uptr addr, uptr ip, const char* api, bool frees, const c
 void report_warning(const char* line, uptr ip) {
   ReportScope scope(false);
   if (!scope.active()) return;
+  if (json()) {
+    JsonLine j("warning");
+    j.str("message", line);
+    j.current_task();
+    json_current_stack(j, "call_trace", ip);
+    return;
+  }
   report_printf("%s\n", line);
   print_current_stack(ip);
 }
@@ -578,6 +707,22 @@ void report_destroy_leak(const char* cache_name, u64 live, const LeakedObject* o
   if (!scope.active()) return;
   char fn[256];
   function_title_for_pc(ip, fn, sizeof(fn));  // the kernel's %pS
+  if (json()) {
+    JsonLine j("cache_destroy_leak");
+    j.str("cache", cache_name);
+    j.str("function", fn);
+    j.num("live", live);
+    j.begin_array("objects");
+    for (unsigned i = 0; i < n; i++) {
+      j.begin_object(nullptr);
+      j.hex("address", objs[i].obj);
+      j.num("offset", objs[i].offset);
+      j.num("tid", objs[i].alloc_tid);
+      j.stack("stack", objs[i].alloc_stack);
+      j.end_object();
+    }
+    return;
+  }
   report_printf("kmem_cache_destroy %s: Slab cache still has objects when called from %s\n", cache_name,
                 fn[0] ? fn : "?");
   report_printf("Objects remaining in %s on kmem_cache_destroy(): %lu\n", cache_name, static_cast<unsigned long>(live));
@@ -619,12 +764,34 @@ void report_describe_address(uptr addr) {
   ReportScope scope(false);
   if (!scope.active()) return;
   if (!addr_has_shadow(addr)) {
+    if (json()) {
+      JsonLine j("describe_address");
+      j.hex("address", addr);
+      j.flag("has_shadow", false);
+      return;
+    }
     report_printf("Address %016lx has no shadow (not application memory ukasan checks)\n",
                   static_cast<unsigned long>(addr));
     return;
   }
   ObjectInfo o{};
   if (g_object_describer) g_object_describer(addr, 0, &o);
+  if (json()) {
+    static char text[8192];  // under the report lock
+    JsonLine j("describe_address");
+    j.hex("address", addr);
+    if (o.found) json_object_info(j, addr, o);
+    if (!o.in_heap && g_describe_hook) {
+      report_capture_begin(text, sizeof(text));
+      g_describe_hook(addr);
+      if (report_capture_end()) j.str("description", text);
+    }
+    report_capture_begin(text, sizeof(text));
+    print_memory_state(addr);
+    report_capture_end();
+    j.str("memory_state", text);
+    return;
+  }
   if (o.found) print_object(addr, o);
   if (!o.in_heap && g_describe_hook) g_describe_hook(addr);
   report_printf("Memory state around the address:\n");
@@ -634,6 +801,11 @@ void report_describe_address(uptr addr) {
 void report_stack_trace(uptr ip) {
   ReportScope scope(false);
   if (!scope.active()) return;
+  if (json()) {
+    JsonLine j("stack_trace");
+    json_current_stack(j, "call_trace", ip);
+    return;
+  }
   print_current_stack(ip);
 }
 
@@ -642,6 +814,18 @@ void report_summary() {
   if (!total) return;
   ReportScope scope(false);
   if (!scope.active()) return;
+  if (json()) {
+    JsonLine j("summary");
+    j.num("reports", total);
+    j.begin_object("types");
+    const bool locked = g_tally_lock.try_lock();
+    for (unsigned t = 0; locked && t < g_ntypes; t++) j.num(g_types[t].type, g_types[t].count);
+    if (locked) g_tally_lock.unlock();
+    j.end_object();
+    j.num("repeated", g_duplicates.load(std::memory_order_relaxed));
+    j.num("suppressed", suppressed_count());
+    return;
+  }
   char line[1024];
   int n = snprintf(line, sizeof(line), "SUMMARY: KASAN: %lu report%s:", static_cast<unsigned long>(total),
                    total == 1 ? "" : "s");
@@ -669,10 +853,26 @@ bool report_leak(const LeakRecord& r) {
   if (!scope.active()) return true;
   char comm[32];
   current_comm(comm, sizeof(comm));
+  const uptr len = r.size < sizeof(r.head) ? r.size : sizeof(r.head);
+  if (json()) {
+    char head[sizeof(r.head) * 2 + 1];
+    for (uptr i = 0; i < len; i++) snprintf(head + 2 * i, 3, "%02x", r.head[i]);
+    head[2 * len] = 0;
+    JsonLine j("leak");
+    j.str("tool", "kmemleak");
+    j.hex("address", r.obj);
+    j.num("size", r.size);
+    j.str("comm", comm);
+    j.num("tid", r.alloc_tid);
+    j.str("head", head);
+    j.stack("backtrace", r.alloc_stack);
+    j.num("objects", r.count);
+    j.num("total_bytes", r.count > 1 ? r.total_bytes : r.size);
+    return true;
+  }
   report_printf("unreferenced object 0x%08lx (size %lu):\n", static_cast<unsigned long>(r.obj),
                 static_cast<unsigned long>(r.size));
   report_printf("  comm \"%s\", pid %u\n", comm, r.alloc_tid);
-  const uptr len = r.size < sizeof(r.head) ? r.size : sizeof(r.head);
   report_printf("  hex dump (first %lu bytes):\n", static_cast<unsigned long>(len));
   for (uptr off = 0; off < len; off += 16) print_hex_row(r.head + off, len - off < 16 ? len - off : 16);
   report_printf("  backtrace:\n");
@@ -691,6 +891,13 @@ bool report_leak(const LeakRecord& r) {
 void report_leak_summary(u64 objects, u64 bytes, u64 stacks) {
   ReportScope scope(false);
   if (!scope.active()) return;
+  if (json()) {
+    JsonLine j("leak_summary");
+    j.num("objects", objects);
+    j.num("bytes", bytes);
+    j.num("backtraces", stacks);
+    return;
+  }
   report_printf("kmemleak: %lu new suspected memory leaks (%lu bytes, %lu backtraces)\n",
                 static_cast<unsigned long>(objects), static_cast<unsigned long>(bytes),
                 static_cast<unsigned long>(stacks));
@@ -699,6 +906,13 @@ void report_leak_summary(u64 objects, u64 bytes, u64 stacks) {
 void report_leak_scan_incomplete(const char* why) {
   ReportScope scope(false);
   if (!scope.active()) return;
+  if (json()) {
+    JsonLine j("notice");
+    j.str("tool", "kmemleak");
+    j.str("message", "scan not complete: no leak reported");
+    j.str("why", why);
+    return;
+  }
   report_printf("kmemleak: scan not complete (%s): no leak reported\n", why);
 }
 

@@ -603,55 +603,86 @@ void format_title(const ModuleInfo& m, const char* fn, char* out, uptr len) {
 
 }  // namespace
 
-void print_stack_trace(const uptr* pcs, unsigned n, const char* indent) {
+void walk_stack(const uptr* pcs, unsigned n, FrameVisitor visit, void* ctx) {
   Guard guard;
   for (unsigned i = 0; i < n; i++) {
     const uptr pc = pcs[i];
     if (pc == 0) continue;
     if (!pc_in_code(pc - 1)) break;
-    char lead[64] = "";
-    if (indent) snprintf(lead, sizeof(lead), "%s[<%016lx>]", indent, static_cast<unsigned long>(pc));
+    StackLine line{};
+    line.pc = pc;
+    line.function = line.ident = line.title = line.file = line.module = "";
     ModuleInfo m;
     // Look up pc - 1: a return address may be the first byte after the call's
     // function (noreturn callee) or after an inlined range.
     if (!find_module(pc - 1, &m, guard.held ? &g_state : nullptr)) {
-      report_printf("%s 0x%lx\n", lead, static_cast<unsigned long>(pc));
+      visit(line, ctx);
       continue;
     }
-    const unsigned long off = static_cast<unsigned long>(m.module_offset + 1);
-    int nf = guard.held ? symbolize_locked(g_state, m, g_state.frames, kMaxInline) : 0;
-    if (nf == 0 && !guard.held) {
-      report_printf("%s 0x%lx (%s+0x%lx)\n", lead, static_cast<unsigned long>(pc), m.module, off);
+    line.module = m.module;
+    line.module_offset = m.module_offset + 1;
+    const int nf = guard.held ? symbolize_locked(g_state, m, g_state.frames, kMaxInline) : 0;
+    line.symbolized = guard.held;
+    if (nf == 0 && !guard.held) {  // inside the symbolizer itself: module+offset only
+      visit(line, ctx);
       continue;
     }
-    // The kernel's symbolized shape (decode_stacktrace.sh): inlined callees
-    // first as "func file:line [inline]", then "func+0xoff/0xsize file:line"
-    // for the function the code is in. A C++ name: the identifier token,
-    // then the demangled name in parentheses for people.
-    char id[256], title[320], where[300];
+    // Inlined callees first, then the function the code is compiled into
+    // (the kernel's decode_stacktrace.sh order).
+    char id[256], title[320];
     for (int k = 0; k < nf || (k == 0 && nf == 0); k++) {
       const InlineFrame* f = nf ? &g_state.frames[k] : nullptr;
-      const char* fn = f ? f->function : "";
-      const bool outer = k >= nf - 1;
-      if (f && f->file[0])
-        snprintf(where, sizeof(where), " %s:%d", f->file, f->line);
-      else
-        snprintf(where, sizeof(where), " [%s+0x%lx]", m.module, off);
-      ident_of(fn, id, sizeof(id));
-      if (outer) {
-        format_title(m, fn, title, sizeof(title));
-        if (title[0] == '+') {  // no name at all
-          report_printf("%s 0x%lx%s\n", lead, static_cast<unsigned long>(pc), where);
-          continue;
-        }
+      line.function = f ? f->function : "";
+      line.file = f ? f->file : "";
+      line.line = f ? f->line : 0;
+      line.inlined = k < nf - 1;
+      ident_of(line.function, id, sizeof(id));
+      if (!line.inlined) {
+        format_title(m, line.function, title, sizeof(title));
+        if (title[0] == '+') title[0] = 0;  // no name at all
       } else {
         snprintf(title, sizeof(title), "%s", id[0] ? id : "__");  // an unnamed inlined frame ("??")
       }
-      const bool cxx = fn[0] && strcmp(id, fn) != 0;  // then the demangled name too, for people
-      report_printf("%s %s%s%s%s%s%s\n", lead, title, where, outer ? "" : " [inline]", cxx ? " (" : "",
-                    cxx ? fn : "", cxx ? ")" : "");
+      line.ident = id;
+      line.title = title;
+      visit(line, ctx);
     }
   }
+}
+
+namespace {
+// One line of print_stack_trace (see the header for its shapes).
+void print_line(const StackLine& l, void* ctx) {
+  const char* indent = static_cast<const char*>(ctx);
+  char lead[64] = "";
+  if (indent) snprintf(lead, sizeof(lead), "%s[<%016lx>]", indent, static_cast<unsigned long>(l.pc));
+  const unsigned long pc = static_cast<unsigned long>(l.pc), off = static_cast<unsigned long>(l.module_offset);
+  if (!l.module[0]) {
+    report_printf("%s 0x%lx\n", lead, pc);
+    return;
+  }
+  if (!l.symbolized) {
+    report_printf("%s 0x%lx (%s+0x%lx)\n", lead, pc, l.module, off);
+    return;
+  }
+  char where[300];
+  if (l.file[0])
+    snprintf(where, sizeof(where), " %s:%d", l.file, l.line);
+  else
+    snprintf(where, sizeof(where), " [%s+0x%lx]", l.module, off);
+  if (!l.title[0]) {
+    report_printf("%s 0x%lx%s\n", lead, pc, where);
+    return;
+  }
+  // A C++ name: the identifier token, then the demangled name for people.
+  const bool cxx = l.function[0] && strcmp(l.ident, l.function) != 0;
+  report_printf("%s %s%s%s%s%s%s\n", lead, l.title, where, l.inlined ? " [inline]" : "", cxx ? " (" : "",
+                cxx ? l.function : "", cxx ? ")" : "");
+}
+}  // namespace
+
+void print_stack_trace(const uptr* pcs, unsigned n, const char* indent) {
+  walk_stack(pcs, n, print_line, const_cast<char*>(indent));
 }
 
 void function_name_for_pc(uptr pc, char* buf, uptr len) {

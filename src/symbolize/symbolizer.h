@@ -28,6 +28,26 @@ bool symbolize_pc(uptr pc, SymbolizedFrame* out);
 // line is kmemleak's backtrace line instead: indent "[<pc>]" then the same.
 void print_stack_trace(const uptr* pcs, unsigned n, const char* indent = nullptr);
 
+// One line of a symbolized stack, as print_stack_trace prints it: the
+// frames of one return address pc, inlined callees (inlined) first. Strings
+// are "" when unknown (module "" when pc is in no module). Valid during the
+// visit only.
+struct StackLine {
+  uptr pc;               // the return address
+  const char* title;     // "token+0xoff/0xsize" (outer frame) or "token" (inlined); "" if no name
+  const char* ident;     // the plain identifier token
+  const char* function;  // the symbolizer's (demangled) name
+  const char* file;
+  int line;
+  bool inlined;
+  bool symbolized;  // false: the symbolizer was busy (a nested report), module+offset only
+  const char* module;
+  uptr module_offset;  // of pc
+};
+using FrameVisitor = void (*)(const StackLine& line, void* ctx);
+// Calls visit for every line print_stack_trace would print, in order.
+void walk_stack(const uptr* pcs, unsigned n, FrameVisitor visit, void* ctx);
+
 // Function name (the innermost inlined one) at code address pc. Writes ""
 // if unknown.
 void function_name_for_pc(uptr pc, char* buf, uptr len);
