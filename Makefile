@@ -5,7 +5,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 PREFIX ?= /usr/local
 
-.PHONY: all build demo test test-tsan bench verify fuzz fuzz-example install detect clean
+.PHONY: all build demo test test-tsan bench verify fuzz fuzz-example install deb detect clean
 
 all: build
 
@@ -31,6 +31,12 @@ test-tsan:
 # (relocatable: the installed files find the prefix from where they are).
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# A Debian package (CPack) of what `make install` installs, under /usr:
+# $(BUILD)/package/ukasan_<version>_<arch>.deb.
+deb: build
+	cd $(BUILD) && cpack -G DEB
+	@ls $(BUILD)/package/*.deb
 
 bench: build
 	@if [ -x bench/run.sh ]; then bash bench/run.sh $(BUILD); else echo "no benchmarks yet"; fi

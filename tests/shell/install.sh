@@ -3,7 +3,8 @@
 # installed files must find the prefix from where they are): the files are
 # there, none of the installed text files names the build or source tree,
 # and a program built with the installed ukasan-cc, with find_package(ukasan)
-# and with pkg-config reports its bugs and references only the prefix.
+# with pkg-config and with Meson reports its bugs and references only the
+# prefix.
 # Usage: install.sh SOURCE_DIR BUILD_DIR
 . "$(dirname "$0")/../common/shell_test.sh"
 cmake --install "$BUILD" --prefix "$WORK/first" >"$WORK/install.log" 2>&1 || { cat "$WORK/install.log"; echo "FAIL: cmake --install"; exit 1; }
@@ -44,6 +45,20 @@ if command -v pkg-config >/dev/null; then
   flags=$(PKG_CONFIG_PATH=$P/lib/pkgconfig pkg-config --cflags --libs ukasan) || fail "pkg-config"
   # shellcheck disable=SC2086
   gcc -O1 -g "$consumer/main.c" $flags -o "$WORK/pc" && check pkg-config "$WORK/pc" || fail "pkg-config build"
+fi
+# Meson, through pkg-config (dependency('ukasan'), 'ukasan-clang' with CC=clang).
+if command -v meson >/dev/null && command -v ninja >/dev/null; then
+  for cc in gcc clang; do
+    command -v $cc >/dev/null || continue
+    if CC=$cc PKG_CONFIG_PATH=$P/lib/pkgconfig meson setup "$WORK/ms-$cc" "$consumer" >"$WORK/ms.log" 2>&1 &&
+       ninja -C "$WORK/ms-$cc" >>"$WORK/ms.log" 2>&1; then
+      check meson-$cc "$WORK/ms-$cc/consumer"
+    else
+      cat "$WORK/ms.log"; fail "meson consumer ($cc)"
+    fi
+  done
+else
+  echo "install: meson or ninja not installed; the Meson consumer is not tried"
 fi
 echo "install: $FAILS failed"
 [ $FAILS = 0 ]
