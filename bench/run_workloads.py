@@ -16,6 +16,7 @@ REAL_ONLY=1: only the real programs)
 """
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -268,7 +269,8 @@ def run_real(cmd, env_add, stdin_path):
     # Children's peak RSS is the largest child's (RUSAGE_CHILDREN); for one
     # process it is that process's.
     return {"wall": wall, "rss_kib": ru.ru_maxrss, "rc": os.waitstatus_to_exitcode(status), "err": err[-300:],
-            "reports": err.count("BUG: KASAN")}
+            # KASAN's, KFENCE's and SLUB debug's ("BUG <cache> (Not tainted): ...") headers
+            "reports": len(re.findall(r"^BUG(: KASAN| \S+ \(Not tainted\)|: KFENCE)", err, re.M))}
 
 
 real_res = []

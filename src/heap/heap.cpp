@@ -209,47 +209,43 @@ static bool find_diff(uptr mem, uptr lo, uptr hi, u8 want, uptr* first, uptr* la
   return true;
 }
 
-static void diff_detail(char* buf, uptr len, const char* prefix, uptr mem, uptr first, uptr last) {
-  int n = snprintf(buf, len, "%s", prefix);
-  uptr shown = 0;
-  for (uptr i = first; i <= last && shown < 16 && n > 0 && static_cast<uptr>(n) + 4 < len; i++, shown++)
-    n += snprintf(buf + n, len - n, " %02x", reinterpret_cast<const u8*>(mem)[i]);
-  if (last - first + 1 > shown && n > 0 && static_cast<uptr>(n) + 5 < len) snprintf(buf + n, len - n, " ...");
-}
-
-// Redzone canaries of a live block, verified when it is freed (or realloc'ed).
-static void check_canaries(const Block& b, uptr ip) {
+// Redzone canaries of a live block, verified when it is freed (or
+// realloc'ed): SLUB debug's "Right Redzone overwritten" / "Left Redzone overwritten".
+static void check_canaries(const Block& b, uptr ip, const char* found) {
   uptr first, last;
-  char detail[256], prefix[160];
   const uptr rz_end = canary_end(b);
+  Corruption c{};
+  c.obj = b.obj;
+  c.obj_size = b.req;
+  c.redzone_end = b.obj + rz_end;
+  c.kasan_type = "slab-out-of-bounds";
+  c.found = found;
+  c.ip = ip;
   bool right = find_diff(b.obj, b.req, rz_end, kRedzoneByte, &first, &last);
+  c.expected = kRedzoneByte;
   if (!right && !b.c && rz_end == owned_end(b)) {  // a large block: the first bytes of the guard page after it
     right = find_diff(b.obj, rz_end, rz_end + kLargeGuardCheck, 0, &first, &last);
+    c.expected = 0;
+    c.redzone_end = b.obj + rz_end + kLargeGuardCheck;
   }
   if (right) {
-    snprintf(prefix, sizeof(prefix),
-             "Detected at free: the redzone after the %lu-byte object was overwritten at offset %lu (%lu bytes):",
-             static_cast<unsigned long>(b.req), static_cast<unsigned long>(first),
-             static_cast<unsigned long>(last - first + 1));
-    diff_detail(detail, sizeof(detail), prefix, b.obj, first, last);
-    report_corruption("slab-out-of-bounds", b.obj, b.obj + first, last - first + 1, ip, detail);
+    c.what = "Right Redzone overwritten";
+    c.first = b.obj + first;
+    c.last = b.obj + last;
+    report_corruption(c);
     return;
   }
-  uptr bad = 0, size = 0;
+  c.what = "Left Redzone overwritten";
   if (b.c) {
     if (*reinterpret_cast<volatile u8*>(b.obj - 1) != kRedzoneByte) {
-      bad = b.obj - 1;
-      size = 1;
+      c.first = c.last = b.obj - 1;
+      report_corruption(c);
     }
   } else if (find_diff(b.obj - kLargeGuardCheck, 0, kLargeGuardCheck, 0, &first, &last)) {
-    bad = b.obj - kLargeGuardCheck + first;
-    size = last - first + 1;
-  }
-  if (size) {
-    snprintf(detail, sizeof(detail),
-             "Detected at free: the redzone before the %lu-byte object was overwritten (%lu bytes before it).",
-             static_cast<unsigned long>(b.req), static_cast<unsigned long>(b.obj - bad));
-    report_corruption("slab-out-of-bounds", b.obj, bad, size, ip, detail);
+    c.expected = 0;
+    c.first = b.obj - kLargeGuardCheck + first;
+    c.last = b.obj - kLargeGuardCheck + last;
+    report_corruption(c);
   }
 }
 
@@ -291,23 +287,21 @@ static bool on_evict(KmemCache* c, uptr obj, Span* large, bool check) {
   for (unsigned i = 0; i < r.n; i++) {
     uptr first, last;
     if (!find_diff(obj, r.lo[i], r.hi[i], kPoisonFree, &first, &last)) continue;
-    char prefix[192], detail[300];
-    snprintf(prefix, sizeof(prefix),
-             "Detected %s: %lu bytes at offset %lu of the freed %lu-byte object differ from the free pattern 0x%02x:",
-             check ? "with the object still in the quarantine" : "when the object left the quarantine",
-             static_cast<unsigned long>(last - first + 1), static_cast<unsigned long>(first),
-             static_cast<unsigned long>(req), kPoisonFree);
-    diff_detail(detail, sizeof(detail), prefix, obj, first, last);
     am->kind = static_cast<u8>(am->kind & ~kKindPoisoned);
-    // The report names where it was found: the heap call evicting it, or,
-    // for a check, the caller of the free that quarantined it.
-    uptr ip = t_caller;
-    if (check) {
-      const uptr* pcs;
-      const FreeMeta* fm = c ? free_meta(c, obj) : &large->large_free;
-      ip = depot_fetch(fm->free_stack, &pcs) ? pcs[0] : 0;
-    }
-    report_corruption(c ? "slab-use-after-free" : "use-after-free", obj, obj + first, last - first + 1, ip, detail);
+    // SLUB debug's "Poison overwritten"; found by the heap call evicting
+    // it, or by the check (at exit, ukasan_check_quarantine()).
+    Corruption rc{};
+    rc.what = "Poison overwritten";
+    rc.kasan_type = c ? "slab-use-after-free" : "use-after-free";
+    rc.obj = obj;
+    rc.obj_size = req;
+    rc.first = obj + first;
+    rc.last = obj + last;
+    rc.expected = kPoisonFree;
+    rc.found = check ? "by the quarantine check, the object still in the quarantine"
+                     : "when the object left the quarantine";
+    rc.ip = t_evict_ip ? t_evict_ip : check ? 0 : t_caller;
+    report_corruption(rc);
     return true;
   }
   return false;
@@ -467,14 +461,15 @@ static void kfence_release(void* ptr, u8 kind, uptr size, uptr ip) {
   kfence_free(ptr, ip);
 }
 
-static void release_block(void* ptr, const Lookup& l, uptr ip) {
+// found: the freeing call, for a report of damaged canaries ("at free()").
+static void release_block(void* ptr, const Lookup& l, uptr ip, const char* found) {
   // The pattern goes in first: it never overlaps the canary, and streaming
   // through the object brings in the line where the canary starts. (b is a
   // live block; should a racing free win the CAS below, it only wrote the
   // pattern into an object being freed anyway.)
   const bool pattern = l.live && g_quarantine_enabled && g_poison_bytes && (l.b.c || !large_protected(l.b.req));
   if (pattern) fill_poison(l.b);
-  if (l.live && !kernel_block(l.b)) check_canaries(l.b, ip);
+  if (l.live && !kernel_block(l.b)) check_canaries(l.b, ip, found);
   if (!free_check(reinterpret_cast<uptr>(ptr), l.where, l.ref, nullptr, ip)) return;  // reported
   // Freed: 0x08 now means kMetaDangling, which only a scan may set.
   l.b.am->kind = static_cast<u8>((l.b.am->kind & ~kMetaDangling) | (pattern ? kKindPoisoned : 0));
@@ -497,7 +492,7 @@ void heap_free(void* ptr, u8 kind, uptr size, uptr ip) {
   Lookup l;
   lookup(ptr, &l);
   if (l.live) check_kind(l.b, kind, size, free_name(kind), ip);
-  release_block(ptr, l, ip);
+  release_block(ptr, l, ip, kind == kKindMalloc ? "at free()" : kind == kKindNew ? "at operator delete" : "at operator delete []");
 }
 
 void* heap_realloc(void* ptr, uptr n, uptr ip) {
@@ -528,7 +523,7 @@ void* heap_realloc(void* ptr, uptr n, uptr ip) {
   check_kind(b, kKindMalloc, kNoSize, "realloc()", ip);
   if (b.c && n <= b.c->obj_bytes) {
     // In place: the object's new end moves its redzone (shadow and canary).
-    if (!kernel_block(b)) check_canaries(b, ip);
+    if (!kernel_block(b)) check_canaries(b, ip, "at realloc()");
     poison(b.obj, b.c->obj_bytes, kShadowSlabRedzone);
     unpoison(b.obj, n);
     b.req = n;
@@ -537,7 +532,7 @@ void* heap_realloc(void* ptr, uptr n, uptr ip) {
     return ptr;
   }
   if (!b.c && n > kHeapSlabMax && round_up(n, kPageSize) == round_up(b.req, kPageSize)) {
-    if (!kernel_block(b)) check_canaries(b, ip);
+    if (!kernel_block(b)) check_canaries(b, ip, "at realloc()");
     poison(b.obj, round_up(b.req, kPageSize), kShadowPageRedzone);
     unpoison(b.obj, n);
     b.req = n;
@@ -550,7 +545,7 @@ void* heap_realloc(void* ptr, uptr n, uptr ip) {
   if (!q) return nullptr;  // the old block stays valid
   internal_memcpy(q, ptr, b.req < n ? b.req : n);
   if (UKASAN_UNLIKELY(g_nhooks.load(std::memory_order_relaxed))) run_free_hooks(ptr);
-  release_block(ptr, l, ip);
+  release_block(ptr, l, ip, "at realloc()");
   return q;
 }
 

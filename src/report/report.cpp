@@ -462,13 +462,19 @@ static void print_report_json(const ReportInfo& info) {
   }
 }
 
+// A bug of `type` found at ip that is not printed: suppressed (also by a
+// suppression of alias, if given), or a repeat (counted as a report and a
+// duplicate).
+static bool not_printed(const char* type, uptr ip, const char* alias = nullptr) {
+  if (suppressed_here(type, ip) || (alias && suppressed_here(alias, ip))) return true;
+  if (!tally(type, ip)) return false;
+  g_reports.fetch_add(1, std::memory_order_relaxed);
+  g_duplicates.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 void print_report(const ReportInfo& info) {
-  if (info.counts && suppressed_here(info.bug_type, info.ip)) return;
-  if (info.counts && tally(info.bug_type, info.ip)) {
-    g_reports.fetch_add(1, std::memory_order_relaxed);
-    g_duplicates.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
+  if (info.counts && not_printed(info.bug_type, info.ip)) return;
   ReportScope scope(info.counts);
   if (!scope.active()) return;
   if (json()) return print_report_json(info);
@@ -562,12 +568,7 @@ void report_kfence(const KfenceReport& r) {
       {"KFENCE: out-of-bounds write", "KFENCE: use-after-free write", "KFENCE: invalid write", "KFENCE: invalid free",
        "KFENCE: memory corruption"}};
   const char* type = kTypes[r.is_write][static_cast<int>(r.error)];
-  if (suppressed_here(type, r.ip)) return;
-  if (tally(type, r.ip)) {
-    g_reports.fetch_add(1, std::memory_order_relaxed);
-    g_duplicates.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
+  if (not_printed(type, r.ip)) return;
   ReportScope scope(true);
   if (!scope.active()) return;
   if (json()) return report_kfence_json(r, type);
@@ -661,12 +662,6 @@ void report_alloc_dealloc_mismatch(uptr addr, uptr ip, const char* allocated_wit
   print_report(info);
 }
 
-void report_corruption(const char* type, uptr obj, uptr bad, uptr size, uptr ip, const char* detail) {
-  ReportInfo info = bug(type, "Write", bad, size, ip);
-  info.detail = detail;
-  info.obj_hint = obj;
-  print_report(info);
-}
 
 void report_cache_use_after_destroy(uptr cache_ptr, uptr size, const char* api, const DestroyedCache& c, uptr ip) {
   ReportInfo info = bug("slab-use-after-free", "Read", cache_ptr, size, ip);
@@ -739,7 +734,9 @@ void report_destroy_leak(const char* cache_name, u64 live, const LeakedObject* o
 // groups of 1, ASCII column; at most 2 rows). The kernel's
 // "jiffies N (age S)" is left out: objects carry no allocation time.
 
-static void print_hex_row(const u8* p, uptr n) {
+// One row of print_hex_dump(): lead, then n bytes (at most 16) in hex
+// padded to the ASCII column, then the ASCII.
+static void print_hex_row(const char* lead, const u8* p, uptr n) {
   char line[96];
   uptr k = 0;
   for (uptr i = 0; i < 16; i++) {
@@ -757,7 +754,7 @@ static void print_hex_row(const u8* p, uptr n) {
   for (uptr i = 0; i < n; i++) line[k++] = p[i] >= 0x20 && p[i] < 0x7f ? static_cast<char>(p[i]) : '.';
   line[k] = 0;
   // The kernel pads the hex part of a short row to the ASCII column too.
-  report_printf("    %s\n", line);
+  report_printf("%s%s\n", lead, line);
 }
 
 void report_describe_address(uptr addr) {
@@ -874,7 +871,7 @@ bool report_leak(const LeakRecord& r) {
                 static_cast<unsigned long>(r.size));
   report_printf("  comm \"%s\", pid %u\n", comm, r.alloc_tid);
   report_printf("  hex dump (first %lu bytes):\n", static_cast<unsigned long>(len));
-  for (uptr off = 0; off < len; off += 16) print_hex_row(r.head + off, len - off < 16 ? len - off : 16);
+  for (uptr off = 0; off < len; off += 16) print_hex_row("    ", r.head + off, len - off < 16 ? len - off : 16);
   report_printf("  backtrace:\n");
   const uptr* pcs;
   const unsigned n = depot_fetch(r.alloc_stack, &pcs);
@@ -914,6 +911,114 @@ void report_leak_scan_incomplete(const char* why) {
     return;
   }
   report_printf("kmemleak: scan not complete (%s): no leak reported\n", why);
+}
+
+// ---- SLUB debug: a pattern found changed (mm/slub.c) ------------------------------
+// slab_bug()'s header, check_bytes_and_report()'s line, print_trailer()'s
+// tracks, slab, object and sections (print_section: rows of 16 with the
+// address), then dump_stack() of the finding code, labelled. No "age=" and
+// "cpu=" in the tracks (not recorded), no "FIX" line (the bytes are not
+// restored: the object is being freed or reused).
+
+// The rows of [lo, hi) with their addresses, labelled as print_section does.
+static void print_section(const char* label, uptr lo, uptr hi) {
+  char lead[64];
+  for (uptr a = lo; a < hi; a += 16) {
+    snprintf(lead, sizeof(lead), "%s%016lx: ", label, static_cast<unsigned long>(a));
+    print_hex_row(lead, reinterpret_cast<const u8*>(a), hi - a < 16 ? hi - a : 16);
+  }
+}
+
+static void print_track(const char* what, u32 tid, depot_handle_t h) {
+  const uptr* pcs;
+  const unsigned n = h ? depot_fetch(h, &pcs) : 0;
+  char fn[256] = "";
+  if (n) function_title_for_pc(pcs[0], fn, sizeof(fn));
+  report_printf("%s in %s pid=%u\n", what, fn[0] ? fn : "?", tid);
+  if (n)
+    print_stack_trace(pcs, n);
+  else
+    report_printf("object allocation/free stack trace missing\n");
+}
+
+static constexpr uptr kSectionMax = 64;  // bytes of a section printed around the damage
+
+static void report_corruption_json(const Corruption& c, const ObjectInfo& o, const char* cache, const char* bug) {
+  JsonLine j("report");
+  j.str("tool", "SLUB");
+  j.str("type", c.what);
+  j.str("title", bug);
+  j.str("found", c.found);
+  j.hex("address", c.first);
+  j.num("size", c.last - c.first + 1);
+  j.num("expected_byte", c.expected);
+  j.num("first_byte", *reinterpret_cast<const u8*>(c.first));
+  j.current_task();
+  if (c.ip) json_current_stack(j, "found_by", c.ip);
+  if (o.found) {
+    json_object_info(j, c.obj, o);
+  } else {
+    j.begin_object("object");
+    j.hex("address", c.obj);
+    j.str("cache", cache);
+    j.end_object();
+  }
+}
+
+void report_corruption(const Corruption& c) {
+  const char* type = c.what;
+  // A suppression of the KASAN type of the same bug covers it too
+  // ("slab-out-of-bounds:third_party/*" holds for redzones found at free).
+  if (not_printed(type, c.ip, c.kasan_type)) return;
+  ReportScope scope(true);
+  if (!scope.active()) return;
+  ObjectInfo o{};
+  if (g_object_describer) g_object_describer(c.obj, c.obj, &o);
+  const bool known = o.found && !o.meta_corrupt;
+  const char* cache = known ? o.cache_name : "unknown";
+  char bug[160];
+  snprintf(bug, sizeof(bug), "BUG %s (Not tainted): %s", cache, type);
+  if (json()) return report_corruption_json(c, o, cache, bug);
+  const uptr base = known ? o.slab_start : c.obj;
+  report_printf("=============================================================================\n");
+  report_printf("%s\n", bug);
+  report_printf("-----------------------------------------------------------------------------\n\n");
+  report_printf("0x%016lx-0x%016lx @offset=%lu. First byte 0x%x instead of 0x%x\n", static_cast<unsigned long>(c.first),
+                static_cast<unsigned long>(c.last), static_cast<unsigned long>(c.first - base),
+                *reinterpret_cast<const u8*>(c.first), c.expected);
+  if (known) {
+    print_track("Allocated", o.alloc_tid, o.alloc_stack);
+    if (o.freed) print_track("Freed", o.free_tid, o.free_stack);
+    report_printf("Slab 0x%016lx objects=%u\n", static_cast<unsigned long>(o.slab_start), o.slab_objects);
+  }
+  report_printf("Object 0x%016lx @offset=%lu\n\n", static_cast<unsigned long>(c.obj),
+                static_cast<unsigned long>(c.obj - base));
+  // The bytes: the left canary byte of a slab object; the object (its
+  // first rows, and the rows around damage inside it) for damaged poison
+  // (a freed object at a redzone's check is already poisoned or being
+  // freed: its bytes tell nothing); the right redzone checked.
+  uptr left = known && !o.large ? c.obj - 1 : c.obj;
+  if (c.first < left) left = c.obj - c.first > kSectionMax ? c.obj - kSectionMax : c.first;
+  print_section("Redzone  ", left, c.obj);
+  const uptr end = c.obj + c.obj_size;
+  const uptr head = c.obj + (c.obj_size < kSectionMax ? c.obj_size : kSectionMax);
+  if (c.first >= c.obj && c.first < end) print_section("Object   ", c.obj, head);
+  if (c.first < end && c.last >= head) {
+    const uptr lo = round_down(c.first, 16) > head ? round_down(c.first, 16) : head;
+    const uptr hi = c.last + 1 < end ? c.last + 1 : end;
+    print_section("Object   ", lo, hi - lo > kSectionMax ? lo + kSectionMax : hi);
+  }
+  if (c.redzone_end > end) print_section("Redzone  ", end, c.redzone_end - end > kSectionMax ? end + kSectionMax : c.redzone_end);
+  char comm[32];
+  current_comm(comm, sizeof(comm));
+  if (!c.ip) {  // no program frame found it (the check at exit)
+    report_printf("\nFound %s.\n\n", c.found);
+    return;
+  }
+  report_printf("\nFound %s by task %s/%d:\n", c.found, comm, current_tid());
+  print_cpu_line();
+  print_current_stack(c.ip);
+  report_printf("\n");
 }
 
 }  // namespace ukasan

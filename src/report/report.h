@@ -23,6 +23,8 @@ struct ObjectInfo {
   uptr obj;             // the object's start
   uptr region;          // the bytes "the buggy address is located ... of" refers to
   u32 cache_size;       // the cache's object size (0 for large blocks)
+  uptr slab_start;      // the first byte of its slab (or its large block's pages)
+  u32 slab_objects;     // objects the slab holds (1 for a large block)
   const char* cache_name;
   u32 alloc_tid, free_tid;
   depot_handle_t alloc_stack, free_stack;
@@ -70,11 +72,25 @@ void report_free_error(uptr addr, uptr ip, FreeError kind, const char* why);
 // that allocated it (malloc/free, new/delete, new[]/delete[], sized delete).
 // allocated_with / freed_with name the two functions.
 void report_alloc_dealloc_mismatch(uptr addr, uptr ip, const char* allocated_with, const char* freed_with);
-// Heap (src/heap), no instrumentation: [bad, bad+size) of the object at obj
-// was found overwritten by a check (redzone canary at free, free pattern at
-// quarantine eviction). type: the KASAN bug type; detail: one line saying
-// when and how it was detected.
-void report_corruption(const char* type, uptr obj, uptr bad, uptr size, uptr ip, const char* detail);
+// Heap (src/heap), no instrumentation: bytes that hold a known pattern (a
+// redzone canary, checked at free; the free pattern, checked when the
+// object leaves the quarantine) were found changed. The access itself was
+// not seen, so this is SLUB debug's report (check_bytes_and_report()):
+// "BUG <cache> (Not tainted): <what> overwritten", the changed bytes, the
+// object's tracks and bytes, then the stack that found it, labelled so.
+struct Corruption {
+  const char* what;    // "Right Redzone overwritten", "Left Redzone overwritten", "Poison overwritten"
+                       // (a string constant: the report tallies keep it)
+  const char* kasan_type;  // the KASAN type of the same bug, for suppressions ("slab-out-of-bounds")
+  uptr obj;            // the object
+  uptr obj_size;       // its requested size
+  uptr first, last;    // the first and last changed byte (addresses)
+  u8 expected;         // the pattern byte
+  uptr redzone_end;    // the end of the right redzone's checked bytes
+  const char* found;   // how it was found: "at free()", ...
+  uptr ip;             // a return address into the finding code's caller (0: none)
+};
+void report_corruption(const Corruption& c);
 
 // kmem_cache_destroy of a cache that still has objects (not a BUG: the
 // kernel's pr_err + object list). objs: up to n of the live objects.

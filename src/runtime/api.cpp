@@ -61,12 +61,17 @@ UKASAN_EXPORT void ukasan_get_stats(struct ukasan_stats* out) {
 
 UKASAN_EXPORT unsigned ukasan_check_quarantine(void) {
   runtime_init();
-  return quarantine_check();
+  t_evict_ip = UKASAN_RET_IP;
+  const unsigned n = quarantine_check();
+  t_evict_ip = 0;
+  return n;
 }
 
 UKASAN_EXPORT void ukasan_quarantine_drain(void) {
   runtime_init();
+  t_evict_ip = UKASAN_RET_IP;
   quarantine_drain_all();
+  t_evict_ip = 0;
 }
 
 UKASAN_EXPORT void ukasan_set_report_fd(int fd) { set_report_fd(fd); }

@@ -137,6 +137,8 @@ void describe_object(uptr addr, uptr obj_hint, ObjectInfo* out) {
   out->large = !r.cache;
   out->cache_name = r.cache ? r.cache->name : "kmalloc-large";
   out->cache_size = r.cache ? r.cache->object_size : 0;
+  out->slab_start = r.span->start;
+  out->slab_objects = r.cache ? r.span->nobjs : 1;
   out->region = !r.cache ? r.span->large_size : out->allocated ? r.am->requested : r.cache->object_size;
   out->alloc_tid = r.am->alloc_tid;
   out->alloc_stack = r.am->alloc_stack;

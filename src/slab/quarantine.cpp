@@ -12,6 +12,8 @@
 
 namespace ukasan {
 
+UKASAN_TLS uptr t_evict_ip;
+
 static SlabQuarantine g_quarantine;
 bool g_quarantine_enabled = true;
 

@@ -293,6 +293,11 @@ void free_checked(const void* p, KmemCache* expected, uptr ip);
 // returns whether it reported the object.
 using EvictHook = bool (*)(KmemCache* c, uptr obj, Span* large, bool check);
 void slab_set_evict_hook(EvictHook hook);
+// The return address into the program of an API call that evicts or checks
+// (ukasan_quarantine_drain, ukasan_check_quarantine), while it runs: where
+// the evict hook's reports say they were found. 0 otherwise (an allocation
+// that evicts is known to the heap; the check at exit has none).
+extern UKASAN_TLS uptr t_evict_ip;
 // Runs the evict hook over every object still in the queues and the FIFO
 // (not freeing them): a write after free is found without waiting for the
 // eviction (at exit, and ukasan_check_quarantine()). Returns the number of

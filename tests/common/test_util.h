@@ -27,7 +27,8 @@ inline std::vector<std::string> split_lines(const std::string& t) {
 inline std::vector<std::string> kasan_headers(const std::string& text) {
   std::vector<std::string> v;
   for (const std::string& l : split_lines(text))
-    if (l.rfind("BUG: KASAN: ", 0) == 0) v.push_back(l);
+    if (l.rfind("BUG: KASAN: ", 0) == 0 || (l.rfind("BUG ", 0) == 0 && l.find(" (Not tainted): ") != std::string::npos))
+      v.push_back(l);
   return v;
 }
 

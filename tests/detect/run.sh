@@ -193,7 +193,7 @@ report_re() {
   case $1 in
     asan-gcc) echo 'ERROR: (AddressSanitizer|LeakSanitizer)' ;;
     glibc) echo '^$never' ;;
-    *) echo 'BUG: KASAN|BUG: KFENCE|unreferenced object' ;;
+    *) echo 'BUG: KASAN|BUG: KFENCE|^BUG [^ ]+ \(Not tainted\)|unreferenced object' ;;
   esac
 }
 # verdict CONFIG NAME VARIANT -> "report|signal|exit N|timeout|ok|nobuild" + first line

@@ -268,35 +268,61 @@ TEST_F(HeapReports, HeapOnlySizeClasses) {
     volatile char* p = static_cast<char*>(malloc(k.n));
     EXPECT_EQ(malloc_usable_size(const_cast<char*>(p)), k.n);
     p[k.n] = 1;
-    EXPECT_KASAN_REPORT(free(const_cast<char*>(p)), "slab-out-of-bounds");
+    EXPECT_KASAN_REPORT(free(const_cast<char*>(p)), "Right Redzone overwritten");
     const std::string t = last_report();
-    EXPECT_NE(t.find(std::string("which belongs to the cache ") + k.cache + " of size"), std::string::npos) << t;
+    EXPECT_NE(t.find(std::string("BUG ") + k.cache + " (Not tainted): "), std::string::npos) << t;
   }
   void* big = malloc(16385);
   EXPECT_TRUE(aligned(big, 4096)) << "past the heap classes: a page-backed block";
   free(big);
 }
 
+// SLUB debug's line for the changed bytes [first, last] (pattern byte want).
+static std::string changed_line(const volatile void* first, const volatile void* last, int got, int want) {
+  char b[128];
+  snprintf(b, sizeof(b), "0x%016lx-0x%016lx @offset=", reinterpret_cast<unsigned long>(first),
+           reinterpret_cast<unsigned long>(last));
+  std::string s = b;
+  snprintf(b, sizeof(b), ". First byte 0x%x instead of 0x%x\n", got, want);
+  return s + "|" + b;  // the offset (from the slab) between the two parts
+}
+static bool has_changed_line(const std::string& t, const std::string& line) {
+  const size_t bar = line.find('|');
+  const size_t at = t.find(line.substr(0, bar));
+  return at != std::string::npos && t.find(line.substr(bar + 1), at) != std::string::npos;
+}
+
+// The canaries are checked at free: SLUB debug's reports, the stack that
+// found them labelled.
 TEST_F(HeapReports, CanariesAtFree) {
   uint64_t before = ukasan_report_count();
   volatile char* p = static_cast<char*>(malloc(20));
   p[20] = 1;  // right after the end (slack of the 32-byte class)
-  EXPECT_KASAN_REPORT(free(const_cast<char*>(p)), "slab-out-of-bounds");
-  EXPECT_NE(last_report().find("the redzone after the 20-byte object was overwritten at offset 20"),
-            std::string::npos)
-      << last_report();
+  p[22] = 2;
+  EXPECT_KASAN_REPORT(free(const_cast<char*>(p)), "Right Redzone overwritten");
+  std::string t = last_report();
+  EXPECT_NE(t.find("BUG kmalloc-32 (Not tainted): Right Redzone overwritten\n"), std::string::npos) << t;
+  EXPECT_TRUE(has_changed_line(t, changed_line(p + 20, p + 22, 1, 0xcc))) << t;
+  EXPECT_NE(t.find("\nFound at free() by task "), std::string::npos) << t;
+  EXPECT_NE(t.find("\nAllocated in "), std::string::npos) << t;
   volatile char* q = static_cast<char*>(malloc(48));
   q[-1] = 1;
-  EXPECT_KASAN_REPORT(free(const_cast<char*>(q)), "slab-out-of-bounds");
-  EXPECT_NE(last_report().find("the redzone before the 48-byte object"), std::string::npos) << last_report();
+  EXPECT_KASAN_REPORT(free(const_cast<char*>(q)), "Left Redzone overwritten");
+  EXPECT_TRUE(has_changed_line(last_report(), changed_line(q - 1, q - 1, 1, 0xcc))) << last_report();
   volatile char* r = static_cast<char*>(malloc(10000));  // large block: tail of its last page
   r[10003] = 1;
-  EXPECT_KASAN_REPORT(free(const_cast<char*>(r)), "slab-out-of-bounds");
-  EXPECT_NE(last_report().find("at offset 10003"), std::string::npos) << last_report();
-  volatile char* w = static_cast<char*>(malloc(4096));  // large, page multiple: the guard page
-  w[4096 + 3] = 1;
-  EXPECT_KASAN_REPORT(free(const_cast<char*>(w)), "slab-out-of-bounds");
-  EXPECT_EQ(ukasan_report_count() - before, 4u);
+  EXPECT_KASAN_REPORT(free(const_cast<char*>(r)), "Right Redzone overwritten");
+  EXPECT_TRUE(has_changed_line(last_report(), changed_line(r + 10003, r + 10003, 1, 0xcc))) << last_report();
+  volatile char* w = static_cast<char*>(malloc(20480));  // large, page multiple: the guard page
+  w[20480 + 3] = 1;
+  EXPECT_KASAN_REPORT(free(const_cast<char*>(w)), "Right Redzone overwritten");
+  EXPECT_TRUE(has_changed_line(last_report(), changed_line(w + 20483, w + 20483, 1, 0))) << last_report();
+  volatile char* x = static_cast<char*>(realloc(malloc(20), 20));
+  x[21] = 3;
+  EXPECT_KASAN_REPORT(x = static_cast<char*>(realloc(const_cast<char*>(x), 24)), "Right Redzone overwritten");
+  EXPECT_NE(last_report().find("\nFound at realloc() by task "), std::string::npos) << last_report();
+  free(const_cast<char*>(x));
+  EXPECT_EQ(ukasan_report_count() - before, 5u);
 }
 
 // The four reports come from one drain: checked by hand, then claimed.
@@ -312,10 +338,13 @@ TEST_F(HeapReports, WriteAfterFreeAtEviction) {
   EXPECT_EQ(ukasan_report_count() - before, 4u);
   std::string t = unclaimed();
   EXPECT_EQ(ukasan_test::kasan_headers(t).size(), 4u) << t;
-  EXPECT_NE(t.find("BUG: KASAN: slab-use-after-free"), std::string::npos) << t;
-  EXPECT_NE(t.find("BUG: KASAN: use-after-free"), std::string::npos) << t;
-  EXPECT_NE(t.find("1 bytes at offset 23 of the freed 24-byte object"), std::string::npos) << t;
-  EXPECT_NE(t.find("Freed by task"), std::string::npos);
+  EXPECT_NE(t.find("BUG kmalloc-32 (Not tainted): Poison overwritten\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("BUG kmalloc-large (Not tainted): Poison overwritten\n"), std::string::npos) << t;
+  EXPECT_NE(t.find(". First byte 0x7 instead of 0x6b\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("\nFreed in "), std::string::npos) << t;
+  // Found by the drain, named with its caller's stack.
+  EXPECT_NE(t.find("\nFound when the object left the quarantine by task "), std::string::npos) << t;
+  EXPECT_NE(t.find("WriteAfterFreeAtEviction", t.rfind("Found when")), std::string::npos) << t;
   claim_all();
 }
 
@@ -443,14 +472,16 @@ TEST_F(HeapReports, CheckQuarantineFindsWritesAfterFreeOnce) {
   EXPECT_EQ(ukasan_check_quarantine(), 0u) << "intact patterns";
   p[50] = 'x';
   unsigned found = 0;
-  EXPECT_KASAN_REPORT(found = ukasan_check_quarantine(), "slab-use-after-free");
+  EXPECT_KASAN_REPORT(found = ukasan_check_quarantine(), "Poison overwritten");
   EXPECT_EQ(found, 1u);
-  EXPECT_NE(last_report().find("Detected with the object still in the quarantine: 1 bytes at offset 50 of the "
-                               "freed 200-byte object"),
-            std::string::npos)
-      << last_report();
+  const std::string t = last_report();
+  EXPECT_NE(t.find("BUG kmalloc-256 (Not tainted): Poison overwritten\n"), std::string::npos) << t;
+  EXPECT_TRUE(has_changed_line(t, changed_line(p + 50, p + 50, 'x', 0x6b))) << t;
+  EXPECT_NE(t.find("\nFound by the quarantine check, the object still in the quarantine by task "), std::string::npos) << t;
+  EXPECT_NE(t.find("CheckQuarantineFindsWritesAfterFreeOnce", t.find("Found by")), std::string::npos) << t;
   big[99999] = 'y';
-  EXPECT_KASAN_REPORT(found = ukasan_check_quarantine(), "use-after-free");
+  EXPECT_KASAN_REPORT(found = ukasan_check_quarantine(), "Poison overwritten");
+  EXPECT_NE(last_report().find("BUG kmalloc-large (Not tainted): Poison overwritten\n"), std::string::npos);
   EXPECT_EQ(found, 1u) << "the first object was reported already";
   EXPECT_EQ(ukasan_check_quarantine(), 0u) << "reported once";
   ukasan_quarantine_drain();  // eviction: not reported again

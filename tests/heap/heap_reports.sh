@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Uninstrumented programs with heap bugs, run under LD_PRELOAD=libukasan.so:
-# each must print the right "BUG: KASAN: <type>" header.
+# each must print the right header ("BUG: KASAN: <type> in", KFENCE's, or
+# SLUB debug's "BUG <cache> (Not tainted): ..." for a pattern found changed).
 # Usage: bash heap_reports.sh SRC_DIR BUILD_DIR
 set -u
 src=$1 build=$2
@@ -19,29 +20,49 @@ expect() {
   shift
   env "${envs[@]}" LD_PRELOAD="$lib" timeout 120 "$@" >"$out" 2>&1
   local rc=$?
-  local bug="KASAN: $header"
-  case $header in KFENCE:*) bug=$header ;; esac
-  if ! grep -q "^BUG: $bug in " "$out" || ! grep -q -- "$extra" "$out" || [ $rc -ne 0 ]; then
-    echo "FAIL: $* (rc $rc): expected 'BUG: $bug' and '$extra'"
+  local want="^BUG: KASAN: $header in "
+  case $header in
+    KFENCE:*) want="^BUG: $header in " ;;
+    *"(Not tainted)"*) want="^BUG $header\$" ;;  # SLUB debug's (a pattern found changed)
+  esac
+  local extra_ok=1
+  if [ "${extra#@}" != "$extra" ]; then
+    # "@FIRST-LAST": the changed bytes, as offsets in the object (SLUB's
+    # "0xA-0xB @offset=..." line and its "Object 0xO" line).
+    local range obj
+    range=$(grep -m1 -oE '^0x[0-9a-f]+-0x[0-9a-f]+ @offset=' "$out" | sed 's/ @offset=//')
+    obj=$(grep -m1 -oE '^Object 0x[0-9a-f]+' "$out" | sed 's/Object //')
+    if [ -z "$range" ] || [ -z "$obj" ] ||
+       [ "@$((${range%-*} - obj))-$((${range#*-} - obj))" != "$extra" ]; then extra_ok=0; fi
+  elif ! grep -q -- "$extra" "$out"; then
+    extra_ok=0
+  fi
+  if ! grep -q "$want" "$out" || [ $extra_ok = 0 ] || [ $rc -ne 0 ]; then
+    echo "FAIL: $* (rc $rc): expected '$want' and '$extra'"
     cat "$out"
     fail=1
   else
-    echo "ok: $* -> $(grep -m1 '^BUG: ' "$out")"
+    echo "ok: $* -> $(grep -m1 '^BUG' "$out")"
   fi
 }
 
 E=UKASAN_OPTIONS=exitcode=0
 Q=UKASAN_OPTIONS=exitcode=0:quarantine_size_mb=1:quarantine_cache_kb=64
-expect slab-use-after-free "Freed by task" $Q -- "$progs/uaf_write"
+# A write after free is found when the object leaves the quarantine: SLUB
+# debug's "Poison overwritten", both tracks, the finding allocation labelled.
+P="(Not tainted): Poison overwritten"
+expect "kmalloc-128 $P" "^Freed in main+0x" $Q -- "$progs/uaf_write"
+expect "kmalloc-128 $P" "^Found when the object left the quarantine by task uaf_write/" $Q -- "$progs/uaf_write"
+expect "kmalloc-128 $P" "First byte 0x41 instead of 0x6b$" $Q -- "$progs/uaf_write"
 # The pattern check finds the exact bytes wherever they are in the object.
-expect slab-use-after-free "2 bytes at offset 40 of the freed 100-byte object" $Q -- "$progs/uaf_write" 100 40
-expect slab-use-after-free "2 bytes at offset 17 of the freed 2000-byte object" $Q -- "$progs/uaf_write" 2000 17
-expect slab-use-after-free "2 bytes at offset 1234 of the freed 2000-byte object" $Q -- "$progs/uaf_write" 2000 1234
-expect slab-use-after-free "1 bytes at offset 1999 of the freed 2000-byte object" $Q -- "$progs/uaf_write" 2000 1999
+expect "kmalloc-128 $P" "@40-41" $Q -- "$progs/uaf_write" 100 40
+expect "kmalloc-2048 $P" "@17-18" $Q -- "$progs/uaf_write" 2000 17
+expect "kmalloc-2048 $P" "@1234-1235" $Q -- "$progs/uaf_write" 2000 1234
+expect "kmalloc-2048 $P" "@1999-1999" $Q -- "$progs/uaf_write" 2000 1999
 # A write after free whose object never leaves the quarantine (256 MiB, the
 # program exits first) is found by the check at exit.
-expect slab-use-after-free "Detected with the object still in the quarantine: 2 bytes at offset 40" $E -- "$progs/uaf_write" 100 40
-expect use-after-free "Detected with the object still in the quarantine" $E -- "$progs/uaf_write" 100000 1000
+expect "kmalloc-128 $P" "^Found by the quarantine check, the object still in the quarantine\.$" $E -- "$progs/uaf_write" 100 40
+expect "kmalloc-large $P" "@1000-1001" $E -- "$progs/uaf_write" 100000 1000
 # Blocks of 1 MiB and more are protected once freed: the write faults and is
 # reported at the access (smaller ones: by their free pattern, above).
 expect use-after-free "Write of size 1 at addr" $E -- "$progs/uaf_write" 2097152 1000
@@ -53,16 +74,19 @@ if [ -z "$hwm" ] || [ "$hwm" -gt 65536 ] 2>/dev/null; then
 else
   echo "ok: calloc(1 GiB) + free peaks at $hwm KiB"
 fi
-expect slab-out-of-bounds "redzone after the 24-byte object" $E -- "$progs/overflow" right 24
-expect slab-out-of-bounds "redzone before the 100-byte object" $E -- "$progs/overflow" left 100
-expect slab-out-of-bounds "redzone after the 100000-byte object" $E -- "$progs/overflow" right 100000
+# Canaries are checked at free: SLUB debug's "Right/Left Redzone overwritten".
+R="(Not tainted): Right Redzone overwritten"
+expect "kmalloc-32 $R" "@24-24" $E -- "$progs/overflow" right 24
+expect "kmalloc-32 $R" "^Found at free() by task overflow/" $E -- "$progs/overflow" right 24
+expect "kmalloc-128 (Not tainted): Left Redzone overwritten" "@-1--1" $E -- "$progs/overflow" left 100
+expect "kmalloc-large $R" "@100000-100000" $E -- "$progs/overflow" right 100000
 # The canary covers at least redzone_check_bytes (16) bytes past the end, to
 # the end of that cache line (so at most 79); 0 extends it to the whole slack
 # of the size class (600 B in kmalloc-1024).
-expect slab-out-of-bounds "overwritten at offset 615 (1 bytes)" $E -- "$progs/overflow" far 600 15
-expect slab-out-of-bounds "overwritten at offset 900 (1 bytes)" $E:redzone_check_bytes=0 -- "$progs/overflow" far 600 300
+expect "kmalloc-1024 $R" "@615-615" $E -- "$progs/overflow" far 600 15
+expect "kmalloc-1024 $R" "@900-900" $E:redzone_check_bytes=0 -- "$progs/overflow" far 600 300
 LD_PRELOAD="$lib" "$progs/overflow" far 600 300 >"$out" 2>&1
-if grep -q "^BUG: KASAN" "$out"; then
+if grep -q "^BUG" "$out"; then
   echo "FAIL: overflow far 600 300 reported with the default canary window"; cat "$out"; fail=1
 else
   echo "ok: overflow far 600 300 -> not checked with the default window (as documented)"
@@ -133,7 +157,7 @@ expect alloc-dealloc-mismatch "sized operator delete (size 16)" $K -- "$progs/mi
 # bytes read by memcpy (the 10th is no fault: the page goes on).
 expect slab-out-of-bounds "Read of size 10" $K:kfence_align=2 -- "$progs/kfence" memcpy-slack
 # Off by default: the same bug is the canary's, found at free.
-expect slab-out-of-bounds "redzone after the 32-byte object" $E -- "$progs/kfence" oob-write
+expect "kmalloc-32 $R" "@32-32" $E -- "$progs/kfence" oob-write
 
 # Matching pairs: silent, exit 0.
 LD_PRELOAD="$lib" "$progs/mismatch" ok >"$out" 2>&1

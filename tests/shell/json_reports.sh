@@ -23,6 +23,7 @@ NI void leak_one(void) {
 int main(int argc, char **argv) {
   char *p = malloc(32);
   if (argc > 1 && !strcmp(argv[1], "kfence")) { volatile char c = p[32]; (void)c; return 0; }
+  if (argc > 1 && !strcmp(argv[1], "redzone")) { ((volatile char *)p)[33] = 1; free(p); return 0; }
   copy_from(p);
   free(p);
   free(p);
@@ -55,6 +56,7 @@ run() {  # name format options program args...
 for fmt in text json; do
   LD_PRELOAD=$lib run heap $fmt "" "$WORK/heap"
   LD_PRELOAD=$lib run kfence $fmt "kfence_sample_interval=1" "$WORK/heap" kfence
+  LD_PRELOAD=$lib run slub $fmt "" "$WORK/heap" redzone
   run instr $fmt "" "$WORK/instr"
   run kapi $fmt "" "$BUILD/examples/slab_uaf"
   run abort $fmt "fault=abort" "$WORK/instr"
@@ -138,6 +140,21 @@ if reps:
     ob = reps[0].get("object", {})
     check(ob.get("size") == 32 and reps[0].get("side") == "right" and ob.get("allocated", {}).get("stack"),
           f"kfence: object {ob}")
+
+# a redzone found changed at free: SLUB debug's report
+objs = lines("slub")
+reps = [o for o in objs if o.get("kind") == "report"]
+text = re.findall(r"^(BUG \S+ \(Not tainted\): .*)$", open(f"{work}/slub.text").read(), re.M)
+check(len(reps) == 1 and text == ["BUG kmalloc-32 (Not tainted): Right Redzone overwritten"], f"slub: {reps} / {text}")
+if reps:
+    r = reps[0]
+    check(r.get("tool") == "SLUB" and r.get("type") == "Right Redzone overwritten" and r.get("title") == text[0],
+          f"slub: {r.get('tool')} {r.get('type')} {r.get('title')}")
+    check(r.get("found") == "at free()" and r.get("expected_byte") == 0xcc and r.get("first_byte") == 1, f"slub: {r}")
+    ob = r.get("object", {})
+    check(int(r.get("address", "0"), 16) - int(ob.get("address", "0"), 16) == 33, f"slub: address {r.get('address')}")
+    frames_ok("slub", r.get("found_by"), "found_by")
+    check(r.get("found_by", [{}])[0].get("function") == "main", f"slub: found by {r.get('found_by')}")
 
 # instrumented: a stack frame (its description as text) and a heap use-after-free
 objs, reps = reports("instr")

@@ -11,19 +11,24 @@ cat >"$WORK/prog.c" <<'C'
 #include <string.h>
 #define NI __attribute__((noinline))
 void *volatile keep;
-NI void overflow_a(void) { volatile char *volatile p = malloc(24); p[24] = 1; free((void *)p); }
-NI void overflow_b(void) { volatile char *volatile p = malloc(24); p[25] = 1; free((void *)p); }
+char sink[32];
+/* a and b read past the block through memcpy (caught at the call); c writes
+   past it, found at free (SLUB's "Right Redzone overwritten"). */
+NI void overflow_a(void) { char *volatile p = malloc(24); memcpy(sink, p, 25); free(p); }
+NI void overflow_b(void) { char *volatile p = malloc(24); memcpy(sink, p, 26); free(p); }
+NI void overflow_c(void) { volatile char *volatile p = malloc(24); p[24] = 1; free((void *)p); }
 NI void leak_here(void) { keep = malloc(77); keep = 0; }
 int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "a")) overflow_a();
     if (!strcmp(argv[i], "b")) overflow_b();
+    if (!strcmp(argv[i], "c")) overflow_c();
     if (!strcmp(argv[i], "leak")) leak_here();
   }
   return 0;
 }
 C
-gcc -O1 -g -fno-omit-frame-pointer "$WORK/prog.c" -o "$WORK/prog" || { echo "cannot build"; exit 1; }
+gcc -O1 -g -fno-builtin -fno-omit-frame-pointer "$WORK/prog.c" -o "$WORK/prog" || { echo "cannot build"; exit 1; }
 cat >"$WORK/supp" <<'S'
 # the known one
 slab-out-of-bounds:overflow_a
@@ -55,6 +60,17 @@ UKASAN_OPTIONS=multi_shot=1:suppressions=$WORK/none LD_PRELOAD="$lib" "$WORK/pro
 rc=$?
 [ $rc = 1 ] && [ "$(grep -c '^BUG: KASAN' "$WORK/err")" = 2 ] || fail "no file: exit $rc, $(grep -c '^BUG: KASAN' "$WORK/err") reports"
 grep -q "^ukasan: cannot open the suppressions file '$WORK/none'; none used$" "$WORK/err" || fail "a missing file was not named"
+# A redzone found damaged at free: its own type, or the KASAN type of the
+# same bug, suppresses it; another function's line does not.
+for line in 'right-redzone-overwritten:overflow_c' 'slab-out-of-bounds:overflow_c' 'slab-out-of-bounds:overflow_a'; do
+  printf '%s\n' "$line" >"$WORK/supp"
+  run c; rc=$?
+  n=$(grep -c '^BUG kmalloc-32 (Not tainted): Right Redzone overwritten$' "$WORK/err")
+  case $line in
+    *overflow_c) [ $rc = 0 ] && [ "$n" = 0 ] || fail "'$line' did not suppress the redzone report (exit $rc)" ;;
+    *) [ $rc = 1 ] && [ "$n" = 1 ] || fail "'$line' changed the redzone report (exit $rc, $n reports)" ;;
+  esac
+done
 # The control: without a leak: line the leak is reported.
 UKASAN_OPTIONS=suppressions=$WORK/none LD_PRELOAD="$lib" "$WORK/prog" leak 2>"$WORK/err"
 rc=$?

@@ -1,6 +1,7 @@
 /* One byte past the end (and, with argv[1] = "left", one byte before the
- * start; with "far", argv[3] bytes past the end): expect "BUG: KASAN:
- * slab-out-of-bounds" when the block is freed. */
+ * start; with "far", argv[3] bytes past the end): expect SLUB debug's
+ * "BUG <cache> (Not tainted): Right (Left) Redzone overwritten" when the
+ * block is freed. */
 #include <stdlib.h>
 #include <string.h>
 int main(int argc, char** argv) {

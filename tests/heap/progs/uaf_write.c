@@ -1,5 +1,6 @@
 /* Writes into a freed block, then churns the heap until the block leaves the
- * quarantine: expect "BUG: KASAN: slab-use-after-free" (detected at eviction).
+ * quarantine: expect "BUG kmalloc-128 (Not tainted): Poison overwritten" (SLUB
+ * debug's report: found at eviction).
  * Usage: uaf_write [SIZE OFFSET] (default 100 40): two bytes at OFFSET (one
  * if OFFSET is the last byte). */
 #include <stdlib.h>
