@@ -12,6 +12,34 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
 # expect HEADER EXTRA_GREP [ENV...] -- PROG ARGS...
+# The kernel's line shapes, as its tooling (syzkaller's parser) reads them:
+# KASAN's and KFENCE's header "BUG: <tool>: <type> in func+0xOFF/0xSIZE";
+# SLUB debug's "BUG <cache> (Not tainted): <what> overwritten" with its
+# rule, the changed-bytes line and "Allocated in func+0xOFF/0xSIZE pid=N";
+# the CPU line; every stack line a frame in decode_stacktrace.sh's shape.
+frame_re='^ ([A-Za-z_][A-Za-z0-9_.]*\+0x[0-9a-f]+/0x[0-9a-f]+ [^ ]+|[A-Za-z_][A-Za-z0-9_.]* [^ ]+ \[inline\]|0x[0-9a-f]+ \[[^ ]+\])( \(.*\))?$'
+shapes() {  # FILE: "" if every line is in shape, else what is not
+  local f=$1 hdr bad
+  hdr=$(grep -m1 '^BUG' "$f")
+  case $hdr in
+    "BUG: KASAN: "*|"BUG: KFENCE: "*)
+      grep -qE '^BUG: (KASAN: [a-z-]+|KFENCE: [a-z -]+) in [A-Za-z_][A-Za-z0-9_.]*\+0x[0-9a-f]+/0x[0-9a-f]+$' <<<"$hdr" ||
+        echo "header '$hdr'" ;;
+    *)
+      grep -qE '^BUG [A-Za-z0-9_.-]+ \(Not tainted\): (Right Redzone|Left Redzone|Poison) overwritten$' <<<"$hdr" ||
+        echo "header '$hdr'"
+      grep -A1 '^BUG ' "$f" | grep -qx -- '-----------------------------------------------------------------------------' ||
+        echo "no rule under the header"
+      grep -qE '^0x[0-9a-f]{16}-0x[0-9a-f]{16} @offset=[0-9]+\. First byte 0x[0-9a-f]+ instead of 0x[0-9a-f]+$' "$f" ||
+        echo "no changed-bytes line"
+      grep -qE '^Allocated in [A-Za-z_][A-Za-z0-9_.]*\+0x[0-9a-f]+/0x[0-9a-f]+ pid=[0-9]+$' "$f" || echo "no Allocated in line" ;;
+  esac
+  if grep -q '^Call Trace:' "$f"; then grep -qE '^CPU: [0-9]+ PID: [0-9]+ Comm: .' "$f" || echo "no CPU line"; fi
+  bad=$(awk '/^(Call Trace:|Allocated by task|Freed by task|allocated by task|freed by task|Allocated in |Freed in )/ {on=1; next}
+             on && !/^ / {on=0} on' "$f" | grep -vE "$frame_re")
+  [ -z "$bad" ] || echo "frames not in the kernel's shape: $bad"
+}
+
 expect() {
   local header=$1 extra=$2
   shift 2
@@ -37,8 +65,10 @@ expect() {
   elif ! grep -q -- "$extra" "$out"; then
     extra_ok=0
   fi
-  if ! grep -q "$want" "$out" || [ $extra_ok = 0 ] || [ $rc -ne 0 ]; then
-    echo "FAIL: $* (rc $rc): expected '$want' and '$extra'"
+  local shape
+  shape=$(shapes "$out")
+  if ! grep -q "$want" "$out" || [ $extra_ok = 0 ] || [ $rc -ne 0 ] || [ -n "$shape" ]; then
+    echo "FAIL: $* (rc $rc): expected '$want' and '$extra'${shape:+; line shapes: $shape}"
     cat "$out"
     fail=1
   else
