@@ -104,12 +104,12 @@ void JsonLine::flag(const char* key, bool v) {
   report_write(v ? "true" : "false", v ? 4 : 5);
 }
 
-void JsonLine::open(const char* key, char open, char close) {
+void JsonLine::open(const char* key, char opener, char closer) {
   if (depth_ >= kMaxDepth) return;
   member(key);
-  report_write(&open, 1);
+  report_write(&opener, 1);
   first_[depth_] = true;
-  close_[depth_++] = close;
+  close_[depth_++] = closer;
 }
 void JsonLine::begin_object(const char* key) { open(key, '{', '}'); }
 void JsonLine::begin_array(const char* key) { open(key, '[', ']'); }

@@ -44,7 +44,7 @@ class JsonLine {
 
  private:
   void member(const char* key);
-  void open(const char* key, char open, char close);
+  void open(const char* key, char opener, char closer);
   void quoted(const char* s);
   static constexpr int kMaxDepth = 8;
   bool first_[kMaxDepth];
