@@ -18,6 +18,7 @@ typedef unsigned int gfp_t;
 #define GFP_NOWAIT 0x800u
 #define SLAB_PANIC 0x00040000u
 
+struct list_lru;
 struct kmem_cache {
   struct ukasan_kmem_cache *uc;
   unsigned int non_kernel;
@@ -46,6 +47,9 @@ struct kmem_cache *kmem_cache_create(const char *name, unsigned int size, unsign
   return c;
 }
 void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp) { return ukasan_kmem_cache_alloc(c->uc, to_ukasan(gfp)); }
+void *kmem_cache_alloc_lru(struct kmem_cache *c, struct list_lru *lru, gfp_t gfp) {
+  return ukasan_kmem_cache_alloc_lru(c->uc, lru, to_ukasan(gfp));
+}
 void kmem_cache_free(struct kmem_cache *c, void *p) { ukasan_kmem_cache_free(c->uc, p); }
 void *kmalloc(size_t size, gfp_t gfp) {
   program_kmalloc_calls++;
@@ -74,7 +78,7 @@ int main(void) {
   /* The failure hook: no budget, no direct reclaim -> NULL. */
   if (kmem_cache_alloc(c, GFP_NOWAIT)) printf("hook: not vetoed\n");
   c->non_kernel = 1;
-  void *a = kmem_cache_alloc(c, GFP_NOWAIT);
+  void *a = kmem_cache_alloc_lru(c, NULL, GFP_NOWAIT);
   void *b = kmem_cache_alloc(c, GFP_NOWAIT);
   printf("hook: %s %s\n", a ? "allowed" : "vetoed", b ? "allowed" : "vetoed");
   struct node *n = node_new(c, 42);
@@ -86,6 +90,9 @@ int main(void) {
   char *buf = kmalloc(32, GFP_KERNEL | __GFP_ZERO);
   printf("kmalloc: zeroed %d\n", buf[31] == 0);
   kfree(buf);
+  /* Calls that free inside the runtime: never through the program's kfree. */
+  ukasan_kfree_sensitive(ukasan_kmalloc(8, 0));
+  ukasan_kfree(ukasan_krealloc(ukasan_kmalloc(8, 0), 4096, 0));
   node_delete(c, n);
   ukasan_cache_stats(c->uc, &st);
   printf("stats: allocated %llu freed %llu live %llu\n", (unsigned long long)st.allocated,
@@ -94,5 +101,8 @@ int main(void) {
   printf("program kmalloc %d kfree %d\n", program_kmalloc_calls, program_kfree_calls);
   ukasan_kmem_cache_destroy(c->uc);
   free(c);
+  /* Every flag of 6.1 is known; any other bit is named in one line. */
+  ukasan_kmem_cache_destroy(ukasan_kmem_cache_create("all_flags", 8, 0, UKASAN_SLAB_KNOWN_FLAGS & ~UKASAN_SLAB_PANIC, NULL));
+  ukasan_kmem_cache_destroy(ukasan_kmem_cache_create("odd_flags", 8, 0, 0x40000001u, NULL));
   return 0;
 }

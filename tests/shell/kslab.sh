@@ -34,6 +34,16 @@ grep -A2 '^Freed by task' "$WORK/err" | tr '\n' '|' |
   grep -qE '^Freed by task [0-9]+:\| kmem_cache_free\+0x[^|]*shim.c:[0-9]+\| node_delete\+' ||
   fail "free stack: $(grep -A2 '^Freed by task' "$WORK/err" | tr '\n' '|')"
 grep -qx ' which belongs to the cache shim_node of size 16' "$WORK/err" || fail "cache line"
+grep -c 'unknown flags' "$WORK/err" | grep -qx 1 || fail "unknown flags: $(grep 'unknown flags' "$WORK/err")"
+grep -qx 'ukasan: kmem_cache_create(odd_flags): unknown flags 0x40000001 ignored (known: 0x3efffd00)' "$WORK/err" ||
+  fail "unknown flags line: $(grep 'unknown flags' "$WORK/err")"
+
+# No call of the runtime goes through an exported (interposable) name.
+if command -v objdump >/dev/null; then
+  relocs=$(objdump -R "$BUILD/lib/libukasan.so" | awk '{sub(/@.*/, "", $3); print $3}' |
+    grep -E '^(k[a-z_]*alloc[a-z_]*|kfree[a-z_]*|ksize|kcalloc|kmem_cache_[a-z_]+|kasan_[a-z_]+|ukasan_[a-z_]+)$')
+  [ -z "$relocs" ] || fail "libukasan.so calls its own exported names through the PLT: $relocs"
+fi
 
 # Uninstrumented, under the preload: the same API, the same counts.
 cc -O1 -g -I"$SRC/include" "$SRC/tests/kslab/shim.c" -o "$WORK/shim_plain" -L"$BUILD/lib" -lukasan -lpthread ||
