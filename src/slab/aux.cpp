@@ -47,6 +47,7 @@ AuxEntry* aux_find_locked(uptr obj, AuxEntry** free_slot) {
 }  // namespace
 
 std::atomic<bool> g_aux_stacks_used{false};
+Lock& aux_lock() { return g_aux_lock; }
 
 void aux_stack_record(uptr p, uptr ip) {
   ObjectRef r;
