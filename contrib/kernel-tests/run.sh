@@ -38,7 +38,7 @@ else
   tarball=${KERNEL_TARBALL:-/usr/src/linux-source-6.1.tar.xz}
   if [ ! -r "$tarball" ]; then
     echo "kernel-tests: no kernel tree: set KERNEL_SRC=DIR, or install Debian's linux-source-6.1 ($tarball)" >&2
-    exit 77
+    exit 2
   fi
   top=$(tar tf "$tarball" 2>/dev/null | head -1)
   top=${top%%/*}
