@@ -20,6 +20,8 @@
 # Each program runs under /usr/bin/time -v (when present); one line per
 # program: PASS/FAIL, exit status, KASAN reports, wall seconds, max RSS.
 # Exit status: the number of programs that failed (a KASAN report fails it).
+# In ukasan mode, plant_uaf.c checks that a planted use after free of a
+# radix_tree_node is reported (with its call_rcu aux stack).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
@@ -106,8 +108,17 @@ for f in $SKIP; do
   done
 done
 
+# ukasan: also plant_uaf.c, a use after free the harness's shim must catch.
+plant=
+objs="xarray.o radix-tree.o idr.o linux.o test.o find_bit.o bitmap.o slab.o"
+if [ "$MODE" = ukasan ]; then
+  plant=plant_uaf
+  cp "$here/plant_uaf.c" "$rt/"
+fi
 echo "kernel-tests: building $TARGETS ($MODE) from $KSRC"
-if ! make -C "$rt" -j"$JOBS" CC="$CC" $TARGETS >"$OUT/build-$MODE.log" 2>&1; then
+if ! make -C "$rt" -j"$JOBS" CC="$CC" $TARGETS ${plant:+$objs} >"$OUT/build-$MODE.log" 2>&1 ||
+   { [ -n "$plant" ] && ! (cd "$rt" && $CC -I. -I../../include -g -Og -D_LGPL_SOURCE plant_uaf.c $objs \
+       -lpthread -lurcu -fsanitize=undefined -o plant_uaf >>"$OUT/build-$MODE.log" 2>&1); }; then
   tail -30 "$OUT/build-$MODE.log"
   echo "kernel-tests: the build failed (log: $OUT/build-$MODE.log)"
   exit 1
@@ -139,4 +150,18 @@ for t in $TARGETS; do
   grep -h '^SKIP: ' "$log" | sort | uniq -c | sed 's/^ */  /'
   [ $result = FAIL ] && { echo "  log: $log"; grep -m3 -E '^BUG: KASAN:|^ERROR: AddressSanitizer|Assertion|BUG at' "$log" | sed 's/^/  /'; }
 done
+if [ -n "$plant" ]; then
+  # Exactly one report: the read of the freed node, with call_rcu's caller as
+  # the node's last potentially related work creation.
+  log=$OUT/plant_uaf.log
+  (cd "$rt" && UKASAN_OPTIONS=detect_leaks=0 ./plant_uaf >"$log" 2>&1)
+  reports=$(grep -c '^BUG: KASAN:' "$log")
+  result=PASS
+  grep -qE '^BUG: KASAN: slab-use-after-free in stale_node_count\+0x' "$log" &&
+    grep -A3 '^Last potentially related work creation:' "$log" | grep -q 'radix_tree_node_free' &&
+    grep -q ' which belongs to the cache radix_tree_node of size' "$log" && [ "$reports" = 1 ] ||
+    { result=FAIL; failed=$((failed + 1)); }
+  printf '%-10s %-5s %4s %7s   (a planted use after free: 1 report expected)\n' plant_uaf $result - "$reports"
+  [ $result = FAIL ] && echo "  log: $log"
+fi
 exit $failed
