@@ -36,6 +36,11 @@ struct kmem_cache {
 	pthread_mutex_t lock;         /* non_kernel */
 	unsigned int non_kernel;      /* allocations without direct reclaim still allowed */
 	unsigned long tallocated_base; /* ukasan's "allocated" count at the last zeroing */
+	/* Newer harnesses (6.4+): called before the allocation that follows a
+	 * refused one (kmem_cache_set_callback/_private). */
+	void (*callback)(void *);
+	void *private;
+	bool exec_callback;
 };
 
 /* The harness's flags, as ukasan's (tools/include/linux/slab.h has its own values). */
@@ -109,6 +114,16 @@ static struct ukasan_cache_stats stats(struct kmem_cache *c)
 	return st;
 }
 
+void kmem_cache_set_callback(struct kmem_cache *c, void (*callback)(void *))
+{
+	c->callback = callback;
+}
+
+void kmem_cache_set_private(struct kmem_cache *c, void *private)
+{
+	c->private = private;
+}
+
 unsigned long kmem_cache_nr_allocated(struct kmem_cache *c)
 {
 	return stats(c).live;
@@ -140,10 +155,18 @@ static void count_objects(void **objs, size_t n, int delta, const char *what)
 
 void *kmem_cache_alloc_lru(struct kmem_cache *c, struct list_lru *lru, int gfp)
 {
-	void *p = ukasan_kmem_cache_alloc_lru(c->uc, lru, gfp_flags(gfp));
+	void *p;
 
+	if (c->exec_callback) {
+		c->exec_callback = false;
+		if (c->callback)
+			c->callback(c->private);
+	}
+	p = ukasan_kmem_cache_alloc_lru(c->uc, lru, gfp_flags(gfp));
 	if (p)
 		count_objects(&p, 1, 1, "Allocating");
+	else if (!(gfp & __GFP_DIRECT_RECLAIM))
+		c->exec_callback = true; /* refused by the non_kernel rule */
 	return p;
 }
 
@@ -153,16 +176,22 @@ void kmem_cache_free(struct kmem_cache *c, void *p)
 	ukasan_kmem_cache_free(c->uc, p);
 }
 
-/* The budget is taken for the whole batch or not at all, as the harness does. */
+/*
+ * The non_kernel budget: 6.1's harness takes it for the whole batch or not
+ * at all; newer ones (tools/testing/shared) object by object, through the
+ * hook, keeping what the objects allocated before a refusal took.
+ */
 int kmem_cache_alloc_bulk(struct kmem_cache *c, gfp_t gfp, size_t size, void **p)
 {
 	if (kmalloc_verbose)
 		pr_debug("Bulk alloc %zu\n", size);
+#ifndef UKASAN_SHARED_HARNESS
 	if (!(gfp & __GFP_DIRECT_RECLAIM)) {
 		if (!non_kernel_allows(c, size))
 			return 0;
 		gfp |= __GFP_DIRECT_RECLAIM; /* paid for: the hook lets each object through */
 	}
+#endif
 	if (!ukasan_kmem_cache_alloc_bulk(c->uc, gfp_flags(gfp), size, p))
 		return 0;
 	count_objects(p, size, 1, "Allocating");

@@ -77,15 +77,18 @@ rt=$tree/tools/testing/radix-tree
 rm -f "$rt"/*.o "$rt"/generated/map-shift.h "$rt"/generated/bit-length.h
 
 if [ "$MODE" = ukasan ]; then
-  shim_dir=$rt
-  [ -f "$tree/tools/testing/shared/linux.c" ] && shim_dir=$tree/tools/testing/shared
-  cp "$here/linux.c" "$shim_dir/linux.c"
   cp "$here/slab.c" "$tree/tools/lib/slab.c"
   # ukasan's instrumentation instead of ASan's (UBSan stays, as upstream).
   for mk in "$rt/Makefile" "$tree/tools/testing/shared/shared.mk"; do
     [ -f "$mk" ] && sed -i -e 's/-fsanitize=address//g' "$mk"
   done
   CC="$BUILD/bin/ukasan-gcc -Wl,--wrap=urcu_memb_call_rcu"
+  if [ -f "$tree/tools/testing/shared/linux.c" ]; then
+    cp "$here/linux.c" "$tree/tools/testing/shared/linux.c"
+    CC="$CC -DUKASAN_SHARED_HARNESS"
+  else
+    cp "$here/linux.c" "$rt/linux.c"
+  fi
 else
   CC=${CC:-gcc}
 fi
@@ -113,13 +116,14 @@ done
 # ukasan: also plant_uaf.c, a use after free the harness's shim must catch.
 plant=
 objs="xarray.o radix-tree.o idr.o linux.o test.o find_bit.o bitmap.o slab.o"
+[ -d "$tree/tools/testing/shared" ] && objs="xarray-shared.o radix-tree.o idr.o linux.o test.o find_bit.o bitmap.o slab.o hweight.o vsprintf.o"
 if [ "$MODE" = ukasan ]; then
   plant=plant_uaf
   cp "$here/plant_uaf.c" "$rt/"
 fi
 echo "kernel-tests: building $TARGETS ($MODE) from $KSRC"
 if ! make -C "$rt" -j"$JOBS" CC="$CC" $TARGETS ${plant:+$objs} >"$OUT/build-$MODE.log" 2>&1 ||
-   { [ -n "$plant" ] && ! (cd "$rt" && $CC -I. -I../../include -g -Og -D_LGPL_SOURCE plant_uaf.c $objs \
+   { [ -n "$plant" ] && ! (cd "$rt" && $CC -I../shared -I. -I../../include -I../../../lib -g -Og -D_LGPL_SOURCE plant_uaf.c $objs \
        -lpthread -lurcu -fsanitize=undefined -o plant_uaf >>"$OUT/build-$MODE.log" 2>&1); }; then
   tail -30 "$OUT/build-$MODE.log"
   echo "kernel-tests: the build failed (log: $OUT/build-$MODE.log)"
