@@ -16,7 +16,9 @@
 #                        next_prev_test (maple: "BUG at next_prev_test:1991", the
 #                        index after mas_next runs off the end, then an abort; the
 #                        same in upstream's ASan build) and run_check_rcu_slowread
-#                        (counts what reader threads saw within fixed sleeps: timing)
+#                        (counts what reader threads saw within fixed sleeps: timing).
+#                        Debian's 6.12 tree (tools/testing/shared) passes next_prev_test;
+#                        run_check_rcu_slowread failed there once in three runs.
 #   KT_OUT=DIR           where the trees, logs and timings go (default BUILD_DIR/kernel-tests)
 #   JOBS=N               make -j (default: nproc)
 # Each program runs under /usr/bin/time -v (when present); one line per
