@@ -18,7 +18,7 @@
 #                        same in upstream's ASan build) and run_check_rcu_slowread
 #                        (counts what reader threads saw within fixed sleeps: timing).
 #                        Debian's 6.12 tree (tools/testing/shared) passes next_prev_test;
-#                        run_check_rcu_slowread failed there once in three runs.
+#                        run_check_rcu_slowread failed in the one run there that ran it.
 #   KT_OUT=DIR           where the trees, logs and timings go (default BUILD_DIR/kernel-tests)
 #   JOBS=N               make -j (default: nproc)
 # Each program runs under /usr/bin/time -v (when present); one line per
