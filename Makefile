@@ -5,7 +5,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 PREFIX ?= /usr/local
 
-.PHONY: all build demo test test-tsan bench verify fuzz fuzz-example install deb detect clean
+.PHONY: all build demo test test-tsan bench verify fuzz fuzz-example install deb detect kernel-tests clean
 
 all: build
 
@@ -59,6 +59,13 @@ detect: build
 
 verify:
 	@bash verify/run.sh
+
+# The kernel's user-space test harness (tools/testing/radix-tree: xarray,
+# idr-test, multiorder, maple, main) on ukasan (contrib/kernel-tests): from
+# Debian's linux-source-6.1, or KERNEL_SRC=DIR; KT_TARGETS, KT_MODE=asan (the
+# upstream build), KT_SKIP: see contrib/kernel-tests/run.sh.
+kernel-tests: build
+	@JOBS=$(JOBS) bash contrib/kernel-tests/run.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) build-tsan

@@ -24,6 +24,7 @@ typedef unsigned int slab_flags_t;
 #define SLAB_PANIC 0x00040000u           /* abort if kmem_cache_create fails */
 #define SLAB_TYPESAFE_BY_RCU 0x00080000u /* not quarantined, not poisoned on free */
 #define SLAB_ACCOUNT 0x04000000u         /* accepted, no effect */
+/* Every other SLAB_* flag of Linux 6.1 is accepted too, as <ukasan/kslab.h> says. */
 
 /* kmalloc(0) returns this; dereferencing it is a null-ptr-deref. */
 #define ZERO_SIZE_PTR ((void *)16)
@@ -38,6 +39,9 @@ struct kmem_cache *kmem_cache_create(const char *name, unsigned int size, unsign
 void kmem_cache_destroy(struct kmem_cache *s);
 void *kmem_cache_alloc(struct kmem_cache *s, gfp_t flags);
 void *kmem_cache_zalloc(struct kmem_cache *s, gfp_t flags);
+/* lru is ignored. */
+struct list_lru;
+void *kmem_cache_alloc_lru(struct kmem_cache *s, struct list_lru *lru, gfp_t flags);
 void kmem_cache_free(struct kmem_cache *s, void *objp);
 /* Returns the number allocated: size on success, 0 on failure (nothing allocated). */
 int kmem_cache_alloc_bulk(struct kmem_cache *s, gfp_t flags, size_t size, void **p);

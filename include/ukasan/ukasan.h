@@ -15,6 +15,11 @@ extern "C" {
 bool kasan_check_read(const volatile void *p, unsigned int size);
 bool kasan_check_write(const volatile void *p, unsigned int size);
 
+/* Records the caller's stack as the latest "potentially related work
+ * creation" of the slab object containing p (see <ukasan/kslab.h>). */
+void kasan_record_aux_stack(void *p);
+void kasan_record_aux_stack_noalloc(void *p);
+
 struct ukasan_stats {
   uint64_t quarantine_bytes;      /* bytes in the global FIFO now */
   uint64_t quarantine_peak_bytes;

@@ -295,6 +295,13 @@ static void print_object(uptr addr, const ObjectInfo& o) {
     print_stack_handle(o.free_stack);
     report_printf("\n");
   }
+  static const char* const kAuxWhich[2] = {"Last", "Second to last"};
+  for (unsigned i = 0; i < 2; i++)
+    if (o.aux_stack[i]) {
+      report_printf("%s potentially related work creation:\n", kAuxWhich[i]);
+      print_stack_handle(o.aux_stack[i]);
+      report_printf("\n");
+    }
   report_printf("The buggy address belongs to the object at %016lx\n which belongs to the cache %s of size %lu\n",
                 static_cast<unsigned long>(o.obj), o.cache_name,
                 static_cast<unsigned long>(o.large ? o.region : o.cache_size));

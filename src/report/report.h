@@ -28,6 +28,7 @@ struct ObjectInfo {
   const char* cache_name;
   u32 alloc_tid, free_tid;
   depot_handle_t alloc_stack, free_stack;
+  depot_handle_t aux_stack[2];  // latest "potentially related work creation" stacks (0: none)
 };
 // Fills *out for addr; obj_hint (0: none) names the object when addr lies
 // outside its slot (a write just before an object lands in the previous slot).

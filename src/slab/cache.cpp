@@ -62,6 +62,15 @@ static KmemCache* create_failed(const char* reason, int error, const char** why,
   return nullptr;
 }
 
+// Adds every thread's object counts for magazine slot id to *allocs, *frees.
+static void sum_thread_counts(int id, u64* allocs, u64* frees) {
+  for (ThreadSlot* t = thread_slots().first(); t; t = t->next) {
+    const ThreadState* ts = static_cast<ThreadState*>(t);
+    *allocs += ts->cache_allocs[id].load(std::memory_order_relaxed);
+    *frees += ts->cache_frees[id].load(std::memory_order_relaxed);
+  }
+}
+
 KmemCache* cache_create(const char* name, uptr size, u32 align, slab_flags_t flags, void (*ctor)(void*),
                         bool is_kmalloc, const char** why, int* err) {
   constexpr int kEINVAL = -22, kENOMEM = -12;
@@ -120,8 +129,35 @@ KmemCache* cache_create(const char* name, uptr size, u32 align, slab_flags_t fla
         break;
       }
   }
+  // The slot's counters still hold its previous owners' counts.
+  if (c->mag_id >= 0 && !is_kmalloc) sum_thread_counts(c->mag_id, &c->base_allocs, &c->base_frees);
+  c->meta_kind = (flags & UKASAN_SLAB_NOLEAKTRACE) ? kMetaNoScan : 0;
   c->state.store(kCacheActive, std::memory_order_release);
   return c;
+}
+
+// One object allocated or freed through the API, in c's counters (caches
+// made by kmem_cache_create only: the kmalloc and heap caches pay nothing).
+static UKASAN_ALWAYS_INLINE void count_object(KmemCache* c, ThreadState* ts, bool freed) {
+  if (c->is_kmalloc) return;
+  if (UKASAN_LIKELY(c->mag_id >= 0))
+    count_bytes((freed ? ts->cache_frees : ts->cache_allocs)[c->mag_id], 1);
+  else
+    (freed ? c->frees : c->allocs).fetch_add(1, std::memory_order_relaxed);
+}
+
+void cache_stats(KmemCache* c, struct ukasan_cache_stats* out) {
+  u64 a = c->allocs.load(std::memory_order_relaxed), f = c->frees.load(std::memory_order_relaxed);
+  if (c->mag_id >= 0) {
+    sum_thread_counts(c->mag_id, &a, &f);
+    a -= c->base_allocs;
+    f -= c->base_frees;
+  }
+  out->allocated = a;
+  out->freed = f;
+  out->live = a > f ? a - f : 0;  // a free may be counted before the allocation it undoes
+  out->object_size = c->object_size;
+  out->slot_size = c->slot_size;
 }
 
 
@@ -395,11 +431,13 @@ void* cache_alloc(KmemCache* c, gfp_t flags, uptr requested, uptr ip) {
   AllocMeta* am = alloc_meta(c, o);
   am->alloc_tid = static_cast<u32>(ts->tid);
   am->requested = static_cast<u32>(requested);
-  am->kind = t_leak_disabled ? kMetaNoLeak : 0;
+  am->kind = static_cast<u8>((t_leak_disabled ? kMetaNoLeak : 0) | c->meta_kind);
   am->alloc_stack = options().stacktrace ? save_stack_from(ip) : 0;
   am->check = meta_check(o);
   am->state.store(kObjAllocated, std::memory_order_release);
   count_bytes(ts->alloc_bytes, c->obj_bytes);
+  count_object(c, ts, false);
+  aux_stack_forget(o);
   unpoison_within(o, requested, c->obj_bytes, kShadowSlabRedzone);
   if (flags & __GFP_ZERO) memset(obj, 0, requested);
   return obj;
@@ -410,6 +448,7 @@ void cache_free(KmemCache* c, void* obj, uptr ip) {
   uptr o = reinterpret_cast<uptr>(obj);
   ThreadState* ts = thread_state();
   count_bytes(ts->freed_bytes, c->obj_bytes);
+  count_object(c, ts, true);
   const bool rcu = !c->quarantined;
   if (!rcu) {
     FreeMeta* fm = free_meta(c, o);

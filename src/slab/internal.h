@@ -34,6 +34,9 @@ void cache_free(KmemCache* c, void* obj, uptr ip);
 // the cache is destroyed, nothing else changes its slabs).
 unsigned cache_live_objects(KmemCache* c, LeakedObject* out, unsigned max);
 
+// ---- aux.cpp: the aux stacks' table (its lock, a leaf, is reset in a forked child) ---
+Lock& aux_lock();
+
 // ---- large.cpp: page-backed blocks --------------------------------------------------
 void large_free(Span* s, uptr ip);
 void large_release(Span* s);  // after the quarantine

@@ -144,6 +144,7 @@ void describe_object(uptr addr, uptr obj_hint, ObjectInfo* out) {
   out->alloc_stack = r.am->alloc_stack;
   out->free_tid = r.fm->free_tid;
   out->free_stack = r.fm->free_stack;
+  if (r.cache) aux_stack_get(r.obj, out->aux_stack);
 }
 
 }  // namespace ukasan

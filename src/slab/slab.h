@@ -12,6 +12,7 @@
 #include "report/report.h"
 #include "slab/meta.h"
 #include "slab/page_alloc.h"
+#include "ukasan/kslab.h"  // ukasan_alloc_hook_t, struct ukasan_cache_stats
 #include "ukasan/slab.h"  // gfp_t, slab_flags_t and their flags
 
 
@@ -61,6 +62,16 @@ struct KmemCache {
   u32 index;
   u32 destroy_tid;    // who destroyed it (reports of a use after destroy)
   depot_handle_t destroy_stack;
+  u8 meta_kind = 0;   // AllocMeta::kind flags every object is born with (SLAB_NOLEAKTRACE)
+  // The API's allocation-failure policy (ukasan_kmem_cache_set_alloc_hook).
+  ukasan_alloc_hook_t alloc_hook = nullptr;
+  void* alloc_hook_arg = nullptr;
+  // Objects allocated and freed (caches made by kmem_cache_create only):
+  // counted in the threads' states for a cache with a magazine (less
+  // base_*, what those counters held when this cache took the slot), here
+  // for the others. See cache_stats().
+  std::atomic<u64> allocs{0}, frees{0};
+  u64 base_allocs = 0, base_frees = 0;
   Lock lock;          // slabs, partial list, freelists
   Span* partial = nullptr;
   Span* slabs = nullptr;
@@ -106,6 +117,9 @@ struct ThreadState : ThreadSlot {
   // plain load and store (no read-modify-write on the fast path); readers
   // sum every slot.
   std::atomic<u64> alloc_bytes{0}, freed_bytes{0};
+  // Objects this thread allocated and freed from the kmem_cache_create'd
+  // cache owning magazine i (the same discipline).
+  std::atomic<u64> cache_allocs[kMagCaches]{}, cache_frees[kMagCaches]{};
 };
 inline void count_bytes(std::atomic<u64>& counter, u64 n) {
   counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -141,6 +155,23 @@ void cache_destroy(KmemCache* c, uptr ip);
 bool cache_usable(KmemCache* c, const char* api, uptr ip);
 void* cache_alloc(KmemCache* c, gfp_t flags, uptr requested, uptr ip);
 int cache_shrink(KmemCache* c);
+// The per-cache counters (<ukasan/kslab.h>) of a live cache.
+void cache_stats(KmemCache* c, struct ukasan_cache_stats* out);
+
+// ---- aux stacks (the kernel's alloc_meta->aux_stack[2]) -----------------------------
+// Kept in a side table, not in the objects' metadata: few objects ever have
+// one. Records ip's stack as the latest aux stack of the slab object
+// containing p (nothing for any other address).
+void aux_stack_record(uptr p, uptr ip);
+// The object's two latest aux stacks (0: none), latest first.
+void aux_stack_get(uptr obj, depot_handle_t out[2]);
+// An object allocated again loses its aux stacks; free while nothing was
+// ever recorded.
+extern std::atomic<bool> g_aux_stacks_used;
+void aux_stack_forget_slow(uptr obj);
+UKASAN_ALWAYS_INLINE void aux_stack_forget(uptr obj) {
+  if (UKASAN_UNLIKELY(g_aux_stacks_used.load(std::memory_order_relaxed))) aux_stack_forget_slow(obj);
+}
 
 // align: a power of two; above kPageSize the block is placed at that alignment.
 void* large_alloc(uptr size, gfp_t flags, uptr ip, uptr align = kPageSize);

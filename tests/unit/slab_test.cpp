@@ -7,11 +7,13 @@
 
 #include <algorithm>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "shadow/shadow.h"
 #include "slab/slab.h"
 #include "kasan_test.h"
+#include "ukasan/kslab.h"
 #include "ukasan/slab.h"
 
 namespace {
@@ -439,5 +441,72 @@ TEST_F(SlabTest, BackgroundEvictorKeepsTheBound) {
   }
   EXPECT_TRUE(found);
   ukasan_set_options("quarantine_size_mb=256:quarantine_cache_kb=1024:evict_thread=0");
+}
+
+// ukasan_cache_stats: counts across threads (one thread allocates, another
+// frees), a cache that takes a destroyed cache's counter slot starts at 0,
+// and the alloc hook's vetoes are not counted. Also the caches beyond the
+// magazine slots (counted in the descriptor).
+static struct ukasan_cache_stats stats_of(struct kmem_cache* c) {
+  struct ukasan_cache_stats st;
+  EXPECT_EQ(ukasan_cache_stats(reinterpret_cast<ukasan_kmem_cache*>(c), &st), 0);
+  return st;
+}
+
+TEST_F(SlabTest, CacheStatsCountEveryThreadAndStartAtZero) {
+  for (int round = 0; round < 2; round++) {  // the second cache reuses the first one's slot
+    struct kmem_cache* c = kmem_cache_create("stats_cache", 24, 0, 0, nullptr);
+    void* objs[8];
+    std::thread t([&] {
+      for (void*& o : objs) o = kmem_cache_alloc(c, GFP_KERNEL);
+    });
+    t.join();
+    struct ukasan_cache_stats st = stats_of(c);
+    EXPECT_EQ(st.allocated, 8u) << round;
+    EXPECT_EQ(st.live, 8u);
+    EXPECT_EQ(st.object_size, 24u);
+    EXPECT_GE(st.slot_size, 24u + 16u);
+    for (int i = 0; i < 5; i++) kmem_cache_free(c, objs[i]);
+    st = stats_of(c);
+    EXPECT_EQ(st.freed, 5u);
+    EXPECT_EQ(st.live, 3u);
+    for (int i = 5; i < 8; i++) kmem_cache_free(c, objs[i]);
+    EXPECT_EQ(stats_of(c).live, 0u);
+    kmem_cache_destroy(c);
+  }
+  // More caches than magazine slots: the last ones count in their descriptor.
+  std::vector<struct kmem_cache*> caches;
+  for (unsigned i = 0; i < ukasan::kMagCaches + 2; i++) caches.push_back(kmem_cache_create("stats_many", 8, 0, 0, nullptr));
+  struct kmem_cache* last = caches.back();
+  EXPECT_LT(reinterpret_cast<ukasan::KmemCache*>(last)->mag_id, 0);
+  void* o = kmem_cache_alloc(last, GFP_KERNEL);
+  EXPECT_EQ(stats_of(last).live, 1u);
+  kmem_cache_free(last, o);
+  EXPECT_EQ(stats_of(last).freed, 1u);
+  for (struct kmem_cache* c : caches) kmem_cache_destroy(c);
+}
+
+TEST_F(SlabTest, AllocHookVetoesKernelNamedCallsToo) {
+  struct kmem_cache* c = kmem_cache_create("hook_cache", 32, 0, 0, nullptr);
+  auto* uc = reinterpret_cast<ukasan_kmem_cache*>(c);
+  static ukasan_gfp_t seen;
+  ASSERT_EQ(ukasan_kmem_cache_set_alloc_hook(
+                uc, [](ukasan_kmem_cache*, ukasan_gfp_t f, void* arg) { seen = f; return arg != nullptr; }, nullptr),
+            0);
+  EXPECT_EQ(kmem_cache_zalloc(c, GFP_KERNEL), nullptr);
+  EXPECT_EQ(seen, (GFP_KERNEL | __GFP_ZERO) | UKASAN_GFP_ZERO);  // the caller's gfp_t, and ukasan's zero bit
+  void* objs[4];
+  EXPECT_EQ(kmem_cache_alloc_bulk(c, GFP_KERNEL, 4, objs), 0);
+  EXPECT_EQ(kmem_cache_alloc_lru(c, nullptr, GFP_KERNEL), nullptr);
+  EXPECT_EQ(stats_of(c).allocated, 0u);
+  ukasan_kmem_cache_set_alloc_hook(uc, [](ukasan_kmem_cache*, ukasan_gfp_t, void*) { return true; }, nullptr);
+  EXPECT_EQ(kmem_cache_alloc_bulk(c, GFP_KERNEL, 4, objs), 4);
+  kmem_cache_free_bulk(c, 4, objs);
+  ukasan_kmem_cache_set_alloc_hook(uc, nullptr, nullptr);
+  void* o = kmem_cache_alloc_lru(c, nullptr, GFP_KERNEL);
+  EXPECT_NE(o, nullptr);
+  kmem_cache_free(c, o);
+  EXPECT_EQ(stats_of(c).allocated, 5u);
+  kmem_cache_destroy(c);
 }
 }  // namespace
