@@ -188,6 +188,13 @@ void json_object_info(JsonLine& j, uptr addr, const ObjectInfo& o) {
     j.stack("stack", o.free_stack);
     j.end_object();
   }
+  // "Last" and "Second to last potentially related work creation".
+  if (o.aux_stack[0]) {
+    j.begin_array("aux_stacks");
+    for (unsigned i = 0; i < 2; i++)
+      if (o.aux_stack[i]) j.stack(nullptr, o.aux_stack[i]);
+    j.end_array();
+  }
   j.end_object();
 }
 

@@ -7,7 +7,8 @@
 //
 // Every object has "kind": "report" (a KASAN or KFENCE bug: "tool", "type",
 // "title" as syzkaller titles the kernel's, "access", "size", "address",
-// "task", "call_trace", "object" with "allocated"/"freed" stacks), "leak"
+// "task", "call_trace", "object" with "allocated"/"freed" stacks and
+// "aux_stacks" (kasan_record_aux_stack's, latest first)), "leak"
 // (kmemleak), "leak_summary", "summary", "warning", "cache_destroy_leak",
 // "describe_address", "stack_trace", "notice". A stack is an array of
 // frames: "pc", "symbol" (func+0xoff/0xsize), "function" (as demangled),

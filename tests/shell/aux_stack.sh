@@ -71,5 +71,16 @@ Memory state around the buggy address:
 SUMMARY: KASAN: 2 reports: 1 slab-use-after-free, 1 slab-out-of-bounds
 TXT
 diff -u "$WORK/want" "$WORK/got" || fail "the reports differ from the expected text (above)"
+# report_format=json: the same two stacks, latest first, as "aux_stacks";
+# none once the object is allocated again.
+(cd "$WORK" && UKASAN_OPTIONS=multi_shot=1:quarantine_size_mb=0:detect_leaks=0:report_format=json ./aux >/dev/null 2>json)
+python3 - "$WORK/json" <<'PY' || fail "JSON aux_stacks"
+import json, sys
+reps = [o for o in map(json.loads, open(sys.argv[1])) if o.get("kind") == "report"]
+assert len(reps) == 2, reps
+tops = [s[0].get("function") for s in reps[0]["object"].get("aux_stacks", [])]
+assert tops == ["queue_work_like", "call_rcu_like"], tops
+assert "aux_stacks" not in reps[1]["object"], reps[1]["object"]
+PY
 [ $FAILS = 0 ] && echo "aux_stack: OK"
 exit $FAILS
