@@ -11,7 +11,7 @@ cmake --install "$BUILD" --prefix "$WORK/first" >"$WORK/install.log" 2>&1 || { c
 mv "$WORK/first" "$WORK/moved"
 P=$WORK/moved
 for f in bin/ukasan bin/ukasan-cc bin/ukasan-c++ bin/ukasan-gcc bin/ukasan-g++ bin/ukasan-clang bin/ukasan-clang++ bin/ukasan-flags lib/libukasan.so lib/libukasan.so.0 lib/libukasan.a \
-         lib/ukasan/ukasan_preinit.o include/ukasan/slab.h include/ukasan/ukasan.h include/ukasan/kmemleak.h \
+         lib/ukasan/ukasan_preinit.o include/ukasan/slab.h include/ukasan/kslab.h include/ukasan/ukasan.h include/ukasan/kmemleak.h \
          lib/cmake/ukasan/ukasanConfig.cmake lib/cmake/ukasan/ukasanConfigVersion.cmake lib/pkgconfig/ukasan.pc lib/pkgconfig/ukasan-gcc.pc lib/pkgconfig/ukasan-clang.pc; do
   [ -e "$P/$f" ] || fail "not installed: $f"
 done
