@@ -435,12 +435,31 @@ static void json_header(JsonLine& j, const char* tool, const char* type, const c
   j.str("function", fn);
 }
 
-// print_report's JSON form: the same facts as members; the stack frame or
-// global description and the shadow dump as text.
+// What a report says about addr, as JSON members: its heap object, or
+// (describe_stack, outside the heap) the stack frame or global's
+// description as text; then the shadow around bad as text (in the heap, or
+// with describe_stack).
+static void json_describe(JsonLine& j, uptr addr, uptr obj_hint, uptr bad, bool describe_stack) {
+  static char text[8192];  // under the report lock
+  ObjectInfo o{};
+  if (g_object_describer) g_object_describer(addr, obj_hint, &o);
+  if (o.found) json_object_info(j, addr, o);
+  if (!o.in_heap && describe_stack && g_describe_hook) {
+    report_capture_begin(text, sizeof(text));
+    g_describe_hook(bad);
+    if (report_capture_end()) j.str("description", text);
+  }
+  if (o.in_heap || describe_stack) {
+    report_capture_begin(text, sizeof(text));
+    print_memory_state(bad);
+    report_capture_end();
+    j.str("memory_state", text);
+  }
+}
+
+// print_report's JSON form: the same facts as members.
 static void print_report_json(const ReportInfo& info) {
   const bool access = !strcmp(info.op, "Read") || !strcmp(info.op, "Write");
-  ObjectInfo o{};
-  static char text[8192];  // under the report lock
   JsonLine j("report");
   json_header(j, "KASAN", info.bug_type, access ? info.op : nullptr, info.ip, info.function);
   j.str("access", info.op);
@@ -452,21 +471,8 @@ static void print_report_json(const ReportInfo& info) {
   json_current_stack(j, "call_trace", info.ip);
   j.str("why", info.why);
   if (info.why_stack) j.stack("why_stack", info.why_stack);
-  if (info.describe && addr_has_shadow(info.describe_addr)) {
-    if (g_object_describer) g_object_describer(info.describe_addr, info.obj_hint, &o);
-    if (o.found) json_object_info(j, info.describe_addr, o);
-    if (!o.in_heap && info.describe_stack && g_describe_hook) {
-      report_capture_begin(text, sizeof(text));
-      g_describe_hook(info.bad_addr);
-      if (report_capture_end()) j.str("description", text);
-    }
-    if (o.in_heap || info.describe_stack) {
-      report_capture_begin(text, sizeof(text));
-      print_memory_state(info.bad_addr);
-      report_capture_end();
-      j.str("memory_state", text);
-    }
-  }
+  if (info.describe && addr_has_shadow(info.describe_addr))
+    json_describe(j, info.describe_addr, info.obj_hint, info.bad_addr, info.describe_stack);
 }
 
 // A bug of `type` found at ip that is not printed: suppressed (also by a
@@ -778,24 +784,14 @@ void report_describe_address(uptr addr) {
                   static_cast<unsigned long>(addr));
     return;
   }
-  ObjectInfo o{};
-  if (g_object_describer) g_object_describer(addr, 0, &o);
   if (json()) {
-    static char text[8192];  // under the report lock
     JsonLine j("describe_address");
     j.hex("address", addr);
-    if (o.found) json_object_info(j, addr, o);
-    if (!o.in_heap && g_describe_hook) {
-      report_capture_begin(text, sizeof(text));
-      g_describe_hook(addr);
-      if (report_capture_end()) j.str("description", text);
-    }
-    report_capture_begin(text, sizeof(text));
-    print_memory_state(addr);
-    report_capture_end();
-    j.str("memory_state", text);
+    json_describe(j, addr, 0, addr, true);
     return;
   }
+  ObjectInfo o{};
+  if (g_object_describer) g_object_describer(addr, 0, &o);
   if (o.found) print_object(addr, o);
   if (!o.in_heap && g_describe_hook) g_describe_hook(addr);
   report_printf("Memory state around the address:\n");

@@ -33,6 +33,7 @@ int main(int argc, char **argv) {
 C
 cat >"$WORK/instr.c" <<'C'
 #include <stdlib.h>
+#include <sanitizer/asan_interface.h>
 #define NI __attribute__((noinline))
 NI int read_at(int *a, int i) { return a[i]; }
 int main(int argc, char **argv) {
@@ -40,6 +41,7 @@ int main(int argc, char **argv) {
   int r = read_at(local, 3 + argc);
   int *h = malloc(4 * sizeof(int));
   free(h);
+  __asan_describe_address(h);
   return r + read_at(h, argc - 1);
 }
 C
@@ -164,6 +166,9 @@ if reps:
     check(reps[0].get("memory_state", "").count("\n") >= 3, "instr: no shadow dump")
 if len(reps) > 1:
     check(reps[1].get("object", {}).get("freed", {}).get("stack"), "instr: no free stack")
+desc = [o for o in objs if o.get("kind") == "describe_address"]
+check(len(desc) == 1 and desc[0].get("object", {}).get("state") == "freed" and desc[0].get("memory_state"),
+      f"instr: describe_address {desc}")
 
 # the kernel API example
 objs, reps = reports("kapi")
