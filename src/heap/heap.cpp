@@ -210,8 +210,9 @@ static bool find_diff(uptr mem, uptr lo, uptr hi, u8 want, uptr* first, uptr* la
 }
 
 // Redzone canaries of a live block, verified when it is freed (or
-// realloc'ed): SLUB debug's "Right Redzone overwritten" / "Left Redzone overwritten".
-static void check_canaries(const Block& b, uptr ip, const char* found) {
+// realloc'ed) by the call `at`: SLUB debug's "Right Redzone overwritten" /
+// "Left Redzone overwritten".
+static void check_canaries(const Block& b, uptr ip, const char* at) {
   uptr first, last;
   const uptr rz_end = canary_end(b);
   Corruption c{};
@@ -219,7 +220,7 @@ static void check_canaries(const Block& b, uptr ip, const char* found) {
   c.obj_size = b.req;
   c.redzone_end = b.obj + rz_end;
   c.kasan_type = "slab-out-of-bounds";
-  c.found = found;
+  c.at = at;
   c.ip = ip;
   bool right = find_diff(b.obj, b.req, rz_end, kRedzoneByte, &first, &last);
   c.expected = kRedzoneByte;
@@ -461,15 +462,15 @@ static void kfence_release(void* ptr, u8 kind, uptr size, uptr ip) {
   kfence_free(ptr, ip);
 }
 
-// found: the freeing call, for a report of damaged canaries ("at free()").
-static void release_block(void* ptr, const Lookup& l, uptr ip, const char* found) {
+// at: the freeing call, for a report of damaged canaries ("free()").
+static void release_block(void* ptr, const Lookup& l, uptr ip, const char* at) {
   // The pattern goes in first: it never overlaps the canary, and streaming
   // through the object brings in the line where the canary starts. (b is a
   // live block; should a racing free win the CAS below, it only wrote the
   // pattern into an object being freed anyway.)
   const bool pattern = l.live && g_quarantine_enabled && g_poison_bytes && (l.b.c || !large_protected(l.b.req));
   if (pattern) fill_poison(l.b);
-  if (l.live && !kernel_block(l.b)) check_canaries(l.b, ip, found);
+  if (l.live && !kernel_block(l.b)) check_canaries(l.b, ip, at);
   if (!free_check(reinterpret_cast<uptr>(ptr), l.where, l.ref, nullptr, ip)) return;  // reported
   // Freed: 0x08 now means kMetaDangling, which only a scan may set.
   l.b.am->kind = static_cast<u8>((l.b.am->kind & ~kMetaDangling) | (pattern ? kKindPoisoned : 0));
@@ -492,7 +493,7 @@ void heap_free(void* ptr, u8 kind, uptr size, uptr ip) {
   Lookup l;
   lookup(ptr, &l);
   if (l.live) check_kind(l.b, kind, size, free_name(kind), ip);
-  release_block(ptr, l, ip, kind == kKindMalloc ? "at free()" : kind == kKindNew ? "at operator delete" : "at operator delete []");
+  release_block(ptr, l, ip, free_name(kind));
 }
 
 void* heap_realloc(void* ptr, uptr n, uptr ip) {
@@ -523,7 +524,7 @@ void* heap_realloc(void* ptr, uptr n, uptr ip) {
   check_kind(b, kKindMalloc, kNoSize, "realloc()", ip);
   if (b.c && n <= b.c->obj_bytes) {
     // In place: the object's new end moves its redzone (shadow and canary).
-    if (!kernel_block(b)) check_canaries(b, ip, "at realloc()");
+    if (!kernel_block(b)) check_canaries(b, ip, "realloc()");
     poison(b.obj, b.c->obj_bytes, kShadowSlabRedzone);
     unpoison(b.obj, n);
     b.req = n;
@@ -532,7 +533,7 @@ void* heap_realloc(void* ptr, uptr n, uptr ip) {
     return ptr;
   }
   if (!b.c && n > kHeapSlabMax && round_up(n, kPageSize) == round_up(b.req, kPageSize)) {
-    if (!kernel_block(b)) check_canaries(b, ip, "at realloc()");
+    if (!kernel_block(b)) check_canaries(b, ip, "realloc()");
     poison(b.obj, round_up(b.req, kPageSize), kShadowPageRedzone);
     unpoison(b.obj, n);
     b.req = n;
@@ -545,7 +546,7 @@ void* heap_realloc(void* ptr, uptr n, uptr ip) {
   if (!q) return nullptr;  // the old block stays valid
   internal_memcpy(q, ptr, b.req < n ? b.req : n);
   if (UKASAN_UNLIKELY(g_nhooks.load(std::memory_order_relaxed))) run_free_hooks(ptr);
-  release_block(ptr, l, ip, "at realloc()");
+  release_block(ptr, l, ip, "realloc()");
   return q;
 }
 

@@ -946,12 +946,22 @@ static void print_track(const char* what, u32 tid, depot_handle_t h) {
 
 static constexpr uptr kSectionMax = 64;  // bytes of a section printed around the damage
 
+// "at free()" (c.at) or c.found: how the damage was found.
+static void found_text(const Corruption& c, char* out, uptr len) {
+  if (c.at)
+    snprintf(out, len, "at %s", c.at);
+  else
+    snprintf(out, len, "%s", c.found ? c.found : "");
+}
+
 static void report_corruption_json(const Corruption& c, const ObjectInfo& o, const char* cache, const char* bug) {
   JsonLine j("report");
   j.str("tool", "SLUB");
   j.str("type", c.what);
   j.str("title", bug);
-  j.str("found", c.found);
+  char found[96];
+  found_text(c, found, sizeof(found));
+  j.str("found", found);
   j.hex("address", c.first);
   j.num("size", c.last - c.first + 1);
   j.num("expected_byte", c.expected);
@@ -1012,13 +1022,15 @@ void report_corruption(const Corruption& c) {
     print_section("Object   ", lo, hi - lo > kSectionMax ? lo + kSectionMax : hi);
   }
   if (c.redzone_end > end) print_section("Redzone  ", end, c.redzone_end - end > kSectionMax ? end + kSectionMax : c.redzone_end);
+  char found[96];
+  found_text(c, found, sizeof(found));
   char comm[32];
   current_comm(comm, sizeof(comm));
   if (!c.ip) {  // no program frame found it (the check at exit)
-    report_printf("\nFound %s.\n\n", c.found);
+    report_printf("\nFound %s.\n\n", found);
     return;
   }
-  report_printf("\nFound %s by task %s/%d:\n", c.found, comm, current_tid());
+  report_printf("\nFound %s by task %s/%d:\n", found, comm, current_tid());
   print_cpu_line();
   print_current_stack(c.ip);
   report_printf("\n");

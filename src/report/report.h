@@ -88,7 +88,8 @@ struct Corruption {
   uptr first, last;    // the first and last changed byte (addresses)
   u8 expected;         // the pattern byte
   uptr redzone_end;    // the end of the right redzone's checked bytes
-  const char* found;   // how it was found: "at free()", ...
+  const char* found;   // how it was found ("when the object left the quarantine"), or null: ...
+  const char* at;      // ... at this call ("free()", "realloc()")
   uptr ip;             // a return address into the finding code's caller (0: none)
 };
 void report_corruption(const Corruption& c);
