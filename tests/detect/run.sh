@@ -174,18 +174,23 @@ CWES=$(printf '%s\n' "${PROGRAMS[@]}" | cut -d/ -f1 | LC_ALL=C sort -u)
 for f in $flavours; do mkdir -p "$W/bin/$f" "$W/log/$f"; done
 for c in $active; do mkdir -p "$W/out/$c"; done
 
-nb=0
-for f in $flavours; do
-  for p in "${PROGRAMS[@]}"; do for v in BAD GOOD; do echo "build $f $p $v"; nb=$((nb + 1)); done; done
-done >"$W/build.jobs"
-echo "run.sh: ${#PROGRAMS[@]} programs; building $nb binaries (JOBS=$JOBS) ..." >&2
+# jobs ACTION NAMES...: one "ACTION NAME PROGRAM VARIANT" line per name,
+# program and variant.
+jobs() {
+  local action=$1 n p v
+  shift
+  for n in "$@"; do
+    for p in "${PROGRAMS[@]}"; do for v in BAD GOOD; do echo "$action $n $p $v"; done; done
+  done
+}
+# shellcheck disable=SC2086
+jobs build $flavours >"$W/build.jobs"
+echo "run.sh: ${#PROGRAMS[@]} programs; building $(wc -l <"$W/build.jobs") binaries (JOBS=$JOBS) ..." >&2
 run_jobs <"$W/build.jobs"
 
-nr=0
-for c in $active; do
-  for p in "${PROGRAMS[@]}"; do for v in BAD GOOD; do echo "run $c $p $v"; nr=$((nr + 1)); done; done
-done >"$W/run.jobs"
-echo "run.sh: $nr runs ..." >&2
+# shellcheck disable=SC2086
+jobs run $active >"$W/run.jobs"
+echo "run.sh: $(wc -l <"$W/run.jobs") runs ..." >&2
 run_jobs <"$W/run.jobs"
 
 # --- classification ---------------------------------------------------------
