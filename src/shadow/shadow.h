@@ -56,6 +56,9 @@ UKASAN_ALWAYS_INLINE u8* mem_to_shadow(uptr addr) {
   return reinterpret_cast<u8*>((addr >> kShadowScale) + shadow_offset());
 }
 
+// A freed slab object's shadow (its first granule holds kShadowSlabFreeTrack).
+UKASAN_ALWAYS_INLINE bool is_free_marker(u8 v) { return v == kShadowSlabFree || v == kShadowSlabFreeTrack; }
+
 // True if addr has shadow (is application memory).
 UKASAN_ALWAYS_INLINE bool addr_has_shadow(uptr addr) {
 #if UKASAN_DYNAMIC_SHADOW

@@ -434,11 +434,14 @@ void* cache_alloc(KmemCache* c, gfp_t flags, uptr requested, uptr ip) {
   am->kind = static_cast<u8>((t_leak_disabled ? kMetaNoLeak : 0) | c->meta_kind);
   am->alloc_stack = options().stacktrace ? save_stack_from(ip) : 0;
   am->check = meta_check(o);
+  // The shadow before the state: a leak scan skips slots whose first
+  // granule holds a free marker (scan_for_each_object), so an object must
+  // not be kObjAllocated while its shadow still says freed.
+  unpoison_within(o, requested, c->obj_bytes, kShadowSlabRedzone);
   am->state.store(kObjAllocated, std::memory_order_release);
   count_bytes(ts->alloc_bytes, c->obj_bytes);
   count_object(c, ts, false);
   aux_stack_forget(o);
-  unpoison_within(o, requested, c->obj_bytes, kShadowSlabRedzone);
   if (flags & __GFP_ZERO) memset(obj, 0, requested);
   return obj;
 }
