@@ -90,7 +90,7 @@ UKASAN_ALWAYS_INLINE uptr* record_pcs(RecordHeader* rec) {
 // frames instead of two dependent murmur rounds per frame (a 32-frame
 // interpreter stack is hashed on every malloc and free). Return addresses
 // are already well spread; the final avalanche mixes the chains.
-UKASAN_ALWAYS_INLINE u32 hash_stack(const uptr* pcs, unsigned n) {
+UKASAN_ALWAYS_INLINE u64 hash_stack(const uptr* pcs, unsigned n) {
   constexpr u64 k1 = 0x9E3779B97F4A7C15ull, k2 = 0xC2B2AE3D27D4EB4Full;
   u64 a = 0x243F6A8885A308D3ull ^ n, b = 0x13198A2E03707344ull;
   unsigned i = 0;
@@ -105,8 +105,22 @@ UKASAN_ALWAYS_INLINE u32 hash_stack(const uptr* pcs, unsigned n) {
   h ^= h >> 33;
   h *= 0xFF51AFD7ED558CCDull;
   h ^= h >> 33;
-  return static_cast<u32>(h);
+  return h;
 }
+
+// A thread's recent stacks, by their 64-bit hash: a hit costs neither the
+// bucket nor the record, two lines spread over the depot's 64 MiB that
+// the program's own memory traffic (a quarantine streams through hundreds
+// of MiB) keeps evicting. A hit trusts the hash: two different stacks of
+// one thread would have to agree on 64 bits (and on the frame count).
+struct Memo {
+  u64 key;
+  u32 handle;
+  u32 n;
+};
+constexpr unsigned kMemoSize = 64;
+UKASAN_TLS Memo t_memo[kMemoSize];
+UKASAN_TLS bool t_memo_busy;
 
 UKASAN_ALWAYS_INLINE bool same_stack(RecordHeader* rec, u32 hash, const uptr* pcs, unsigned n) {
   if (rec->hash != hash || rec->size != n) return false;
@@ -126,17 +140,8 @@ UKASAN_ALWAYS_INLINE u32 find(char* r, u32 from, u32 stop, u32 hash, const uptr*
   return 0;
 }
 
-}  // namespace
-
-depot_handle_t depot_save(const uptr* pcs, unsigned n) {
-  if (n == 0 || pcs == nullptr) return 0;
-  if (n > kMaxStackFrames) n = kMaxStackFrames;  // deeper stacks are truncated
-  char* r = region();
-  if (UKASAN_UNLIKELY(r == nullptr)) {
-    g_dropped.fetch_add(1, std::memory_order_relaxed);
-    return 0;
-  }
-  const u32 hash = hash_stack(pcs, n);
+UKASAN_NOINLINE u32 save_slow(char* r, u64 h64, const uptr* pcs, unsigned n) {
+  const u32 hash = static_cast<u32>(h64);
   std::atomic<u32>& bucket = buckets(r)[hash & (kBucketCount - 1)];
   u32 head = bucket.load(std::memory_order_acquire);
   if (u32 found = find(r, head, 0, hash, pcs, n)) return found;
@@ -168,6 +173,36 @@ depot_handle_t depot_save(const uptr* pcs, unsigned n) {
     // Lost the race (or spurious failure): check what was added meanwhile.
     if (u32 found = find(r, head, rec->next, hash, pcs, n)) return found;
   }
+}
+
+}  // namespace
+
+depot_handle_t depot_save(const uptr* pcs, unsigned n) {
+  if (n == 0 || pcs == nullptr) return 0;
+  if (n > kMaxStackFrames) n = kMaxStackFrames;  // deeper stacks are truncated
+  char* r = region();
+  if (UKASAN_UNLIKELY(r == nullptr)) {
+    g_dropped.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  }
+  const u64 h64 = hash_stack(pcs, n);
+  // A signal handler's depot_save while this thread is inside the memo
+  // (reading or rewriting an entry) goes around it: an entry is never seen
+  // half written, nor rewritten under the interrupted code's feet.
+  if (UKASAN_UNLIKELY(t_memo_busy)) return save_slow(r, h64, pcs, n);
+  t_memo_busy = true;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  Memo& memo = t_memo[(h64 >> 40) & (kMemoSize - 1)];
+  u32 found;
+  if (memo.key == h64 && memo.n == n && memo.handle) {
+    found = memo.handle;
+  } else {
+    found = save_slow(r, h64, pcs, n);
+    if (found) memo = Memo{h64, found, n};
+  }
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  t_memo_busy = false;
+  return found;
 }
 
 unsigned depot_fetch(depot_handle_t h, const uptr** pcs) {

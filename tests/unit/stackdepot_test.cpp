@@ -92,6 +92,27 @@ TEST(StackDepot, EveryFrameAndTheDepthCount) {
   EXPECT_EQ(depot_save(base, 12), h0);
 }
 
+// Far more stacks than a thread's memo of recent ones holds, saved twice in
+// different orders: every second save finds the first one's handle, whose
+// frames are its own.
+TEST(StackDepot, ManyStacksThroughTheMemoKeepTheirHandles) {
+  constexpr unsigned kStacks = 2000;
+  std::vector<depot_handle_t> h(kStacks);
+  for (unsigned i = 0; i < kStacks; i++) {
+    auto s = synthetic_stack(5000 + i, 3 + i % 9);
+    h[i] = depot_save(s.data(), s.size());
+    ASSERT_NE(h[i], 0u);
+  }
+  for (unsigned i = kStacks; i-- > 0;) {
+    auto s = synthetic_stack(5000 + i, 3 + i % 9);
+    ASSERT_EQ(depot_save(s.data(), s.size()), h[i]) << i;
+    ASSERT_EQ(depot_save(s.data(), s.size()), h[i]) << i;  // now from the memo
+    const uptr* out = nullptr;
+    ASSERT_EQ(depot_fetch(h[i], &out), s.size());
+    for (unsigned f = 0; f < s.size(); f++) ASSERT_EQ(out[f], s[f]) << i;
+  }
+}
+
 TEST(StackDepot, FetchRoundTrip) {
   for (unsigned depth : {1u, 2u, 10u, kMaxStackFrames}) {
     auto s = synthetic_stack(100 + depth, depth);
