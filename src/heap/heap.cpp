@@ -91,6 +91,7 @@ static UKASAN_NOINLINE KmemCache* create_into(std::atomic<KmemCache*>& slot, con
     cache_destroy(c, 0);
     return won;
   }
+  cache_trim_register(c);  // the winner is never destroyed
   return c;
 }
 

@@ -28,6 +28,11 @@ KmemCache* mag_owner(int id);
 // (its magazine takes the object), or nullptr (straight to the slab).
 void release_object(KmemCache* c, void* obj, ThreadState* ts);
 void flush_magazine(KmemCache* c, Magazine& m);
+// After an eviction step: every few steps, if the depot blocks idle since
+// the last pass are many, the registered caches give them back to their
+// slabs and release their empty slabs (memory the quarantine's turnover
+// left idle when the program's sizes changed).
+void cache_trim_step();
 // Frees obj (validated by free_check as an allocated object of c).
 void cache_free(KmemCache* c, void* obj, uptr ip);
 // Up to max of c's live objects, for the destroy-leak report (c->lock not held:

@@ -204,7 +204,7 @@ static void maybe_refresh() {
 }
 
 void reduce_in_runtime(ThreadState* ts) {
-  quarantine().reduce(ts, ts->evicting);
+  if (quarantine().reduce(ts, ts->evicting)) cache_trim_step();
   if (UKASAN_UNLIKELY(options().quarantine_keep_referenced)) maybe_refresh();
 }
 

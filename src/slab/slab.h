@@ -80,8 +80,10 @@ struct KmemCache {
   // cache then copies pointers only and never touches a (cold) object, as a
   // slab freelist linked through the objects would. Objects in the depot
   // still count in their slab's inuse until drain_depot_locked() hands them
-  // back (destroy, shrink).
+  // back (destroy, shrink, trim).
   struct DepotBlock* depot = nullptr;
+  u32 depot_len = 0;  // blocks on depot
+  u32 depot_low = 0;  // the fewest since the last trim: the oldest depot_low blocks sat unused
   struct DepotBlock* depot_empty = nullptr;
   struct DepotBlock* depot_chunks = nullptr;  // mapped chunks, by their first block
 };
@@ -149,6 +151,12 @@ SlabQuarantine& quarantine();
 KmemCache* cache_create(const char* name, uptr size, u32 align, slab_flags_t flags, void (*ctor)(void*),
                         bool is_kmalloc, const char** why = nullptr, int* err = nullptr);
 void cache_destroy(KmemCache* c, uptr ip);
+// Lets the eviction path trim c (cache_trim_step: its idle depot objects
+// back to its slabs, its empty slabs released). Only for caches that are
+// never destroyed: the kmalloc caches, the heap's.
+void cache_trim_register(KmemCache* c);
+// Slabs released so far by trimming (statistics, tests).
+u64 cache_trimmed_slabs();
 // Whether c is a live cache for the API call `api` (its name, e.g.
 // "kmem_cache_alloc"); reports a destroyed or bogus cache pointer
 // (slab-use-after-free / invalid-access) and returns false otherwise.

@@ -251,6 +251,36 @@ TEST_F(SlabTest, FreeBurstKeepsTheQuarantineBound) {
   ukasan_set_options("quarantine_size_mb=256:quarantine_cache_kb=1024");
 }
 
+// A finished phase's objects, evicted into their cache's depot and never
+// asked for again, are given back: their slabs are released once the idle
+// depot blocks pass a sixteenth of the quarantine bound (1 MiB at least).
+// A cache the program keeps drawing from keeps its depot.
+TEST_F(SlabTest, IdleMemoryOfAFinishedPhaseIsReleased) {
+  ukasan_set_options("quarantine_size_mb=4:quarantine_cache_kb=64");
+  ukasan_quarantine_drain();
+  const uint64_t trimmed0 = ukasan::cache_trimmed_slabs();
+  std::vector<void*> v;
+  for (int i = 0; i < 20000; i++) v.push_back(kmalloc(500, GFP_KERNEL));  // ~13 MiB of kmalloc-512 slots
+  const uint64_t slabs_live = ukasan::mem_stats().slab_bytes;
+  for (void* o : v) kfree(o);
+  // The next phase: another size, whose frees push the rest of the first
+  // phase's objects through the quarantine (4 MiB) into kmalloc-512's depot.
+  for (int i = 0; i < 400000; i++) kfree(kmalloc(40, GFP_KERNEL));
+  const uint64_t slabs_after = ukasan::mem_stats().slab_bytes;
+  EXPECT_GT(ukasan::cache_trimmed_slabs(), trimmed0);
+  // Left: the quarantine (4 MiB), kmalloc-64's slabs, what each cache keeps.
+  EXPECT_LT(slabs_after + (6u << 20), slabs_live)
+      << "with phase 1 live: " << (slabs_live >> 10) << " KiB of slabs, after phase 2: " << (slabs_after >> 10);
+  // The released memory is usable again, by any size.
+  for (int i = 0; i < 20000; i++) v[i] = kmalloc(i % 2 ? 500 : 40, GFP_KERNEL);
+  for (void* o : v) {
+    ASSERT_TRUE(accessible(o, 40));
+    kfree(o);
+  }
+  ukasan_quarantine_drain();
+  ukasan_set_options("quarantine_size_mb=256:quarantine_cache_kb=1024");
+}
+
 TEST_F(SlabTest, TypesafeByRcuIsNotQuarantined) {
   ukasan_set_options("quarantine_size_mb=64");
   struct kmem_cache* c = kmem_cache_create("rcu", 64, 0, SLAB_TYPESAFE_BY_RCU, nullptr);
