@@ -725,8 +725,8 @@ static bool kmalloc_caches_init() {
   for (unsigned i = 0; i < kKmallocClasses; i++) {
     snprintf(name, sizeof(name), "kmalloc-%u", kKmallocSizes[i]);
     g_kmalloc[i] = cache_create(name, kKmallocSizes[i], 16, 0, nullptr, true);
-    if (g_kmalloc[i]) cache_trim_register(g_kmalloc[i]);
     if (!g_kmalloc[i]) return false;
+    cache_trim_register(g_kmalloc[i]);
   }
   return true;
 }

@@ -14,7 +14,10 @@
 //     If the CAS loses, only the records added since the previous head are
 //     searched for a duplicate before retrying; if one is found the reserved
 //     record is abandoned (a few bytes, counted in bytes_used).
-//   * when the pool is full, depot_save returns 0 and counts `dropped`.
+//   * when the pool is full, depot_save returns 0 and counts `dropped`;
+//   * before all that, a per-thread memo of recent stacks (by 64-bit hash)
+//     answers most saves: thread-local, so only the thread's own signal
+//     handlers can interrupt its use, and they go around it (t_memo_busy).
 #include "stackdepot/stackdepot.h"
 
 #include <atomic>
