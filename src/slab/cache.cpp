@@ -283,13 +283,39 @@ static void depot_popped_locked(KmemCache* c, DepotBlock* b) {
 
 // Back to the slabs: every object of the depot (before counting live
 // objects or looking for empty slabs).
-static void drain_depot_locked(KmemCache* c) {
-  c->depot_len = c->depot_low = 0;
-  while (DepotBlock* b = c->depot) {
-    c->depot = b->next;
+// The objects of a list of depot blocks (taken off c->depot) go to their
+// slabs, the blocks to the empty list.
+static void blocks_to_slabs_locked(KmemCache* c, DepotBlock* list) {
+  while (DepotBlock* b = list) {
+    list = b->next;
     for (void* o : b->objs) central_push_locked(c, o);
     b->next = c->depot_empty;
     c->depot_empty = b;
+  }
+}
+
+static void drain_depot_locked(KmemCache* c) {
+  blocks_to_slabs_locked(c, c->depot);
+  c->depot = nullptr;
+  c->depot_len = c->depot_low = 0;
+}
+
+// Unlinks c's empty slabs (up to max; with keep_one, the first empty one
+// stays) and returns them through *out, linked by slab_next.
+static void unlink_empty_slabs_locked(KmemCache* c, bool keep_one, u32 max, Span** out) {
+  u32 n = 0;
+  for (Span** sp = &c->slabs; *sp && n < max;) {
+    Span* s = *sp;
+    if (s->inuse != 0 || keep_one) {
+      keep_one &= s->inuse != 0;
+      sp = &s->slab_next;
+      continue;
+    }
+    *sp = s->slab_next;
+    if (s->on_partial) partial_remove(c, s);
+    s->slab_next = *out;
+    *out = s;
+    n++;
   }
 }
 
@@ -642,27 +668,8 @@ static void trim_locked(KmemCache* c, Span** out) {
   *pp = nullptr;
   c->depot_len -= idle;
   c->depot_low = c->depot_len;
-  while (DepotBlock* b = old) {
-    old = b->next;
-    for (void* o : b->objs) central_push_locked(c, o);
-    b->next = c->depot_empty;
-    c->depot_empty = b;
-  }
-  u32 n = 0;
-  bool kept_one = false;
-  for (Span** sp = &c->slabs; *sp && n < kTrimMaxSlabs;) {
-    Span* s = *sp;
-    if (s->inuse != 0 || !kept_one) {
-      kept_one |= s->inuse == 0;
-      sp = &s->slab_next;
-      continue;
-    }
-    *sp = s->slab_next;
-    if (s->on_partial) partial_remove(c, s);
-    s->slab_next = *out;
-    *out = s;
-    n++;
-  }
+  blocks_to_slabs_locked(c, old);
+  unlink_empty_slabs_locked(c, /*keep_one=*/true, kTrimMaxSlabs, out);
 }
 
 void cache_trim_step() {
@@ -702,16 +709,11 @@ void cache_trim_step() {
 int cache_shrink(KmemCache* c) {
   LockGuard g(c->lock);
   drain_depot_locked(c);
-  Span** pp = &c->slabs;
-  while (*pp) {
-    Span* s = *pp;
-    if (s->inuse == 0) {
-      *pp = s->slab_next;
-      if (s->on_partial) partial_remove(c, s);
-      release_slab(s);
-    } else {
-      pp = &s->slab_next;
-    }
+  Span* empty = nullptr;
+  unlink_empty_slabs_locked(c, /*keep_one=*/false, ~u32(0), &empty);
+  while (Span* s = empty) {
+    empty = s->slab_next;
+    release_slab(s);
   }
   return 0;
 }
