@@ -44,6 +44,7 @@
 #include "report/report.h"
 #include "runtime/runtime.h"
 #include "shadow/shadow.h"
+#include "slab/slab.h"
 #include "stackdepot/stackdepot.h"
 
 namespace ukasan {
@@ -318,8 +319,9 @@ void* kfence_alloc_slow(uptr size, uptr align, u8 kind, bool zero, uptr ip) {
   k.free_stack = 0;
   m.state.store(kAllocated, std::memory_order_release);
   // kmemleak scans it like any heap object (what it points to is not a leak)
-  // and reports it if it leaks.
-  leak_register(reinterpret_cast<void*>(addr), size, 1, ip);
+  // and reports it if it leaks, unless it was born never a leak as a slab
+  // object would be (min_count 0: kMetaNoLeak).
+  leak_register(reinterpret_cast<void*>(addr), size, born_no_leak(ip) ? 0 : 1, ip);
   return reinterpret_cast<void*>(addr);
 }
 

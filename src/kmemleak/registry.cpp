@@ -137,6 +137,10 @@ bool leak_set_flag(const void* ptr, u8 flag, bool interior) {
   }
   g_lock.lock();
   CustomObject* c = find_custom(p);
+  // An interior pointer: the custom object holding it, by a walk over all
+  // of them (LSan's calls are rare; KFENCE's heap objects are custom ones).
+  for (uptr i = 0; !c && interior && g_objs && i < g_n; i++)
+    if (p - g_objs[i].ptr < g_objs[i].size) c = &g_objs[i];
   if (c) c->flags = static_cast<u8>(c->flags | flag);
   g_lock.unlock();
   return c != nullptr;

@@ -1,6 +1,8 @@
 #include "platform/platform.h"
 
+#include <elf.h>
 #include <errno.h>
+#include <link.h>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <stdlib.h>
@@ -102,6 +104,26 @@ bool write_all(int fd, const char* s, uptr n) {
 }
 
 bool process_is_secure() { return getauxval(AT_SECURE) != 0; }
+
+bool loader_text(uptr* lo, uptr* hi) {
+  const uptr base = getauxval(AT_BASE);
+  if (!base) return false;
+  // ld.so's first segment maps its ELF header and program headers.
+  const auto* eh = reinterpret_cast<const ElfW(Ehdr)*>(base);
+  if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_phentsize != sizeof(ElfW(Phdr))) return false;
+  const auto* ph = reinterpret_cast<const ElfW(Phdr)*>(base + eh->e_phoff);
+  uptr l = ~uptr(0), h = 0;
+  for (unsigned i = 0; i < eh->e_phnum; i++) {
+    if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X)) continue;
+    const uptr s = base + ph[i].p_vaddr, e = s + ph[i].p_memsz;
+    if (s < l) l = s;
+    if (e > h) h = e;
+  }
+  if (l >= h) return false;
+  *lo = l;
+  *hi = h;
+  return true;
+}
 
 bool running_under_valgrind() {
   // Valgrind puts its vgpreload_<tool>-<arch>.so objects in the client's

@@ -30,6 +30,10 @@ bool write_all(int fd, const char* s, uptr n);
 // from a less privileged user, so nothing in it may make the runtime open or
 // execute a file.
 bool process_is_secure();
+// The dynamic loader's executable segment [*lo, *hi), from its ELF headers in
+// memory (AT_BASE); false when unknown (a static program, or ld.so run as
+// the program itself).
+bool loader_text(uptr* lo, uptr* hi);
 // The process runs under valgrind (its preload objects are in LD_PRELOAD).
 bool running_under_valgrind();
 

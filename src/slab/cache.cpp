@@ -467,7 +467,7 @@ void* cache_alloc(KmemCache* c, gfp_t flags, uptr requested, uptr ip) {
   AllocMeta* am = alloc_meta(c, o);
   am->alloc_tid = static_cast<u32>(ts->tid);
   am->requested = static_cast<u32>(requested);
-  am->kind = static_cast<u8>((t_leak_disabled ? kMetaNoLeak : 0) | c->meta_kind);
+  am->kind = static_cast<u8>((born_no_leak(ip) ? kMetaNoLeak : 0) | c->meta_kind);
   am->alloc_stack = options().stacktrace ? save_stack_from(ip) : 0;
   am->check = meta_check(o);
   // The shadow before the state: a leak scan skips slots whose first

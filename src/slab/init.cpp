@@ -11,6 +11,11 @@ void slab_init(u64 quarantine_bytes, u64 queue_bytes) {
   shadow_init_dynamic(page_allocator().base(), page_allocator().base() + page_allocator().size());
 #endif
   slab_set_quarantine(quarantine_bytes, queue_bytes);
+  uptr lo, hi;
+  if (loader_text(&lo, &hi)) {
+    g_loader_lo = lo;
+    g_loader_size = hi - lo;
+  }
   if (!caches_init()) die("cannot create the kmalloc caches");
   threads_init();
   report_set_object_describer(describe_object);

@@ -34,7 +34,7 @@ void* large_alloc(uptr size, gfp_t flags, uptr ip, uptr align) {
   AllocMeta& am = s->large_alloc;
   am.alloc_tid = static_cast<u32>(ts->tid);
   am.requested = static_cast<u32>(size);
-  am.kind = t_leak_disabled ? kMetaNoLeak : 0;
+  am.kind = born_no_leak(ip) ? kMetaNoLeak : 0;
   am.alloc_stack = options().stacktrace ? save_stack_from(ip) : 0;
   am.check = meta_check(user);
   s->large_free.free_stack = 0;

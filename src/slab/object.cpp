@@ -77,6 +77,7 @@ void free_checked(const void* ptr, KmemCache* expected, uptr ip) {
 }
 
 UKASAN_TLS u32 t_leak_disabled;
+uptr g_loader_lo, g_loader_size;
 
 void scan_arena(uptr* lo, uptr* hi) {
   PageAllocator& pa = page_allocator();

@@ -266,6 +266,17 @@ inline uptr object_usable(const ObjectRef& r) {
 // Allocations of this thread are born kMetaNoLeak while it is > 0
 // (__lsan_disable/__lsan_enable nest).
 extern UKASAN_TLS u32 t_leak_disabled;
+// The dynamic loader's code (set by slab_init; empty when unknown).
+extern uptr g_loader_lo, g_loader_size;
+
+// Whether an allocation made from ip is born kMetaNoLeak: leak tracking is
+// disabled on this thread, or ld.so allocated it. What the loader allocates
+// is reachable from its own structures, as LSan assumes, some of which a
+// scan cannot see: an exited thread's DTV is referenced only from its TCB in
+// glibc's cache of thread stacks. Decided here, from the caller's address,
+// so that it holds without a stack to look at later (stacktrace=0, a full
+// depot).
+inline bool born_no_leak(uptr ip) { return t_leak_disabled || ip - g_loader_lo < g_loader_size; }
 
 // The object whose bytes [start, start + requested) contain w (interior
 // pointers count; one past the end does not), allocated or quarantined:
