@@ -46,7 +46,34 @@ UKASAN_ALWAYS_INLINE void cpu_relax() { __builtin_ia32_pause(); }
 // memset/memcpy for the runtime's own writes into poisoned memory (redzones,
 // freed objects): never routed through the libc interceptors of the
 // instrumentation runtime, which would report them in a static link.
+//
+// Up to 64 bytes (a canary, a small object's free pattern) are written by
+// two to four overlapping unaligned stores: rep stosb's microcoded start-up
+// costs more than such a fill on CPUs without fast short stosb (FSRS).
 UKASAN_ALWAYS_INLINE void internal_memset(void* dst, int c, uptr n) {
+  if (n <= 64) {
+    u8* d = static_cast<u8*>(dst);
+    const u64 v8 = 0x0101010101010101ull * static_cast<u8>(c);
+    if (n >= 16) {
+      const __m128i v = _mm_set1_epi64x(static_cast<long long>(v8));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d), v);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + n - 16), v);
+      if (n > 32) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 16), v);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + n - 32), v);
+      }
+    } else if (n >= 8) {
+      __builtin_memcpy(d, &v8, 8);
+      __builtin_memcpy(d + n - 8, &v8, 8);
+    } else if (n >= 4) {
+      const u32 v4 = static_cast<u32>(v8);
+      __builtin_memcpy(d, &v4, 4);
+      __builtin_memcpy(d + n - 4, &v4, 4);
+    } else if (n) {
+      d[0] = d[n / 2] = d[n - 1] = static_cast<u8>(c);
+    }
+    return;
+  }
   asm volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
 }
 UKASAN_ALWAYS_INLINE void internal_memcpy(void* dst, const void* src, uptr n) {
@@ -74,7 +101,33 @@ UKASAN_ALWAYS_INLINE u16 load_u16(const void* p) {
 // Index of the first byte in m[lo, hi) that differs from want, or hi.
 // 32 bytes per step (SSE2, baseline x86-64): the heap checks whole freed
 // objects against their free pattern with it.
+// Ranges of up to 64 bytes that match whole (the common case: a canary, a
+// small object's pattern) are answered by two to four overlapping loads; the
+// alignment and tail loops below cost more than that.
 inline uptr first_mismatch(const u8* m, uptr lo, uptr hi, u8 want) {
+  const uptr n = hi - lo;
+  if (n <= 64 && lo < hi) {
+    const u8* p = m + lo;
+    const u64 w8 = 0x0101010101010101ull * want;
+    bool same;
+    if (n >= 16) {
+      const __m128i w = _mm_set1_epi64x(static_cast<long long>(w8));
+      __m128i a = _mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), w),
+                                _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + n - 16)), w));
+      if (n > 32) {
+        a = _mm_and_si128(a, _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16)), w));
+        a = _mm_and_si128(a, _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + n - 32)), w));
+      }
+      same = _mm_movemask_epi8(a) == 0xffff;
+    } else if (n >= 8) {
+      same = ((load_u64(p) ^ w8) | (load_u64(p + n - 8) ^ w8)) == 0;
+    } else if (n >= 4) {
+      same = ((load_u32(p) ^ static_cast<u32>(w8)) | (load_u32(p + n - 4) ^ static_cast<u32>(w8))) == 0;
+    } else {
+      same = p[0] == want && p[n / 2] == want && p[n - 1] == want;
+    }
+    if (same) return hi;
+  }
   uptr i = lo;
   while (i < hi && (reinterpret_cast<uptr>(m + i) & 7)) {
     if (m[i] != want) return i;
