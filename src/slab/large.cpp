@@ -21,6 +21,17 @@ static Span* large_span_alloc(uptr npages) {
   return s;
 }
 
+// The bytes of a guard page next to a block that must read as zero (the
+// heap checks 16 of them at free), zeroed where they are not: a read of an
+// untouched guard page maps the zero page, a write would allocate it.
+static constexpr uptr kGuardZeroBytes = 64;
+static void zero_guard(uptr p) {
+  const u64* w = reinterpret_cast<const u64*>(p);
+  u64 any = 0;
+  for (uptr i = 0; i < kGuardZeroBytes / 8; i++) any |= w[i];
+  if (any) internal_memset(reinterpret_cast<void*>(p), 0, kGuardZeroBytes);
+}
+
 void* large_alloc(uptr size, gfp_t flags, uptr ip, uptr align) {
   if (size > (1ull << 40) - 3 * kPageSize || !is_pow2(align) || align > (1ull << 30)) return nullptr;
   uptr data = round_up(size, kPageSize);
@@ -51,10 +62,18 @@ void* large_alloc(uptr size, gfp_t flags, uptr ip, uptr align) {
   unpoison_within(user + body, size - body, end - (user + body), kShadowPageRedzone);
   am.state.store(kObjAllocated, std::memory_order_release);
   count_bytes(ts->alloc_bytes, (npages - 2) * kPageSize);
-  // __GFP_ZERO (kzalloc, calloc) needs no write: every span the page
-  // allocator hands out reads as zero (fresh arena, or released with
-  // MADV_DONTNEED when freed), so calloc of a huge block touches no page.
-  (void)flags;
+  // __GFP_ZERO (kzalloc, calloc) needs no write: a span the page allocator
+  // hands out reads as zero (fresh arena, or released with MADV_DONTNEED
+  // when freed), so calloc of a huge block touches no page; except a span
+  // kept resident, which holds an earlier block's bytes (that block was
+  // smaller than kLargeProtectBytes). Its guard pages read as zero near the
+  // block again (an overflow of the earlier block may have written there;
+  // it was reported when that block was freed).
+  if (s->resident) {
+    if (flags & __GFP_ZERO) internal_memset(reinterpret_cast<void*>(user), 0, size);
+    zero_guard(user - kGuardZeroBytes);
+    zero_guard(user + round_up(size, kPageSize));
+  }
   return reinterpret_cast<void*>(user);
 }
 
@@ -66,8 +85,13 @@ void large_release(Span* s) {
     mprotect(reinterpret_cast<void*>(s->user), data_bytes(s), PROT_READ | PROT_WRITE);
   s->large_alloc.state.store(kObjFree, std::memory_order_relaxed);
   // The shadow keeps saying "freed page" so a dangling pointer into the
-  // released range is still reported as use-after-free.
-  page_allocator().free_span(s);
+  // released range is still reported as use-after-free. A protected block's
+  // pages were given back when it was freed; a smaller one's stay resident
+  // for the next large block of its size.
+  if (large_protected(s->large_size))
+    page_allocator().free_span(s);
+  else
+    page_allocator().free_span_resident(s);
 }
 
 void large_free(Span* s, uptr ip) {

@@ -80,7 +80,20 @@ Span* PageAllocator::alloc_span(uptr npages, SpanKind kind) {
     return nullptr;
   }
   Span* s = nullptr;
-  if (npages <= kSmallRuns && small_free_[npages]) {
+  bool resident = false;
+  if (kind == kSpanLarge) {
+    for (Span** pp = &resident_; *pp; pp = &(*pp)->free_next) {
+      if ((*pp)->npages != npages) continue;
+      s = *pp;
+      *pp = s->free_next;
+      resident_spans_--;
+      resident_pages_ -= npages;
+      resident = true;
+      break;
+    }
+  }
+  if (s) {
+  } else if (npages <= kSmallRuns && small_free_[npages]) {
     s = small_free_[npages];
     small_free_[npages] = s->free_next;
   } else {
@@ -118,9 +131,40 @@ Span* PageAllocator::alloc_span(uptr npages, SpanKind kind) {
     s->npages = n;
   }
   s->kind = kind;
+  s->resident = resident;
   set_map(s);
   count_locked(kind, s->npages, 1);
   return s;
+}
+
+void PageAllocator::free_span_resident(Span* s) {
+  Span* old = nullptr;  // given back: the oldest spans past the bounds
+  {
+    LockGuard g(lock_);
+    count_locked(s->kind, s->npages, -1);
+    s->kind = kSpanFree;
+    s->cache = nullptr;
+    s->free_next = resident_;
+    resident_ = s;
+    resident_spans_++;
+    resident_pages_ += s->npages;
+    while (resident_spans_ > kResidentSpans || resident_pages_ > kResidentPages) {
+      Span** pp = &resident_;
+      while ((*pp)->free_next) pp = &(*pp)->free_next;
+      Span* o = *pp;
+      *pp = nullptr;
+      resident_spans_--;
+      resident_pages_ -= o->npages;
+      o->free_next = old;
+      old = o;
+    }
+  }
+  while (Span* o = old) {
+    old = o->free_next;
+    release_pages(reinterpret_cast<void*>(o->start), o->npages * kPageSize);
+    LockGuard g(lock_);
+    push_free_locked(o);
+  }
 }
 
 void PageAllocator::count_locked(SpanKind kind, uptr npages, sptr spans) {

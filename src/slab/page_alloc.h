@@ -35,6 +35,7 @@ struct Span {
   FreeMeta large_free;    // holds the quarantine node
   // --- page allocator free lists ---
   Span* free_next = nullptr;
+  bool resident = false;  // handed out with the pages of an earlier large block (free_span_resident)
 };
 
 class PageAllocator {
@@ -50,6 +51,14 @@ class PageAllocator {
   // Gives the span's memory back to the OS (MADV_DONTNEED: it reads as zero
   // when reused) and its pages to the free lists.
   void free_span(Span* s);
+  // A large block's span whose pages stay resident for the next large block
+  // of the same page count, which alloc_span(kSpanLarge) hands out with
+  // `resident` set: its pages hold the old block's bytes. As scudo's
+  // secondary cache keeps freed mappings: a buffer that grows by realloc
+  // otherwise faults fresh pages in at every step (python3's lists: 5 % of
+  // its time). Bounded by kResidentSpans spans and kResidentPages pages; the
+  // oldest past that is given back as free_span does.
+  void free_span_resident(Span* s);
 
   // Span of an arena address, or nullptr. Lock-free: page map entries are
   // written before the span is handed out (release) and read with acquire.
@@ -73,12 +82,17 @@ class PageAllocator {
   void count_locked(SpanKind kind, uptr npages, sptr spans);
 
   static constexpr uptr kSmallRuns = 256;
+  static constexpr u32 kResidentSpans = 32;
+  static constexpr uptr kResidentPages = 2048;  // 8 MiB
   Lock lock_;
   uptr base_ = 0, size_ = 0;
   std::atomic<Span*>* map_ = nullptr;
   uptr bump_ = 0;  // pages handed out from the arena start
   Span* small_free_[kSmallRuns + 1] = {};
   Span* big_free_ = nullptr;
+  Span* resident_ = nullptr;  // newest first, linked by free_next
+  u32 resident_spans_ = 0;
+  uptr resident_pages_ = 0;
   Span* desc_pool_ = nullptr;
   uptr pages_[3] = {}, spans_[3] = {};  // by SpanKind, under lock_
   uptr desc_pool_left_ = 0;

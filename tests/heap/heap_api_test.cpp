@@ -461,6 +461,42 @@ TEST(HeapApi, CallocOfReusedPagesIsZero) {
   }
 }
 
+// A large block's span stays resident after eviction for the next block of
+// its size (free_span_resident): that block's guard bytes read as zero again
+// (an overflow of the earlier block was reported once, at its free), and the
+// pages kept resident are bounded (8 MiB).
+TEST_F(HeapReports, ResidentSpansAreReusedCleanAndBounded) {
+  ukasan_quarantine_drain();
+  const uint64_t before = ukasan_report_count();
+  volatile char* w = static_cast<char*>(malloc(20480));
+  w[20480 + 3] = 1;  // the guard page after it
+  EXPECT_KASAN_REPORT(free(const_cast<char*>(w)), "Right Redzone overwritten");
+  ukasan_quarantine_drain();
+  for (int i = 0; i < 4; i++) {
+    char* again = static_cast<char*>(malloc(20480));
+    memset(again, 1, 20480);
+    free(again);
+    ukasan_quarantine_drain();
+  }
+  EXPECT_EQ(ukasan_report_count() - before, 1u) << report_text();
+  const size_t n = 512u << 10, count = 32;  // 16 MiB of blocks below the protection threshold
+  std::vector<char*> blocks;
+  for (size_t i = 0; i < count; i++) {
+    blocks.push_back(static_cast<char*>(malloc(n)));
+    memset(blocks.back(), 2, n);
+  }
+  for (char* b : blocks) free(b);
+  ukasan_quarantine_drain();
+  size_t resident = 0;
+  std::vector<unsigned char> vec(n / 4096);
+  for (char* b : blocks) {
+    ASSERT_EQ(mincore(b, n, vec.data()), 0);
+    for (unsigned char v : vec) resident += v & 1;
+  }
+  EXPECT_LE(resident * 4096, size_t(8) << 20);
+  EXPECT_GT(resident, 0u) << "the newest spans stay resident";
+}
+
 // ukasan_check_quarantine(): a write after free is found while the object is
 // still in the quarantine, reported once (not again at eviction).
 TEST_F(HeapReports, CheckQuarantineFindsWritesAfterFreeOnce) {
