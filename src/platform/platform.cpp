@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/auxv.h>
 #include <sys/prctl.h>
+#include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,6 +105,8 @@ bool write_all(int fd, const char* s, uptr n) {
 }
 
 bool process_is_secure() { return getauxval(AT_SECURE) != 0; }
+
+bool process_single_threaded() { return __libc_single_threaded; }
 
 bool loader_text(uptr* lo, uptr* hi) {
   const uptr base = getauxval(AT_BASE);

@@ -30,6 +30,9 @@ bool write_all(int fd, const char* s, uptr n);
 // from a less privileged user, so nothing in it may make the runtime open or
 // execute a file.
 bool process_is_secure();
+// No thread but the caller's was ever created (glibc's
+// __libc_single_threaded: it stays false once a thread was created).
+bool process_single_threaded();
 // The dynamic loader's executable segment [*lo, *hi), from its ELF headers in
 // memory (AT_BASE); false when unknown (a static program, or ld.so run as
 // the program itself).

@@ -244,6 +244,25 @@ unsigned quarantine_check() {
   RuntimeScope scope(ts);
   if (scope.nested()) return 0;  // a signal handler: the interrupted code may hold the global lock
   unsigned found = 0;
+  if (process_single_threaded()) {
+    // Nothing can move an object out of the quarantine meanwhile: no other
+    // thread exists, and a signal handler inside this scope takes the
+    // nested paths, which never evict. So the quarantined objects are found
+    // by their state, walking the slabs in address order (the hardware
+    // prefetcher streams them) instead of chasing the FIFO's scattered
+    // pointers: bash.sh's check at exit took 5 % of its run. An object a
+    // handler frees meanwhile is skipped or checked whole: its kind says
+    // kKindPoisoned only once its pattern is complete.
+    struct Walk {
+      EvictHook hook;
+      unsigned found;
+    } w{hook, 0};
+    scan_for_each_object([](const ObjectRef& r, uptr, void* arg) {
+      Walk* w = static_cast<Walk*>(arg);
+      w->found += w->hook(r.cache, r.obj, r.cache ? nullptr : r.span, true);
+    }, &w, /*freed=*/true);
+    return w.found;
+  }
   // Under the global lock (for_each_locked): the objects stay quarantined
   // while they are checked. A report under it is safe: reporting takes no
   // quarantine lock and allocates nothing.

@@ -93,6 +93,10 @@ expect "kmalloc-2048 $P" "@1999-1999" $Q -- "$progs/uaf_write" 2000 1999
 # program exits first) is found by the check at exit.
 expect "kmalloc-128 $P" "^Found by the quarantine check, the object still in the quarantine\.$" $E -- "$progs/uaf_write" 100 40
 expect "kmalloc-large $P" "@1000-1001" $E -- "$progs/uaf_write" 100000 1000
+# (A single-threaded process is checked in address order; once a thread was
+# created, along the quarantine's FIFO under its lock.)
+expect "kmalloc-128 $P" "^Found by the quarantine check, the object still in the quarantine\.$" $E -- "$progs/uaf_write" 100 40 thread
+expect "kmalloc-large $P" "@1000-1001" $E -- "$progs/uaf_write" 100000 1000 thread
 # Blocks of 1 MiB and more are protected once freed: the write faults and is
 # reported at the access (smaller ones: by their free pattern, above).
 expect use-after-free "Write of size 1 at addr" $E -- "$progs/uaf_write" 2097152 1000
