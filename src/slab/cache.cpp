@@ -627,7 +627,7 @@ unsigned cache_live_objects(KmemCache* c, LeakedObject* out, unsigned max) {
 // a 256 MiB quarantine). Every kTrimEvery eviction steps, when the depot
 // blocks that sat unused since the previous pass (each cache's working set
 // as in Bonwick's magazine depot: the oldest depot_low blocks) add up to
-// more than a sixteenth of the quarantine bound, each cache gives those
+// more than a 32nd of the quarantine bound, each cache gives those
 // back to its slabs (keeping kTrimKeepBlocks) and releases its empty slabs
 // to the OS, as SLUB discards empty slabs. Below that, nothing moves:
 // pushing objects onto slab freelists costs a cold write each, and a
@@ -685,7 +685,7 @@ void cache_trim_step() {
     LockGuard g(c->lock);
     idle += u64(c->depot_low) * kMagSize * c->slot_size;
   }
-  u64 threshold = quarantine().max_bytes() / 16;
+  u64 threshold = quarantine().max_bytes() / 32;
   if (threshold < (u64(1) << 20)) threshold = u64(1) << 20;
   for (u32 i = 0; i < n; i++) {
     KmemCache* c = g_trim_caches[i].load(std::memory_order_relaxed);
