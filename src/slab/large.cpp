@@ -26,10 +26,8 @@ static Span* large_span_alloc(uptr npages) {
 // untouched guard page maps the zero page, a write would allocate it.
 static constexpr uptr kGuardZeroBytes = 64;
 static void zero_guard(uptr p) {
-  const u64* w = reinterpret_cast<const u64*>(p);
-  u64 any = 0;
-  for (uptr i = 0; i < kGuardZeroBytes / 8; i++) any |= w[i];
-  if (any) internal_memset(reinterpret_cast<void*>(p), 0, kGuardZeroBytes);
+  if (first_mismatch(reinterpret_cast<const u8*>(p), 0, kGuardZeroBytes, 0) < kGuardZeroBytes)
+    internal_memset(reinterpret_cast<void*>(p), 0, kGuardZeroBytes);
 }
 
 void* large_alloc(uptr size, gfp_t flags, uptr ip, uptr align) {
