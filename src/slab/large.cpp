@@ -70,7 +70,7 @@ void* large_alloc(uptr size, gfp_t flags, uptr ip, uptr align) {
   if (s->resident) {
     if (flags & __GFP_ZERO) internal_memset(reinterpret_cast<void*>(user), 0, size);
     zero_guard(user - kGuardZeroBytes);
-    zero_guard(user + round_up(size, kPageSize));
+    zero_guard(user + data);
   }
   return reinterpret_cast<void*>(user);
 }

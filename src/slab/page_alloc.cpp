@@ -79,20 +79,10 @@ Span* PageAllocator::alloc_span(uptr npages, SpanKind kind) {
     g_test_knobs.fail_spans.fetch_sub(1, std::memory_order_relaxed);  // under lock_: no other decrement
     return nullptr;
   }
-  Span* s = nullptr;
-  bool resident = false;
-  if (kind == kSpanLarge) {
-    for (Span** pp = &resident_; *pp; pp = &(*pp)->free_next) {
-      if ((*pp)->npages != npages) continue;
-      s = *pp;
-      *pp = s->free_next;
-      resident_spans_--;
-      resident_pages_ -= npages;
-      resident = true;
-      break;
-    }
-  }
-  if (s) {
+  Span* s = kind == kSpanLarge ? take_resident_locked(npages) : nullptr;
+  const bool resident = s != nullptr;
+  if (resident) {
+    // pages kept from an earlier large block of this size
   } else if (npages <= kSmallRuns && small_free_[npages]) {
     s = small_free_[npages];
     small_free_[npages] = s->free_next;
@@ -135,6 +125,18 @@ Span* PageAllocator::alloc_span(uptr npages, SpanKind kind) {
   set_map(s);
   count_locked(kind, s->npages, 1);
   return s;
+}
+
+Span* PageAllocator::take_resident_locked(uptr npages) {
+  for (Span** pp = &resident_; *pp; pp = &(*pp)->free_next) {
+    Span* s = *pp;
+    if (s->npages != npages) continue;
+    *pp = s->free_next;
+    resident_spans_--;
+    resident_pages_ -= npages;
+    return s;
+  }
+  return nullptr;
 }
 
 void PageAllocator::free_span_resident(Span* s) {

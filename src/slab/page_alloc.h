@@ -79,6 +79,7 @@ class PageAllocator {
   Span* new_descriptor();
   void set_map(Span* s);
   void push_free_locked(Span* s);  // onto its free list (lock_ held)
+  Span* take_resident_locked(uptr npages);  // a kept span of exactly npages, or nullptr
   void count_locked(SpanKind kind, uptr npages, sptr spans);
 
   static constexpr uptr kSmallRuns = 256;
