@@ -169,7 +169,7 @@ void cache_stats(KmemCache* c, struct ukasan_cache_stats* out) {
 static Span* build_slab(KmemCache* c) {
   Span* s = page_allocator().alloc_span(c->slab_pages, kSpanSlab);
   if (!s) return nullptr;
-  s->cache = c;
+  __atomic_store_n(&s->cache, c, __ATOMIC_RELAXED);  // SlabQuarantineCb::prefetch reads it unlocked
   s->nobjs = c->objs_per_slab;
   s->inuse = 0;
   poison(s->start, s->npages * kPageSize, kShadowSlabRedzone);

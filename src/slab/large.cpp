@@ -49,7 +49,7 @@ void* large_alloc(uptr size, gfp_t flags, uptr ip, uptr align) {
   s->large_free.free_stack = 0;
   s->large_free.free_tid = 0;
   s->large_free.node.next = link_encode(nullptr);
-  s->cache = nullptr;
+  __atomic_store_n(&s->cache, nullptr, __ATOMIC_RELAXED);
   s->large_size = size;
   // The shadow: redzone before the block, accessible bytes, redzone to the
   // span's end. The accessible part is cleared by giving its shadow pages

@@ -120,7 +120,7 @@ Span* PageAllocator::alloc_span(uptr npages, SpanKind kind) {
     s->start = start;
     s->npages = n;
   }
-  s->kind = kind;
+  __atomic_store_n(&s->kind, kind, __ATOMIC_RELAXED);
   s->resident = resident;
   set_map(s);
   count_locked(kind, s->npages, 1);
@@ -144,8 +144,8 @@ void PageAllocator::free_span_resident(Span* s) {
   {
     LockGuard g(lock_);
     count_locked(s->kind, s->npages, -1);
-    s->kind = kSpanFree;
-    s->cache = nullptr;
+    __atomic_store_n(&s->kind, kSpanFree, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->cache, nullptr, __ATOMIC_RELAXED);
     s->free_next = resident_;
     resident_ = s;
     resident_spans_++;
@@ -178,8 +178,8 @@ void PageAllocator::free_span(Span* s) {
   release_pages(reinterpret_cast<void*>(s->start), s->npages * kPageSize);
   LockGuard g(lock_);
   count_locked(s->kind, s->npages, -1);
-  s->kind = kSpanFree;
-  s->cache = nullptr;
+  __atomic_store_n(&s->kind, kSpanFree, __ATOMIC_RELAXED);
+  __atomic_store_n(&s->cache, nullptr, __ATOMIC_RELAXED);
   push_free_locked(s);
 }
 

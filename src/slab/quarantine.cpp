@@ -80,8 +80,12 @@ void SlabQuarantineCb::relax(unsigned spins) {
 void SlabQuarantineCb::prefetch(QNode* n) {
   uptr a = reinterpret_cast<uptr>(n);
   if (Span* s = page_allocator().span_of(a)) {
-    if (s->kind != kSpanSlab) return;
-    KmemCache* c = s->cache;
+    // Unlocked relaxed reads: a slab being released meanwhile (cache
+    // destroy) at worst makes this prefetch the wrong lines; a cache
+    // descriptor is never unmapped.
+    if (__atomic_load_n(&s->kind, __ATOMIC_RELAXED) != kSpanSlab) return;
+    KmemCache* c = __atomic_load_n(&s->cache, __ATOMIC_RELAXED);
+    if (!c) return;
     uptr obj = a - c->free_meta_off;
     __builtin_prefetch(alloc_meta(c, obj), 1);
     // An eviction hook (the heap's free-pattern check) reads the object too:
