@@ -3,6 +3,7 @@
 // unique stack use one CAS on the bucket head. Handle 0 means "no stack".
 // Spec owner: stackdepot helper. Used by slab (alloc/free tracks) and report.
 #pragma once
+#include "platform/options.h"
 #include "platform/types.h"
 
 namespace ukasan {
@@ -40,6 +41,31 @@ extern UKASAN_TLS uptr t_entry_fp;
 // UKASAN_RET_IP that also notes the caller's frame (entry points only).
 #define UKASAN_ENTRY_IP \
   (::ukasan::t_entry_fp = reinterpret_cast<::ukasan::uptr>(__builtin_frame_address(0)), UKASAN_RET_IP)
+
+// The calling thread's stack, for the walk: computed on its first capture.
+enum : u8 { kBoundsUnknown = 0, kBoundsComputing = 1, kBoundsReady = 2 };
+extern UKASAN_TLS u8 t_bounds_state;
+extern UKASAN_TLS uptr t_walk_lo;   // lowest address of the thread's stack (0: unknown)
+extern UKASAN_TLS uptr t_walk_top;  // one past the highest address (0: unknown)
+
+// True when capture_stack_after(ip) would record ip alone, decided from the
+// entry point's frame (t_entry_fp) without walking: the frame is valid (the
+// walk would start there) and the caller's saved frame pointer in it fails
+// the walk's first test, which is what code built without frame pointers
+// (every distribution binary) leaves there. Then a stack is one return
+// address, known before any capture. Any other case answers false and
+// takes the walk. sp: the current stack pointer.
+UKASAN_ALWAYS_INLINE bool entry_stack_is_one_frame(uptr ip, uptr sp) {
+  const uptr hint = t_entry_fp, top = t_walk_top;
+  if (t_bounds_state != kBoundsReady || (hint & 7) != 0 || hint < sp || hint + 16 > top || sp < t_walk_lo)
+    return false;
+  const uptr* f = reinterpret_cast<const uptr*>(hint);
+  if (f[1] != ip) return false;
+  // walk_frames' test of the next frame pointer p (with prev = hint): p is
+  // followed only if 8-aligned, above hint and at most top - 16.
+  const uptr next = f[0];
+  return (next & 7) != 0 || next <= hint || next > top - 16;
+}
 
 // The frame-pointer walk from the frame that returns to ip on (the caller
 // of an entry point, UKASAN_RET_IP): the runtime's frames above it are
@@ -85,8 +111,43 @@ unsigned depot_fetch(depot_handle_t h, const uptr** pcs);
 
 // capture_stack + depot_save in one call; `skip` as for capture_stack.
 depot_handle_t save_current_stack(unsigned skip);
-// capture_stack_from + depot_save (alloc and free tracks).
-depot_handle_t save_stack_from(uptr ip);
+// One-frame stacks by their return address: a thread's recent ones, so
+// that code without frame pointers (every distribution binary's malloc and
+// free callers) pays neither the walk nor the hash for its stacks. Only the
+// thread and its signal handlers touch an entry; a handler may rewrite the
+// entry between the reads of the interrupted code, so the address is read
+// before and after the handle: the handle of a one-frame stack [ip] is the
+// same wherever it is computed (the depot keeps one record per stack), so
+// an entry that holds ip before and after holds ip's handle.
+struct PcMemo {
+  uptr ip;
+  u32 handle;
+};
+constexpr unsigned kPcMemoSize = 64;
+extern UKASAN_TLS PcMemo t_pc_memo[kPcMemoSize];
+// Stores [ip] in the depot and in m.
+depot_handle_t save_one_frame_slow(PcMemo& m, uptr ip);
+// capture_stack_from + depot_save.
+depot_handle_t save_stack_walk(uptr ip);
+
+// The alloc and free tracks: the stack from an entry point's caller (ip) on.
+UKASAN_ALWAYS_INLINE depot_handle_t save_stack_from(uptr ip) {
+  if (UKASAN_LIKELY(options().fast_unwind_on_malloc)) {
+    uptr sp;
+    __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+    if (entry_stack_is_one_frame(ip, sp)) {
+      PcMemo& m = t_pc_memo[((ip >> 4) ^ (ip >> 12)) & (kPcMemoSize - 1)];
+      if (__atomic_load_n(&m.ip, __ATOMIC_RELAXED) == ip) {
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        const depot_handle_t h = __atomic_load_n(&m.handle, __ATOMIC_RELAXED);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&m.ip, __ATOMIC_RELAXED) == ip) return h;
+      }
+      return save_one_frame_slow(m, ip);
+    }
+  }
+  return save_stack_walk(ip);
+}
 
 struct DepotStats {
   u64 unique_stacks;

@@ -26,22 +26,21 @@
 #include "stackdepot/stackdepot.h"
 
 namespace ukasan {
+
+UKASAN_TLS u8 t_bounds_state;
+UKASAN_TLS uptr t_walk_lo;
+UKASAN_TLS uptr t_walk_top;
+
 namespace {
 
 constexpr uptr kUserSpaceEnd = uptr(1) << 47;  // x86-64, 4-level paging
-
-enum : u8 { kBoundsUnknown = 0, kBoundsComputing = 1, kBoundsReady = 2 };
-
-UKASAN_TLS u8 t_bounds_state;
-UKASAN_TLS uptr t_stack_lo;   // lowest address of the thread's stack (0: unknown)
-UKASAN_TLS uptr t_stack_top;  // one past the highest address (0: unknown)
 
 UKASAN_NOINLINE void compute_stack_bounds() {
   t_bounds_state = kBoundsComputing;
   uptr lo, top;
   query_thread_stack(&lo, &top);
-  t_stack_lo = lo;
-  t_stack_top = top;
+  t_walk_lo = lo;
+  t_walk_top = top;
   t_bounds_state = kBoundsReady;
 }
 
@@ -67,8 +66,8 @@ UKASAN_ALWAYS_INLINE unsigned walk_frames(uptr fp, uptr sp, uptr* pcs, unsigned 
     if (t_bounds_state == kBoundsComputing) return 0;  // re-entered from pthread_getattr_np
     compute_stack_bounds();
   }
-  const uptr top = t_stack_top;
-  const uptr lo = t_stack_lo;
+  const uptr top = t_walk_top;
+  const uptr lo = t_walk_lo;
   // Fast range: valid only while sp is on the known stack.
   const bool on_stack = top != 0 && sp >= lo && sp < top;
   const uptr fast_lo = on_stack ? sp : 1;
@@ -183,8 +182,8 @@ UKASAN_NOINLINE unsigned capture_stack_after(uptr ip, uptr* pcs, unsigned max) {
   // thread's known stack above sp (so mapped and live), its return address
   // ip. Then the walk starts there and records from its first frame.
   const uptr hint = t_entry_fp;
-  if (t_bounds_state == kBoundsReady && (hint & 7) == 0 && hint >= sp && hint + 16 <= t_stack_top &&
-      sp >= t_stack_lo && reinterpret_cast<const uptr*>(hint)[1] == ip)
+  if (t_bounds_state == kBoundsReady && (hint & 7) == 0 && hint >= sp && hint + 16 <= t_walk_top &&
+      sp >= t_walk_lo && reinterpret_cast<const uptr*>(hint)[1] == ip)
     return walk_frames(hint, sp, pcs, max, 0);
   const uptr fp = reinterpret_cast<uptr>(__builtin_frame_address(0));
   return walk_frames(fp, sp, pcs, max, 0, ip);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -390,6 +391,135 @@ TEST(CaptureStack, GarbageFramePointerNeverFaultsMainThread) { run_garbage_check
 TEST(CaptureStack, GarbageFramePointerNeverFaultsSmallStackThread) {
   run_in_thread(64 * 1024, "64k thread");
   run_in_thread(256 * 1024, "256k thread");
+}
+
+// An entry point called from code without frame pointers: call_entry_with_rbp
+// sets rbp = v and calls test_entry, which notes its frame as malloc does
+// (UKASAN_ENTRY_IP) and saves the stack from its caller both ways.
+namespace {
+depot_handle_t g_fast, g_walked;
+}  // namespace
+extern "C" UKASAN_NOINLINE void test_entry() {
+  const uptr ip = UKASAN_ENTRY_IP;
+  g_fast = save_stack_from(ip);
+  g_walked = save_stack_walk(ip);
+  KEEP_FRAME();
+}
+extern "C" void call_entry_with_rbp(uptr rbp);
+__asm__(R"(
+  .text
+  .p2align 4
+  .globl call_entry_with_rbp
+  .type call_entry_with_rbp, @function
+call_entry_with_rbp:
+  push %rbp
+  mov %rdi, %rbp
+  call test_entry
+  pop %rbp
+  ret
+  .size call_entry_with_rbp, .-call_entry_with_rbp
+)");
+
+// The one-frame shortcut (entry_stack_is_one_frame and the per-thread memo
+// of one-frame stacks) gives the handle the walk gives, whatever the
+// caller's rbp holds: garbage (one frame, the caller's return address), or
+// a real frame pointer (the whole chain, which the shortcut must not cut).
+TEST(CaptureStack, OneFrameShortcutAgreesWithTheWalk) {
+  const bool fast = g_options.fast_unwind_on_malloc;
+  g_options.fast_unwind_on_malloc = true;  // the default (tests leave options zero)
+  for (int round = 0; round < 2; round++) {  // the second round through the memo
+    for (uptr g : garbage_values()) {
+      call_entry_with_rbp(g);
+      ASSERT_NE(g_walked, 0u);
+      EXPECT_EQ(g_fast, g_walked) << "rbp=" << std::hex << g;
+    }
+    call_entry_with_rbp(reinterpret_cast<uptr>(__builtin_frame_address(0)));
+    const uptr* pcs = nullptr;
+    EXPECT_GE(depot_fetch(g_walked, &pcs), 2u);
+    EXPECT_EQ(g_fast, g_walked);
+    test_entry();
+    EXPECT_GE(depot_fetch(g_walked, &pcs), 2u);
+    EXPECT_EQ(g_fast, g_walked);
+  }
+  g_options.fast_unwind_on_malloc = fast;
+}
+
+// Return addresses that share a memo slot each keep their own stack.
+TEST(CaptureStack, OneFrameMemoKeysOnTheReturnAddress) {
+  const bool fast = g_options.fast_unwind_on_malloc;
+  g_options.fast_unwind_on_malloc = true;
+  const unsigned id = fresh_ids(1);
+  for (int round = 0; round < 3; round++) {
+    for (uptr k = 0; k < 4; k++) {
+      const uptr ip = 0x500000 + uptr(id) * 0x10000 + k * 0x400 + 1;  // same slot for every k
+      uptr frame[2] = {1, ip};  // the entry's frame: a misaligned saved rbp, then ip
+      __asm__ volatile("" : : "r"(frame) : "memory");
+      t_entry_fp = reinterpret_cast<uptr>(frame);
+      const depot_handle_t h = save_stack_from(ip);
+      EXPECT_EQ(h, depot_save(&ip, 1)) << "k=" << k << " round " << round;
+    }
+  }
+  g_options.fast_unwind_on_malloc = fast;
+}
+
+// Signal handlers that save other one-frame stacks through the same memo
+// slot, between any two instructions of the interrupted save: every save
+// still gets its own stack's handle.
+namespace {
+uptr g_sig_one_ip;
+depot_handle_t g_sig_one_handle;
+std::atomic<unsigned> g_sig_count, g_sig_bad;
+void one_frame_handler(int) {
+  uptr frame[2] = {1, g_sig_one_ip};
+  __asm__ volatile("" : : "r"(frame) : "memory");
+  const uptr saved = t_entry_fp;
+  t_entry_fp = reinterpret_cast<uptr>(frame);
+  if (save_stack_from(g_sig_one_ip) != g_sig_one_handle) g_sig_bad++;
+  t_entry_fp = saved;
+  g_sig_count++;
+}
+}  // namespace
+
+TEST(CaptureStack, OneFrameMemoUnderSignals) {
+  const bool fast = g_options.fast_unwind_on_malloc;
+  g_options.fast_unwind_on_malloc = true;
+  const unsigned id = fresh_ids(1);
+  uptr ips[3];
+  depot_handle_t hs[3];
+  for (uptr k = 0; k < 3; k++) {
+    ips[k] = 0x600000 + uptr(id) * 0x10000 + k * 0x400 + 1;  // one memo slot
+    hs[k] = depot_save(&ips[k], 1);
+  }
+  g_sig_one_ip = ips[2];
+  g_sig_one_handle = hs[2];
+  g_sig_count = g_sig_bad = 0;
+  struct sigaction sa = {}, old;
+  sa.sa_handler = one_frame_handler;
+  sa.sa_flags = SA_RESTART;
+  ASSERT_EQ(sigaction(SIGALRM, &sa, &old), 0);
+  struct itimerval it = {{0, 50}, {0, 50}}, off = {};
+  ASSERT_EQ(setitimer(ITIMER_REAL, &it, nullptr), 0);
+  unsigned bad = 0;
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (unsigned i = 0;; i++) {
+    const unsigned k = i % 3;  // the handler's stack too: a damaged entry it left would show
+    uptr frame[2] = {1, ips[k]};
+    __asm__ volatile("" : : "r"(frame) : "memory");
+    t_entry_fp = reinterpret_cast<uptr>(frame);
+    if (save_stack_from(ips[k]) != hs[k]) bad++;
+    if ((i & 1023) == 0) {
+      clock_gettime(CLOCK_MONOTONIC, &t);
+      if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > 200000000L && g_sig_count >= 100)
+        break;
+    }
+  }
+  setitimer(ITIMER_REAL, &off, nullptr);
+  sigaction(SIGALRM, &old, nullptr);
+  g_options.fast_unwind_on_malloc = fast;
+  EXPECT_EQ(bad, 0u);
+  EXPECT_EQ(g_sig_bad.load(), 0u);
+  EXPECT_GE(g_sig_count.load(), 100u);
 }
 
 TEST(CaptureStack, ThreadStacksAreWalkedToTheThreadEntry) {
