@@ -234,12 +234,7 @@ UKASAN_TLS PcMemo t_pc_memo[kPcMemoSize];
 UKASAN_NOINLINE depot_handle_t save_one_frame_slow(PcMemo& m, uptr ip) {
   const depot_handle_t h = depot_save(&ip, 1);
   if (!h) return 0;
-  // Invalidate, then the handle, then the address (see PcMemo).
-  __atomic_store_n(&m.ip, 0, __ATOMIC_RELAXED);
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  __atomic_store_n(&m.handle, h, __ATOMIC_RELAXED);
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  __atomic_store_n(&m.ip, ip, __ATOMIC_RELAXED);
+  pc_memo_store(m, ip, h);
   return h;
 }
 

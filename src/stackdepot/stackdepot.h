@@ -3,6 +3,8 @@
 // unique stack use one CAS on the bucket head. Handle 0 means "no stack".
 // Spec owner: stackdepot helper. Used by slab (alloc/free tracks) and report.
 #pragma once
+#include <emmintrin.h>
+
 #include "platform/options.h"
 #include "platform/types.h"
 
@@ -114,17 +116,28 @@ depot_handle_t save_current_stack(unsigned skip);
 // One-frame stacks by their return address: a thread's recent ones, so
 // that code without frame pointers (every distribution binary's malloc and
 // free callers) pays neither the walk nor the hash for its stacks. Only the
-// thread and its signal handlers touch an entry; a handler may rewrite the
-// entry between the reads of the interrupted code, so the address is read
-// before and after the handle: the handle of a one-frame stack [ip] is the
-// same wherever it is computed (the depot keeps one record per stack), so
-// an entry that holds ip before and after holds ip's handle.
-struct PcMemo {
+// thread and its signal handlers touch an entry, and an entry is read and
+// written by one 16-byte instruction each (movdqa): a signal arrives between
+// instructions, so a handler never sees half an entry and never leaves the
+// interrupted code one. (Three stores behind an invalidation would not do: a
+// handler that rewrites the entry between the interrupted writer's stores
+// leaves it its address with the other's handle.)
+struct alignas(16) PcMemo {
   uptr ip;
-  u32 handle;
+  u64 handle;  // depot_handle_t, widened: the entry is one 16-byte word
 };
-constexpr unsigned kPcMemoSize = 64;
+constexpr unsigned kPcMemoSize = 256;
 extern UKASAN_TLS PcMemo t_pc_memo[kPcMemoSize];
+UKASAN_ALWAYS_INLINE unsigned pc_memo_slot(uptr ip) { return (ip ^ (ip >> 8)) & (kPcMemoSize - 1); }
+UKASAN_ALWAYS_INLINE __m128i pc_memo_load(const PcMemo& m) {
+  __m128i v;
+  __asm__ volatile("movdqa %1, %0" : "=x"(v) : "m"(m));
+  return v;
+}
+UKASAN_ALWAYS_INLINE void pc_memo_store(PcMemo& m, uptr ip, depot_handle_t h) {
+  const __m128i v = _mm_set_epi64x(static_cast<long long>(h), static_cast<long long>(ip));
+  __asm__ volatile("movdqa %1, %0" : "=m"(m) : "x"(v));
+}
 // Stores [ip] in the depot and in m.
 depot_handle_t save_one_frame_slow(PcMemo& m, uptr ip);
 // capture_stack_from + depot_save.
@@ -136,13 +149,10 @@ UKASAN_ALWAYS_INLINE depot_handle_t save_stack_from(uptr ip) {
     uptr sp;
     __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
     if (entry_stack_is_one_frame(ip, sp)) {
-      PcMemo& m = t_pc_memo[((ip >> 4) ^ (ip >> 12)) & (kPcMemoSize - 1)];
-      if (__atomic_load_n(&m.ip, __ATOMIC_RELAXED) == ip) {
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        const depot_handle_t h = __atomic_load_n(&m.handle, __ATOMIC_RELAXED);
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        if (__atomic_load_n(&m.ip, __ATOMIC_RELAXED) == ip) return h;
-      }
+      PcMemo& m = t_pc_memo[pc_memo_slot(ip)];
+      const __m128i v = pc_memo_load(m);
+      if (static_cast<uptr>(_mm_cvtsi128_si64(v)) == ip)
+        return static_cast<depot_handle_t>(_mm_cvtsi128_si32(_mm_unpackhi_epi64(v, v)));
       return save_one_frame_slow(m, ip);
     }
   }

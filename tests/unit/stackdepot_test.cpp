@@ -444,6 +444,14 @@ TEST(CaptureStack, OneFrameShortcutAgreesWithTheWalk) {
   g_options.fast_unwind_on_malloc = fast;
 }
 
+// The k-th return address from base on that shares base's memo slot.
+static uptr colliding_ip(uptr base, uptr k) {
+  uptr ip = base + 1;
+  for (uptr found = 0; found < k;)
+    if (pc_memo_slot(++ip) == pc_memo_slot(base + 1)) found++;
+  return ip;
+}
+
 // Return addresses that share a memo slot each keep their own stack.
 TEST(CaptureStack, OneFrameMemoKeysOnTheReturnAddress) {
   const bool fast = g_options.fast_unwind_on_malloc;
@@ -451,7 +459,7 @@ TEST(CaptureStack, OneFrameMemoKeysOnTheReturnAddress) {
   const unsigned id = fresh_ids(1);
   for (int round = 0; round < 3; round++) {
     for (uptr k = 0; k < 4; k++) {
-      const uptr ip = 0x500000 + uptr(id) * 0x10000 + k * 0x400 + 1;  // same slot for every k
+      const uptr ip = colliding_ip(0x500000 + uptr(id) * 0x100000, k);
       uptr frame[2] = {1, ip};  // the entry's frame: a misaligned saved rbp, then ip
       __asm__ volatile("" : : "r"(frame) : "memory");
       t_entry_fp = reinterpret_cast<uptr>(frame);
@@ -487,7 +495,7 @@ TEST(CaptureStack, OneFrameMemoUnderSignals) {
   uptr ips[3];
   depot_handle_t hs[3];
   for (uptr k = 0; k < 3; k++) {
-    ips[k] = 0x600000 + uptr(id) * 0x10000 + k * 0x400 + 1;  // one memo slot
+    ips[k] = colliding_ip(0x600000 + uptr(id) * 0x100000, k);
     hs[k] = depot_save(&ips[k], 1);
   }
   g_sig_one_ip = ips[2];
