@@ -212,8 +212,9 @@ static bool find_diff(uptr mem, uptr lo, uptr hi, u8 want, uptr* first, uptr* la
 
 // Redzone canaries of a live block, verified when it is freed (or
 // realloc'ed) by the call `at`: SLUB debug's "Right Redzone overwritten" /
-// "Left Redzone overwritten".
-static void check_canaries(const Block& b, uptr ip, const char* at) {
+// "Left Redzone overwritten". The slow path: a large block, or damage to
+// find and report.
+static UKASAN_NOINLINE void check_canaries_slow(const Block& b, uptr ip, const char* at) {
   uptr first, last;
   const uptr rz_end = canary_end(b);
   Corruption c{};
@@ -249,6 +250,19 @@ static void check_canaries(const Block& b, uptr ip, const char* at) {
     c.last = b.obj - kLargeGuardCheck + last;
     report_corruption(c);
   }
+}
+
+// Every free of a slab block: both canaries intact is one or two loads of
+// the right one and a byte compare of the left.
+static UKASAN_ALWAYS_INLINE void check_canaries(const Block& b, uptr ip, const char* at) {
+  if (UKASAN_LIKELY(b.c)) {
+    const uptr rz_end = canary_end(b);
+    const u8* m = reinterpret_cast<const u8*>(b.obj);
+    if (UKASAN_LIKELY(first_mismatch(m, b.req, rz_end, kRedzoneByte) >= rz_end &&
+                      *reinterpret_cast<const volatile u8*>(b.obj - 1) == kRedzoneByte))
+      return;
+  }
+  check_canaries_slow(b, ip, at);
 }
 
 // The part of a freed object covered by the free pattern: whole up to
@@ -352,7 +366,7 @@ static void check_api(uptr obj, u8 ak, uptr req, u8 kind, uptr size, const char*
   }
 }
 
-static void check_kind(const Block& b, u8 kind, uptr size, const char* freed_with, uptr ip) {
+static UKASAN_NOINLINE void check_kind_slow(const Block& b, u8 kind, uptr size, const char* freed_with, uptr ip) {
   u8 ak = b.am->kind & kKindMask;
   if (ak == kKindKernel) {
     char a[96];
@@ -364,6 +378,12 @@ static void check_kind(const Block& b, u8 kind, uptr size, const char* freed_wit
     return;
   }
   check_api(b.obj, ak, b.req, kind, size, freed_with, ip);
+}
+// The allocating and the freeing API agree (a kernel block never does: no
+// free kind is kKindKernel), and a sized delete's size is the block's.
+static UKASAN_ALWAYS_INLINE void check_kind(const Block& b, u8 kind, uptr size, const char* freed_with, uptr ip) {
+  if (UKASAN_LIKELY((b.am->kind & kKindMask) == kind && (size == kNoSize || size == b.req))) return;
+  check_kind_slow(b, kind, size, freed_with, ip);
 }
 
 // ---- entry points -------------------------------------------------------------------
