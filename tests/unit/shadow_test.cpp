@@ -49,6 +49,28 @@ TEST_F(ShadowTest, RangeAccessibleAgreesWithFirstBadEverywhere) {
   EXPECT_GT(checked, 50000);
 }
 
+// Long ranges (the 64-shadow-bytes-per-step loop, 512 bytes of memory a
+// step, and its overlapping last step): one bad granule anywhere is seen,
+// and a partial last granule is judged by the range's end.
+TEST_F(ShadowTest, LongRangesSeeOneBadGranuleAnywhere) {
+  const uptr starts[] = {0, 8, 13, 504, 1000};
+  const uptr sizes[] = {512, 513, 520, 1024, 1500, 2047, 3000};
+  int checked = 0;
+  for (uptr g = 0; g < kLen / 8; g++) {
+    ukasan::unpoison(base_, kLen);
+    *ukasan::mem_to_shadow(base_ + g * 8) = (g % 3 == 0) ? 0xFC : static_cast<uint8_t>(g % 7 + 1);
+    for (uptr a : starts)
+      for (uptr n : sizes) {
+        if (a + n > kLen) continue;
+        const bool fast = ukasan::range_accessible(base_ + a, n);
+        const bool exact = ukasan::find_first_bad(base_ + a, n) == 0;
+        ASSERT_EQ(fast, exact) << "bad granule " << g << " offset " << a << " size " << n;
+        checked++;
+      }
+  }
+  EXPECT_GT(checked, 10000);
+}
+
 // unpoison_within: accessible to exactly size, `rest` after it, in one pass.
 TEST_F(ShadowTest, UnpoisonWithinWritesBothParts) {
   ukasan::poison(base_, 256, 0xFB);
