@@ -14,10 +14,8 @@ namespace ukasan {
 
 UKASAN_TLS uptr t_evict_ip;
 
-static SlabQuarantine g_quarantine;
+SlabQuarantine g_quarantine;
 bool g_quarantine_enabled = true;
-
-SlabQuarantine& quarantine() { return g_quarantine; }
 
 void slab_set_quarantine(u64 quarantine_bytes, u64 queue_bytes) {
   g_quarantine_enabled = quarantine_bytes > 0;

@@ -142,8 +142,16 @@ void slab_fork_prepare();
 void slab_fork_parent();
 void slab_fork_child();
 
-ThreadState* thread_state();  // never null after slab_init
-SlabQuarantine& quarantine();
+// The calling thread's state (created on its first call; never null after
+// slab_init). Inline: every malloc and free asks.
+extern UKASAN_TLS ThreadState* t_state;
+ThreadState* thread_state_slow();
+inline ThreadState* thread_state() {
+  ThreadState* ts = t_state;
+  return UKASAN_LIKELY(ts) ? ts : thread_state_slow();
+}
+extern SlabQuarantine g_quarantine;
+inline SlabQuarantine& quarantine() { return g_quarantine; }
 
 // ---- caches -----------------------------------------------------------------------
 // nullptr on failure; *why (if given) then says what was wrong, *err is the

@@ -13,7 +13,7 @@ namespace ukasan {
 static SlotRegistry g_slots;
 SlotRegistry& thread_slots() { return g_slots; }
 
-static UKASAN_TLS ThreadState* t_state;
+UKASAN_TLS ThreadState* t_state;
 static pthread_key_t g_key;
 static Lock g_ts_pool_lock;
 static ThreadState* g_ts_pool;
@@ -70,7 +70,7 @@ static ThreadState* new_thread_state() {
 // slot pool's lock this code holds (found by signal_stress_test: a 5 kHz
 // timer hitting the main thread's first allocation). Two syscalls, once per
 // thread.
-static UKASAN_NOINLINE ThreadState* thread_state_slow() {
+UKASAN_NOINLINE ThreadState* thread_state_slow() {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -83,12 +83,6 @@ static UKASAN_NOINLINE ThreadState* thread_state_slow() {
   }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return ts;
-}
-
-ThreadState* thread_state() {
-  ThreadState* ts = t_state;
-  if (UKASAN_LIKELY(ts)) return ts;
-  return thread_state_slow();
 }
 
 MemStats mem_stats() {
