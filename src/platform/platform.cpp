@@ -128,16 +128,25 @@ bool loader_text(uptr* lo, uptr* hi) {
   return true;
 }
 
-bool running_under_valgrind() {
-  // Valgrind puts its vgpreload_<tool>-<arch>.so objects in the client's
-  // LD_PRELOAD (read once: the environment may change later).
+// Valgrind puts its vgpreload_<tool>-<arch>.so objects in the client's
+// LD_PRELOAD: vgpreload_core always, and one of the tool's own when the tool
+// replaces malloc (memcheck, helgrind, drd, massif, dhat). Read once: the
+// environment may change later.
+static int valgrind_preloads() {
   static int cached = -1;
   if (cached < 0) {
     const char* p = getenv("LD_PRELOAD");
-    cached = p && strstr(p, "/vgpreload_") ? 1 : 0;
+    int found = 0;
+    for (const char* at = p; at && (at = strstr(at, "/vgpreload_")) != nullptr; at++)
+      found |= strncmp(at, "/vgpreload_core-", 16) == 0 ? 1 : 2;
+    cached = found;
   }
-  return cached == 1;
+  return cached;
 }
+
+bool running_under_valgrind() { return valgrind_preloads() != 0; }
+
+bool valgrind_replaces_malloc() { return (valgrind_preloads() & 2) != 0; }
 
 u64 address_space_limit() {
   struct rlimit rl;

@@ -39,6 +39,9 @@ bool process_single_threaded();
 bool loader_text(uptr* lo, uptr* hi);
 // The process runs under valgrind (its preload objects are in LD_PRELOAD).
 bool running_under_valgrind();
+// ... with a tool that replaces malloc and checks the heap itself (memcheck,
+// helgrind, drd, massif, dhat); not callgrind, cachegrind or lackey.
+bool valgrind_replaces_malloc();
 
 // The address-space limit (RLIMIT_AS, `ulimit -v`) in bytes; 0: unlimited.
 u64 address_space_limit();

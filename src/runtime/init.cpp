@@ -90,7 +90,10 @@ static bool large_block_fault(int sig, siginfo_t* si, ucontext_t* uc) {
 
 void runtime_init() {
   if (UKASAN_LIKELY(g_init.load(std::memory_order_acquire) == 2)) return;
-  if (running_under_valgrind()) {
+  // Under callgrind or cachegrind (which leave malloc alone) the runtime
+  // runs, for instruction counts of its own paths; the leak scan is off
+  // there (kmemleak/scan.cpp: valgrind serialises threads).
+  if (valgrind_replaces_malloc()) {
     if (!g_passthrough.exchange(true, std::memory_order_relaxed))
       raw_puts(2, "ukasan: running under valgrind: ukasan steps aside (valgrind checks the heap)\n");
     return;
