@@ -485,14 +485,18 @@ static void kfence_release(void* ptr, u8 kind, uptr size, uptr ip) {
 
 // at: the freeing call, for a report of damaged canaries ("free()").
 static void release_block(void* ptr, const Lookup& l, uptr ip, const char* at) {
-  // The pattern goes in first: it never overlaps the canary, and streaming
-  // through the object brings in the line where the canary starts. (b is a
-  // live block; should a racing free win the CAS below, it only wrote the
-  // pattern into an object being freed anyway.)
+  // The canaries are checked as the program left them, then the state's
+  // CAS claims the block (a racing free of it loses there and writes
+  // nothing), then the pattern goes in: after the CAS, because a locked
+  // instruction waits for every store before it to complete, and the
+  // pattern's stores to a block the program has not touched lately miss
+  // (sqlite3 and python3 2-3 % faster in this order). The kind says
+  // kKindPoisoned only once the pattern is whole: walks of quarantined
+  // objects check only those.
   const bool pattern = l.live && g_quarantine_enabled && g_poison_bytes && (l.b.c || !large_protected(l.b.req));
-  if (pattern) fill_poison(l.b);
   if (l.live && !kernel_block(l.b)) check_canaries(l.b, ip, at);
   if (!free_check(reinterpret_cast<uptr>(ptr), l.where, l.ref, nullptr, ip)) return;  // reported
+  if (pattern) fill_poison(l.b);
   // Freed: 0x08 now means kMetaDangling, which only a scan may set.
   l.b.am->kind = static_cast<u8>((l.b.am->kind & ~kMetaDangling) | (pattern ? kKindPoisoned : 0));
   free_object(l.ref, ip);
