@@ -88,6 +88,13 @@ void scan_arena(uptr* lo, uptr* hi) {
 // Walks the page map span by span (slabs and large blocks alike); a span
 // being set up or torn down by a stopped thread shows as free pages or
 // objects that are not allocated.
+// How far ahead of the slot being looked at the walk of freed objects
+// loads (their metadata and pattern are read whole; the hardware prefetcher
+// stops at page boundaries). 3 M quarantined objects of 16-48 bytes checked
+// in 71 -> 43 ms; 1 KiB ahead 46 ms, 4 KiB 43-49 ms. The walk for live
+// objects reads a freed slot's shadow byte only, so it does not prefetch.
+static constexpr uptr kScanAhead = 2048;
+
 void scan_for_each_object(ScanObjectFn fn, void* arg, bool freed) {
   const u8 want = freed ? kObjQuarantined : kObjAllocated;
   PageAllocator& pa = page_allocator();
@@ -103,6 +110,7 @@ void scan_for_each_object(ScanObjectFn fn, void* arg, bool freed) {
       KmemCache* c = s->cache;
       uptr obj = s->start + c->lead;
       for (u32 i = 0; i < s->nobjs; i++, obj += c->slot_size) {
+        if (freed) __builtin_prefetch(reinterpret_cast<void*>(obj + kScanAhead));
         // Freed slots (quarantined, or back in a magazine or on a freelist
         // after it) are most of a program's heap at exit: their first
         // granule's shadow says so in one byte, 1/8 of the memory their
