@@ -49,9 +49,9 @@ TEST_F(ShadowTest, RangeAccessibleAgreesWithFirstBadEverywhere) {
   EXPECT_GT(checked, 50000);
 }
 
-// Long ranges (the 64-shadow-bytes-per-step loop, 512 bytes of memory a
-// step, and its overlapping last step): one bad granule anywhere is seen,
-// and a partial last granule is judged by the range's end.
+// Long ranges (range_accessible_long's loop of 8 shadow bytes, 64 bytes of
+// memory, a step, and its overlapping last load): one bad granule anywhere
+// is seen, and a partial last granule is judged by the range's end.
 TEST_F(ShadowTest, LongRangesSeeOneBadGranuleAnywhere) {
   const uptr starts[] = {0, 8, 13, 504, 1000};
   const uptr sizes[] = {512, 513, 520, 1024, 1500, 2047, 3000};
