@@ -126,9 +126,9 @@ struct alignas(16) PcMemo {
   uptr ip;
   u64 handle;  // depot_handle_t, widened: the entry is one 16-byte word
 };
-constexpr unsigned kPcMemoSize = 256;
+constexpr unsigned kPcMemoSize = 1024;
 extern UKASAN_TLS PcMemo t_pc_memo[kPcMemoSize];
-UKASAN_ALWAYS_INLINE unsigned pc_memo_slot(uptr ip) { return (ip ^ (ip >> 8)) & (kPcMemoSize - 1); }
+UKASAN_ALWAYS_INLINE unsigned pc_memo_slot(uptr ip) { return (ip ^ (ip >> 10)) & (kPcMemoSize - 1); }
 UKASAN_ALWAYS_INLINE __m128i pc_memo_load(const PcMemo& m) {
   __m128i v;
   __asm__ volatile("movdqa %1, %0" : "=x"(v) : "m"(m));
