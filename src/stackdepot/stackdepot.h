@@ -50,23 +50,31 @@ extern UKASAN_TLS u8 t_bounds_state;
 extern UKASAN_TLS uptr t_walk_lo;   // lowest address of the thread's stack (0: unknown)
 extern UKASAN_TLS uptr t_walk_top;  // one past the highest address (0: unknown)
 
+// The entry point's frame (t_entry_fp) when the walk may start there: 8-
+// aligned, on this thread's known stack above sp (so mapped and live), its
+// return address ip. 0 otherwise (a hint left by a signal handler's malloc,
+// or by an entry point that did not set it). sp: the current stack pointer.
+UKASAN_ALWAYS_INLINE uptr usable_entry_frame(uptr ip, uptr sp) {
+  const uptr hint = t_entry_fp;
+  if (t_bounds_state != kBoundsReady || (hint & 7) != 0 || hint < sp || hint + 16 > t_walk_top || sp < t_walk_lo ||
+      reinterpret_cast<const uptr*>(hint)[1] != ip)
+    return 0;
+  return hint;
+}
+
 // True when capture_stack_after(ip) would record ip alone, decided from the
-// entry point's frame (t_entry_fp) without walking: the frame is valid (the
-// walk would start there) and the caller's saved frame pointer in it fails
-// the walk's first test, which is what code built without frame pointers
-// (every distribution binary) leaves there. Then a stack is one return
-// address, known before any capture. Any other case answers false and
-// takes the walk. sp: the current stack pointer.
+// entry point's frame without walking: the frame is usable (the walk would
+// start there) and the caller's saved frame pointer in it fails the walk's
+// first test, which is what code built without frame pointers (every
+// distribution binary) leaves there. Then a stack is one return address,
+// known before any capture. Any other case answers false and takes the walk.
 UKASAN_ALWAYS_INLINE bool entry_stack_is_one_frame(uptr ip, uptr sp) {
-  const uptr hint = t_entry_fp, top = t_walk_top;
-  if (t_bounds_state != kBoundsReady || (hint & 7) != 0 || hint < sp || hint + 16 > top || sp < t_walk_lo)
-    return false;
-  const uptr* f = reinterpret_cast<const uptr*>(hint);
-  if (f[1] != ip) return false;
+  const uptr hint = usable_entry_frame(ip, sp);
+  if (!hint) return false;
   // walk_frames' test of the next frame pointer p (with prev = hint): p is
   // followed only if 8-aligned, above hint and at most top - 16.
-  const uptr next = f[0];
-  return (next & 7) != 0 || next <= hint || next > top - 16;
+  const uptr next = reinterpret_cast<const uptr*>(hint)[0];
+  return (next & 7) != 0 || next <= hint || next > t_walk_top - 16;
 }
 
 // The frame-pointer walk from the frame that returns to ip on (the caller

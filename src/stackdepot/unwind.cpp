@@ -178,13 +178,9 @@ UKASAN_TLS uptr t_entry_fp;
 UKASAN_NOINLINE unsigned capture_stack_after(uptr ip, uptr* pcs, unsigned max) {
   uptr sp;
   __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
-  // The entry point's frame, when the hint is that frame: 8-aligned, on this
-  // thread's known stack above sp (so mapped and live), its return address
-  // ip. Then the walk starts there and records from its first frame.
-  const uptr hint = t_entry_fp;
-  if (t_bounds_state == kBoundsReady && (hint & 7) == 0 && hint >= sp && hint + 16 <= t_walk_top &&
-      sp >= t_walk_lo && reinterpret_cast<const uptr*>(hint)[1] == ip)
-    return walk_frames(hint, sp, pcs, max, 0);
+  // From the entry point's frame when it is usable: the walk records from
+  // its first frame.
+  if (const uptr hint = usable_entry_frame(ip, sp)) return walk_frames(hint, sp, pcs, max, 0);
   const uptr fp = reinterpret_cast<uptr>(__builtin_frame_address(0));
   return walk_frames(fp, sp, pcs, max, 0, ip);
 }
