@@ -12,6 +12,10 @@ void* map_anon(uptr size, bool noreserve = false);
 void* map_fixed_noreplace(uptr addr, uptr size, bool accessible);
 void unmap(void* p, uptr size);
 void release_pages(void* p, uptr size);  // give the pages back to the OS, keep the range
+// Faults the pages of [p, p + size) in with one call (MADV_POPULATE_WRITE,
+// Linux 5.14) for memory about to be written whole; a no-op where the
+// kernel lacks it. errno is left as it was.
+void populate_pages(void* p, uptr size);
 
 int current_tid();
 // The calling thread's stack [*lo, *top) (0, 0 if unknown). Main thread:

@@ -172,6 +172,9 @@ static Span* build_slab(KmemCache* c) {
   __atomic_store_n(&s->cache, c, __ATOMIC_RELAXED);  // SlabQuarantineCb::prefetch reads it unlocked
   s->nobjs = c->objs_per_slab;
   s->inuse = 0;
+  // Slots no bigger than a page put metadata on every page of the slab,
+  // written below: fault them in with one call rather than one fault each.
+  if (c->slot_size <= kPageSize) populate_pages(reinterpret_cast<void*>(s->start), s->npages * kPageSize);
   poison(s->start, s->npages * kPageSize, kShadowSlabRedzone);
   FreeMeta* head = nullptr;
   for (u32 i = c->objs_per_slab; i-- > 0;) {
