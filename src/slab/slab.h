@@ -321,7 +321,10 @@ inline u8 scan_lookup(uptr w, ObjectRef* r, uptr* size) {
 // The allocated object containing w (as above); false if none.
 inline bool scan_find_object(uptr w, ObjectRef* r, uptr* size) { return scan_lookup(w, r, size) == kObjAllocated; }
 // Calls fn for every allocated object (and its requested size), in address
-// order; with freed = true, for every quarantined object instead.
+// order; with freed = true, for every quarantined object that has bytes
+// besides its free metadata instead (the bytes an eviction hook can check:
+// the quarantine check walks these; a kmalloc-16 object is all metadata
+// once freed).
 using ScanObjectFn = void (*)(const ObjectRef& r, uptr size, void* arg);
 void scan_for_each_object(ScanObjectFn fn, void* arg, bool freed = false);
 
