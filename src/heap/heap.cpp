@@ -109,36 +109,50 @@ static KmemCache* aligned_cache(uptr size, uptr align) {
 }
 
 // ---- heap-only size classes ---------------------------------------------------------
-// Between and beyond the kmalloc classes: 4097..6144 would waste up to half
-// of kmalloc-8192, and 8193..16384 would be page-backed blocks with a guard
-// page on each side and a page fault on every reuse (3.3 us per
-// malloc+free of 16 KiB). sqlite's 4.3 KiB page buffers and the 8-16 KiB
-// buffers of stdio and network code land here. Created on first use.
+// Above 512 bytes malloc rounds up to quarter steps of each power of two
+// (640, 768, 896, 1024, 1280, ... 16384), as scudo's and jemalloc's classes
+// do; kmalloc's classes double, which a malloc heap pays in memory: sqlite's
+// 1032-byte page buffers took kmalloc-2048 slots (2176 bytes with their
+// redzone), its 4104 and 4368-byte buffers half of an 8 KiB slot. Steps
+// that are powers of two are the kmalloc caches themselves; the others are
+// heap-only caches named malloc-<size>, created on first use. Up to 16384
+// bytes blocks come from slabs (larger ones, or page-aligned ones, are
+// page-backed with a guard page on each side and a page fault on every
+// reuse: 3.3 us per malloc+free of 16 KiB).
 
-static constexpr u32 kHeapClassSizes[3] = {6144, 12288, 16384};
 static constexpr uptr kHeapSlabMax = 16384;  // larger (or page-aligned) blocks are page-backed
-static std::atomic<KmemCache*> g_heap_class[3];
+static constexpr unsigned kHeapClassLog2Min = 9;  // (512, 1024] is the first quartered octave
+static constexpr unsigned kHeapClasses = 4 * 5;   // (512, 16384]
+static std::atomic<KmemCache*> g_heap_class[kHeapClasses];
+
+static constexpr u32 heap_class_size(unsigned i) {
+  return (4 + i % 4 + 1) << (kHeapClassLog2Min + i / 4 - 2);
+}
+static_assert(heap_class_size(0) == 640 && heap_class_size(3) == 1024 && heap_class_size(kHeapClasses - 1) == 16384);
 
 static UKASAN_NOINLINE KmemCache* heap_class_create(unsigned i) {
+  const u32 size = heap_class_size(i);
+  if ((size & (size - 1)) == 0 && size <= kKmallocMax) {  // 1024..8192: kmalloc's own, created at init
+    KmemCache* c = kmalloc_cache_for(size);
+    g_heap_class[i].store(c, std::memory_order_release);
+    return c;
+  }
   char name[32];
-  snprintf(name, sizeof(name), "malloc-%u", kHeapClassSizes[i]);
-  return create_into(g_heap_class[i], name, kHeapClassSizes[i], 16);
+  snprintf(name, sizeof(name), "malloc-%u", size);
+  return create_into(g_heap_class[i], name, size, 16);
 }
 
 // The cache for a malloc of size bytes (alignment <= 16), or nullptr for a
-// page-backed block.
-static UKASAN_ALWAYS_INLINE KmemCache* heap_cache_for(uptr size) {
-  if (UKASAN_LIKELY(size <= 4096)) return kmalloc_cache_for(size < 16 ? 16 : size);
-  unsigned i;
-  if (size <= 6144) {
-    i = 0;
-  } else if (size <= 8192) {
-    return kmalloc_cache_for(size);
-  } else if (size <= kHeapSlabMax) {
-    i = size <= 12288 ? 1 : 2;
-  } else {
-    return nullptr;
-  }
+// page-backed block. grow: a realloc that grows the block takes the octave's
+// top class, as with kmalloc's doubling classes: a buffer grown once is
+// grown again (python's lists, perl's strings), and the slack lets the next
+// reallocs stay in place (python3 2.08 -> 2.03 s against quarter steps).
+static UKASAN_ALWAYS_INLINE KmemCache* heap_cache_for(uptr size, bool grow = false) {
+  if (UKASAN_LIKELY(size <= 512)) return kmalloc_cache_for(size < 16 ? 16 : size);
+  if (UKASAN_UNLIKELY(size > kHeapSlabMax)) return nullptr;
+  // (2^e, 2^(e+1)] in four steps of 2^(e-2): class 4 * (e - 9) + step.
+  const unsigned e = 63 - static_cast<unsigned>(__builtin_clzll(size - 1));
+  const unsigned i = 4 * (e - kHeapClassLog2Min) + (grow ? 3 : static_cast<unsigned>(((size - 1) >> (e - 2)) & 3));
   KmemCache* c = g_heap_class[i].load(std::memory_order_acquire);
   return UKASAN_LIKELY(c) ? c : heap_class_create(i);
 }
@@ -435,7 +449,7 @@ static UKASAN_ALWAYS_INLINE void* hooked(void* p, uptr size) {
   return p;
 }
 
-void* heap_alloc(uptr size, uptr align, u8 kind, bool zero, uptr ip) {
+static UKASAN_ALWAYS_INLINE void* heap_alloc_in(uptr size, uptr align, u8 kind, bool zero, uptr ip, bool grow) {
   if (UKASAN_UNLIKELY(!heap_ready()))
     return runtime_passthrough() ? passthrough_alloc(size, align, zero) : boot_alloc(size, align);
   if (UKASAN_UNLIKELY(--t_kfence_countdown < 0))
@@ -444,7 +458,7 @@ void* heap_alloc(uptr size, uptr align, u8 kind, bool zero, uptr ip) {
   const gfp_t fl = zero ? __GFP_ZERO : 0;
   Block b;
   if (UKASAN_LIKELY(align <= 16)) {
-    KmemCache* c = heap_cache_for(size);
+    KmemCache* c = heap_cache_for(size, grow);
     if (UKASAN_LIKELY(c)) {
       void* p = cache_alloc(c, fl, size, ip);
       if (UKASAN_UNLIKELY(!p)) return nullptr;
@@ -473,6 +487,10 @@ void* heap_alloc(uptr size, uptr align, u8 kind, bool zero, uptr ip) {
   b.am->kind |= kind;  // the slab layer set the kMeta* flags
   arm(b);
   return hooked(p, size);
+}
+
+void* heap_alloc(uptr size, uptr align, u8 kind, bool zero, uptr ip) {
+  return heap_alloc_in(size, align, kind, zero, ip, false);
 }
 
 // A KFENCE object: the same mismatch checks as a slab object's, then KFENCE's
@@ -567,7 +585,7 @@ void* heap_realloc(void* ptr, uptr n, uptr ip) {
     b.am->requested = static_cast<u32>(n);
     return ptr;
   }
-  void* q = heap_alloc(n, 16, kKindMalloc, false, ip);
+  void* q = heap_alloc_in(n, 16, kKindMalloc, false, ip, n > b.req);
   if (!q) return nullptr;  // the old block stays valid
   internal_memcpy(q, ptr, b.req < n ? b.req : n);
   if (UKASAN_UNLIKELY(g_nhooks.load(std::memory_order_relaxed))) run_free_hooks(ptr);

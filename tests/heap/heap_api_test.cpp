@@ -254,16 +254,19 @@ TEST_F(HeapReports, DoubleInvalidMismatch) {
   EXPECT_EQ(ukasan_report_count() - before, 4u);
 }
 
-// Heap-only classes between and past the kmalloc ones: 4097..6144 and
-// 8193..16384 come from slabs (malloc-6144/12288/16384), larger blocks are
-// page-backed.
+// Above 512 bytes malloc's classes are quarter steps of each power of two:
+// heap-only malloc-<size> caches between kmalloc's, which serve the powers
+// of two; up to 16384 from slabs, larger blocks page-backed.
 TEST_F(HeapReports, HeapOnlySizeClasses) {
   struct Case {
     size_t n;
     const char* cache;
   };
-  for (Case k : {Case{5000, "malloc-6144"}, Case{6144, "malloc-6144"}, Case{6145, "kmalloc-8192"},
-                 Case{9000, "malloc-12288"}, Case{12289, "malloc-16384"}, Case{16384, "malloc-16384"}}) {
+  for (Case k : {Case{512, "kmalloc-512"}, Case{513, "malloc-640"}, Case{640, "malloc-640"}, Case{641, "malloc-768"},
+                 Case{897, "kmalloc-1024"}, Case{1032, "malloc-1280"}, Case{2000, "kmalloc-2048"},
+                 Case{3000, "malloc-3072"}, Case{4104, "malloc-5120"}, Case{6144, "malloc-6144"},
+                 Case{6145, "malloc-7168"}, Case{7169, "kmalloc-8192"}, Case{9000, "malloc-10240"},
+                 Case{12289, "malloc-14336"}, Case{16384, "malloc-16384"}}) {
     SCOPED_TRACE(k.n);
     volatile char* p = static_cast<char*>(malloc(k.n));
     EXPECT_EQ(malloc_usable_size(const_cast<char*>(p)), k.n);
@@ -275,6 +278,31 @@ TEST_F(HeapReports, HeapOnlySizeClasses) {
   void* big = malloc(16385);
   EXPECT_TRUE(aligned(big, 4096)) << "past the heap classes: a page-backed block";
   free(big);
+}
+
+// A realloc that grows a block out of its class takes the top class of the
+// new size's octave (kmalloc's power of two), so the next growths stay in
+// place; a plain malloc of that size takes the tight quarter step.
+TEST(HeapApi, ReallocGrowthTakesTheOctavesTopClass) {
+  char* p = static_cast<char*>(malloc(600));  // malloc-640
+  ASSERT_NE(p, nullptr);
+  memset(p, 7, 600);
+  char* q = static_cast<char*>(realloc(p, 700));  // moves: into kmalloc-1024, not malloc-768
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(q[599], 7);
+  char* r = static_cast<char*>(realloc(q, 1000));
+  EXPECT_EQ(r, q) << "grown within kmalloc-1024's slack: in place";
+  EXPECT_EQ(malloc_usable_size(r), 1000u);
+  char* s = static_cast<char*>(realloc(r, 1500));  // moves: into kmalloc-2048
+  char* t = static_cast<char*>(realloc(s, 2000));
+  EXPECT_EQ(t, s);
+  free(t);
+  void* m = malloc(700);  // a malloc keeps its tight class
+  void* g = realloc(m, 760);
+  EXPECT_EQ(g, m) << "700 and 760 share malloc-768";
+  void* h = realloc(g, 800);
+  EXPECT_NE(h, g) << "800 is past malloc-768";
+  free(h);
 }
 
 // SLUB debug's line for the changed bytes [first, last] (pattern byte want).

@@ -116,14 +116,14 @@ expect "kmalloc-128 (Not tainted): Left Redzone overwritten" "@-1--1" $E -- "$pr
 expect "kmalloc-large $R" "@100000-100000" $E -- "$progs/overflow" right 100000
 # The canary covers at least redzone_check_bytes (16) bytes past the end, to
 # the end of that cache line (so at most 79); 0 extends it to the whole slack
-# of the size class (600 B in kmalloc-1024).
-expect "kmalloc-1024 $R" "@615-615" $E -- "$progs/overflow" far 600 15
-expect "kmalloc-1024 $R" "@900-900" $E:redzone_check_bytes=0 -- "$progs/overflow" far 600 300
-LD_PRELOAD="$lib" "$progs/overflow" far 600 300 >"$out" 2>&1
+# of the size class (897 B in kmalloc-1024).
+expect "kmalloc-1024 $R" "@912-912" $E -- "$progs/overflow" far 897 15
+expect "kmalloc-1024 $R" "@1097-1097" $E:redzone_check_bytes=0 -- "$progs/overflow" far 897 200
+LD_PRELOAD="$lib" "$progs/overflow" far 897 200 >"$out" 2>&1
 if grep -q "^BUG" "$out"; then
-  echo "FAIL: overflow far 600 300 reported with the default canary window"; cat "$out"; fail=1
+  echo "FAIL: overflow far 897 200 reported with the default canary window"; cat "$out"; fail=1
 else
-  echo "ok: overflow far 600 300 -> not checked with the default window (as documented)"
+  echo "ok: overflow far 897 200 -> not checked with the default window (as documented)"
 fi
 expect double-free "Free of addr" $E -- "$progs/double_free"
 expect invalid-free "not allocated by ukasan" $E -- "$progs/free_stack"
