@@ -723,7 +723,7 @@ int cache_shrink(KmemCache* c) {
 
 // ---- kmalloc caches --------------------------------------------------------------
 
-static KmemCache* g_kmalloc[kKmallocClasses];
+KmemCache* g_kmalloc[kKmallocClasses];
 
 static bool kmalloc_caches_init() {
   char name[32];
@@ -741,9 +741,5 @@ bool caches_init() {
   return g_caches && kmalloc_caches_init();
 }
 
-KmemCache* kmalloc_cache_for(uptr size) {
-  if (UKASAN_UNLIKELY(size > kKmallocMax)) return nullptr;
-  return g_kmalloc[kmalloc_index(size)];
-}
 
 }  // namespace ukasan

@@ -6,28 +6,19 @@
 
 namespace ukasan {
 
-ObjWhere lookup_object(uptr p, ObjectRef* ref) {
-  Span* s = page_allocator().span_of(p);
-  if (!s) return kNotOurs;
-  if (s->kind == kSpanSlab) {
-    KmemCache* c = s->cache;
-    const uptr obj = slab_object_of(s, p);
-    *ref = ObjectRef{s, c, obj, alloc_meta(c, obj), free_meta(c, obj)};
-    return obj == p ? kObjectStart : kInsideObject;
-  }
-  if (s->kind == kSpanLarge) {
-    *ref = ObjectRef{s, nullptr, s->user, &s->large_alloc, &s->large_free};
-    return s->user == p ? kObjectStart : kInsideObject;
-  }
-  return kFreedPages;
-}
-
 static bool invalid_free(uptr p, uptr ip, const char* why) {
   report_free_error(p, ip, FreeError::kInvalidFree, why);
   return false;
 }
 
-bool free_check(uptr p, ObjWhere where, const ObjectRef& ref, KmemCache* expected, uptr ip) {
+void free_state_error(uptr p, u8 st, uptr ip) {
+  if (st == kObjQuarantined || st == kObjFree)
+    report_free_error(p, ip, FreeError::kDoubleFree, nullptr);
+  else
+    invalid_free(p, ip, "the object's metadata is corrupted");
+}
+
+bool free_check_slow(uptr p, ObjWhere where, const ObjectRef& ref, KmemCache* expected, uptr ip) {
   switch (where) {
     case kNotOurs:
       return invalid_free(p, ip, "the pointer was not allocated by ukasan");
@@ -53,10 +44,7 @@ bool free_check(uptr p, ObjWhere where, const ObjectRef& ref, KmemCache* expecte
   // The CAS makes two racing frees of one object safe: exactly one wins.
   u8 st = kObjAllocated;
   if (!ref.am->state.compare_exchange_strong(st, kObjQuarantined, std::memory_order_acq_rel)) {
-    if (st == kObjQuarantined || st == kObjFree)
-      report_free_error(p, ip, FreeError::kDoubleFree, nullptr);
-    else
-      invalid_free(p, ip, "the object's metadata is corrupted");
+    free_state_error(p, st, ip);
     return false;
   }
   return true;

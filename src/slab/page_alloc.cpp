@@ -14,8 +14,7 @@ static constexpr uptr kArenaSize = 64ull << 30;
 static constexpr uptr kArenaSize = 1ull << 40;  // 1 TiB of address space, NORESERVE
 #endif
 
-static PageAllocator g_pages;
-PageAllocator& page_allocator() { return g_pages; }
+PageAllocator g_pages;
 
 // The arena must lie in application memory, where every address has its own
 // shadow. The kernel places mappings there, but where the shadow gap could

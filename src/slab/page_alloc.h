@@ -99,6 +99,8 @@ class PageAllocator {
   uptr desc_pool_left_ = 0;
 };
 
-PageAllocator& page_allocator();
+extern PageAllocator g_pages;
+// Inline: every free maps its pointer through the page map.
+inline PageAllocator& page_allocator() { return g_pages; }
 
 }  // namespace ukasan

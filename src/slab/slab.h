@@ -216,7 +216,12 @@ inline unsigned kmalloc_index(uptr size) {
   }
   return 64 - static_cast<unsigned>(__builtin_clzll(size - 1)) - 1;  // ceil(log2(size)) - 1: 256 -> 7
 }
-KmemCache* kmalloc_cache_for(uptr size);  // nullptr above kKmallocMax
+extern KmemCache* g_kmalloc[];  // set up by slab_init, never changed after
+// nullptr above kKmallocMax.
+inline KmemCache* kmalloc_cache_for(uptr size) {
+  if (UKASAN_UNLIKELY(size > kKmallocMax)) return nullptr;
+  return g_kmalloc[kmalloc_index(size)];
+}
 
 // ---- objects: the one lookup behind free, ksize/krealloc, the heap and reports -----
 
@@ -253,7 +258,22 @@ struct ObjectRef {
   AllocMeta* am;
   FreeMeta* fm;
 };
-ObjWhere lookup_object(uptr p, ObjectRef* ref);
+// Inline: every free, realloc and malloc_usable_size starts here.
+inline ObjWhere lookup_object(uptr p, ObjectRef* ref) {
+  Span* s = page_allocator().span_of(p);
+  if (!s) return kNotOurs;
+  if (s->kind == kSpanSlab) {
+    KmemCache* c = s->cache;
+    const uptr obj = slab_object_of(s, p);
+    *ref = ObjectRef{s, c, obj, alloc_meta(c, obj), free_meta(c, obj)};
+    return obj == p ? kObjectStart : kInsideObject;
+  }
+  if (s->kind == kSpanLarge) {
+    *ref = ObjectRef{s, nullptr, s->user, &s->large_alloc, &s->large_free};
+    return s->user == p ? kObjectStart : kInsideObject;
+  }
+  return kFreedPages;
+}
 // An allocated object whose metadata is intact.
 inline bool object_live(const ObjectRef& r) {
   return r.am->check == meta_check(r.obj) && r.am->state.load(std::memory_order_acquire) == kObjAllocated;
@@ -342,7 +362,21 @@ void scan_arena(uptr* lo, uptr* hi);
 // (expected: the cache, or null) / free(). Reports invalid-free and
 // double-free itself and returns false if the object must not be freed;
 // true: the object is now the caller's to free (free_object).
-bool free_check(uptr p, ObjWhere where, const ObjectRef& ref, KmemCache* expected, uptr ip);
+bool free_check_slow(uptr p, ObjWhere where, const ObjectRef& ref, KmemCache* expected, uptr ip);
+void free_state_error(uptr p, u8 state, uptr ip);  // the state a failed CAS saw: reported
+// Inline for the common case, a slab object's start in a live cache.
+inline bool free_check(uptr p, ObjWhere where, const ObjectRef& ref, KmemCache* expected, uptr ip) {
+  if (UKASAN_LIKELY(where == kObjectStart && ref.cache && (!expected || expected == ref.cache) &&
+                    ref.cache->state.load(std::memory_order_relaxed) == kCacheActive)) {
+    // The CAS makes two racing frees of one object safe: exactly one wins.
+    u8 st = kObjAllocated;
+    if (UKASAN_LIKELY(ref.am->state.compare_exchange_strong(st, kObjQuarantined, std::memory_order_acq_rel)))
+      return true;
+    free_state_error(p, st, ip);
+    return false;
+  }
+  return free_check_slow(p, where, ref, expected, ip);
+}
 void free_object(const ObjectRef& ref, uptr ip);
 // lookup_object + free_check + free_object.
 void free_checked(const void* p, KmemCache* expected, uptr ip);
