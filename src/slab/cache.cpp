@@ -351,7 +351,7 @@ static void mag_to_depot(KmemCache* c, Magazine& m) {
 // Refills an empty magazine: a full block from the depot, else up to half a
 // magazine carved from the slabs, else from a new slab built outside the
 // lock (its page faults used to stall the other threads spinning on it).
-static void mag_refill(KmemCache* c, Magazine& m) {
+static UKASAN_NOINLINE void mag_refill(KmemCache* c, Magazine& m) {
   for (Span* fresh = nullptr;;) {
     {
       LockGuard g(c->lock);
@@ -423,7 +423,7 @@ static void* take_object_nested(KmemCache* c) {
   return obj;
 }
 
-static void* take_object(KmemCache* c, ThreadState* ts) {
+static UKASAN_ALWAYS_INLINE void* take_object(KmemCache* c, ThreadState* ts) {
   void* obj = nullptr;
   if (c->mag_id >= 0) {
     Magazine& mg = ts->mags[c->mag_id];
