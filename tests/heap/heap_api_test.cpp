@@ -280,6 +280,30 @@ TEST_F(HeapReports, HeapOnlySizeClasses) {
   free(big);
 }
 
+// The right canary covers redzone_check_bytes (16) past the end and on to
+// the end of that cache line: every byte of that window is checked at free,
+// whatever the window's length (16..79) and alignment. kmalloc-512's
+// redzone (112 bytes past any size) never clips the window.
+TEST_F(HeapReports, EveryByteOfTheCanaryWindowIsChecked) {
+  unsigned checked = 0;
+  for (size_t req = 300; req < 300 + 64; req += 3) {  // every window length, every alignment
+    for (size_t k = 0;; k++) {
+      char* p = static_cast<char*>(malloc(req));
+      const uintptr_t end = reinterpret_cast<uintptr_t>(p) + req;
+      const size_t window = ((end + 16 + 63) & ~uintptr_t(63)) - end;
+      if (k >= window) {
+        free(p);
+        break;
+      }
+      SCOPED_TRACE(testing::Message() << "size " << req << ", byte " << k << " of a " << window << "-byte window");
+      p[req + k] = 0;
+      EXPECT_KASAN_REPORT(free(p), "Right Redzone overwritten");
+      checked++;
+    }
+  }
+  EXPECT_GT(checked, 22u * 16);
+}
+
 // A realloc that grows a block out of its class takes the top class of the
 // new size's octave (kmalloc's power of two), so the next growths stay in
 // place; a plain malloc of that size takes the tight quarter step.
