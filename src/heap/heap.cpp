@@ -327,7 +327,13 @@ static bool on_evict(KmemCache* c, uptr obj, Span* large, bool check) {
   AllocMeta* am = c ? alloc_meta(c, obj) : &large->large_alloc;
   if (!(am->kind & kKindPoisoned)) return false;
   uptr req = c ? am->requested : large->large_size;
-  Ranges r = poison_ranges(req, meta_skip(c));
+  const uptr skip = meta_skip(c);
+  // Most objects: the whole pattern, one range, intact (first_mismatch answers
+  // up to 64 bytes inline).
+  if (UKASAN_LIKELY(req <= g_poison_bytes) &&
+      (req <= skip || first_mismatch(reinterpret_cast<const u8*>(obj), skip, req, kPoisonFree) >= req))
+    return false;
+  Ranges r = poison_ranges(req, skip);
   for (unsigned i = 0; i < r.n; i++) {
     uptr first, last;
     if (!find_diff(obj, r.lo[i], r.hi[i], kPoisonFree, &first, &last)) continue;

@@ -98,36 +98,27 @@ UKASAN_ALWAYS_INLINE u16 load_u16(const void* p) {
   return v;
 }
 
-// Index of the first byte in m[lo, hi) that differs from want, or hi.
-// 32 bytes per step (SSE2, baseline x86-64): the heap checks whole freed
-// objects against their free pattern with it.
-// Ranges of up to 64 bytes that match whole (the common case: a canary, a
-// small object's pattern) are answered by two to four overlapping loads; the
-// alignment and tail loops below cost more than that.
-inline uptr first_mismatch(const u8* m, uptr lo, uptr hi, u8 want) {
-  const uptr n = hi - lo;
-  if (n <= 64 && lo < hi) {
-    const u8* p = m + lo;
-    const u64 w8 = 0x0101010101010101ull * want;
-    bool same;
-    if (n >= 16) {
-      const __m128i w = _mm_set1_epi64x(static_cast<long long>(w8));
-      __m128i a = _mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), w),
-                                _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + n - 16)), w));
-      if (n > 32) {
-        a = _mm_and_si128(a, _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16)), w));
-        a = _mm_and_si128(a, _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + n - 32)), w));
-      }
-      same = _mm_movemask_epi8(a) == 0xffff;
-    } else if (n >= 8) {
-      same = ((load_u64(p) ^ w8) | (load_u64(p + n - 8) ^ w8)) == 0;
-    } else if (n >= 4) {
-      same = ((load_u32(p) ^ static_cast<u32>(w8)) | (load_u32(p + n - 4) ^ static_cast<u32>(w8))) == 0;
-    } else {
-      same = p[0] == want && p[n / 2] == want && p[n - 1] == want;
+// Whether the n bytes at p (1 <= n <= 64) all equal want: two to four
+// overlapping loads, no loop.
+UKASAN_ALWAYS_INLINE bool all_equal_short(const u8* p, uptr n, u8 want) {
+  const u64 w8 = 0x0101010101010101ull * want;
+  if (n >= 16) {
+    const __m128i w = _mm_set1_epi64x(static_cast<long long>(w8));
+    __m128i a = _mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), w),
+                              _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + n - 16)), w));
+    if (n > 32) {
+      a = _mm_and_si128(a, _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16)), w));
+      a = _mm_and_si128(a, _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + n - 32)), w));
     }
-    if (same) return hi;
+    return _mm_movemask_epi8(a) == 0xffff;
   }
+  if (n >= 8) return ((load_u64(p) ^ w8) | (load_u64(p + n - 8) ^ w8)) == 0;
+  if (n >= 4) return ((load_u32(p) ^ static_cast<u32>(w8)) | (load_u32(p + n - 4) ^ static_cast<u32>(w8))) == 0;
+  return p[0] == want && p[n / 2] == want && p[n - 1] == want;
+}
+
+// first_mismatch's scan: 32 bytes per step (SSE2, baseline x86-64).
+UKASAN_NOINLINE inline uptr first_mismatch_scan(const u8* m, uptr lo, uptr hi, u8 want) {
   uptr i = lo;
   while (i < hi && (reinterpret_cast<uptr>(m + i) & 7)) {
     if (m[i] != want) return i;
@@ -149,6 +140,17 @@ inline uptr first_mismatch(const u8* m, uptr lo, uptr hi, u8 want) {
   }
   while (i < hi && m[i] == want) i++;
   return i;
+}
+
+// Index of the first byte in m[lo, hi) that differs from want, or hi. The
+// heap checks canaries and whole freed objects against their free pattern
+// with it. Ranges of up to 64 bytes that match whole (the common case: a
+// canary, a small object's pattern) are answered inline by all_equal_short;
+// the scan's alignment and tail loops cost more than that.
+UKASAN_ALWAYS_INLINE uptr first_mismatch(const u8* m, uptr lo, uptr hi, u8 want) {
+  const uptr n = hi - lo;
+  if (n <= 64 && lo < hi && all_equal_short(m + lo, n, want)) return hi;
+  return first_mismatch_scan(m, lo, hi, want);
 }
 
 }  // namespace ukasan
