@@ -64,6 +64,9 @@ void instr_init();
 // frequent and short.
 bool instr_check_range_slow(uptr addr, uptr size, bool is_write, uptr ip);
 UKASAN_ALWAYS_INLINE bool instr_check_range(uptr addr, uptr size, bool is_write, uptr ip) {
+#if !UKASAN_DYNAMIC_SHADOW
+  if (UKASAN_LIKELY(short_high_range_accessible(addr, size))) return true;
+#endif
   if (UKASAN_LIKELY(size == 0 || (classify_range(addr, size) == kRangeShadowed && range_accessible(addr, size))))
     return true;
   return instr_check_range_slow(addr, size, is_write, ip);

@@ -151,6 +151,28 @@ bool range_accessible_long(uptr addr, uptr size);
 // cells, strings): up to 16 bytes span at most 3 granules, checked inline.
 // Every granule but the last must be fully accessible (shadow 0); the last
 // must reach the range's last byte. Exact, not a heuristic.
+#if !UKASAN_DYNAMIC_SHADOW
+// [addr, addr + size) for 1 <= size <= 128 in high memory (heap, stacks,
+// libraries of a PIE process): whether the range has shadow and is
+// accessible, with one bounds compare and at most three shadow loads. The
+// n <= 16 shadow bytes before the last are read as one masked word (n <= 8)
+// or two overlapping words; reading past them stays inside the shadow of
+// high memory (addr + 128 <= kHighMemEnd). Most of libc's calls on behalf
+// of a program (sqlite's 20-200 byte memcpy/memcmp, bash's strings) are
+// answered here. False: not known good (the caller takes the full path).
+UKASAN_ALWAYS_INLINE bool short_high_range_accessible(uptr addr, uptr size) {
+  if (UKASAN_UNLIKELY(size - 1 >= 128 || addr - kHighMemBeg >= kHighMemEnd - kHighMemBeg - 128)) return false;
+  const uptr last = addr + size - 1;
+  const u8* s = mem_to_shadow(addr);
+  const u8* e = mem_to_shadow(last);
+  const s8 tail = static_cast<s8>(*e);
+  if (tail != 0 && static_cast<s8>(last & (kGranule - 1)) >= tail) return false;
+  const uptr n = static_cast<uptr>(e - s);
+  if (n > 8) return (load_u64(s) | load_u64(e - 8)) == 0;
+  return n == 0 || (load_u64(s) & (~0ull >> (64 - 8 * n))) == 0;
+}
+#endif
+
 UKASAN_ALWAYS_INLINE bool range_accessible(uptr addr, uptr size) {
   if (UKASAN_UNLIKELY(size > 2 * kGranule)) return range_accessible_long(addr, size);
   const uptr last = addr + size - 1;

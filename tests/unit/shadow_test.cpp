@@ -23,6 +23,15 @@ class ShadowTest : public ::testing::Test {
     ukasan::unpoison(base_, kLen);
     munmap(buf_, kLen);
   }
+  // 40 granules: objects of 5, 8, 13, 64 and 100 bytes separated by
+  // redzones, then 13 and 16 bytes without one (a partial granule followed by
+  // an accessible one).
+  void lay_out_objects() {
+    ukasan::poison(base_, kObjectsEnd, 0xFC);
+    const uptr objs[][2] = {{0, 5}, {16, 8}, {32, 13}, {64, 64}, {160, 100}, {272, 13}, {288, 16}};
+    for (auto& o : objs) ukasan::unpoison(base_ + o[0], o[1]);
+  }
+  static constexpr uptr kObjectsEnd = 320;
   static constexpr uptr kLen = 4096;
   void* buf_ = nullptr;
   uptr base_ = 0;
@@ -31,15 +40,10 @@ class ShadowTest : public ::testing::Test {
 // range_accessible must agree with the byte-exact find_first_bad for every
 // range over a shadow holding accessible, partial and poisoned granules.
 TEST_F(ShadowTest, RangeAccessibleAgreesWithFirstBadEverywhere) {
-  // 40 granules: objects of 5, 8, 13, 64 and 100 bytes separated by redzones,
-  // then 13 and 16 bytes without one.
-  ukasan::poison(base_, 320, 0xFC);
-  // The last two touch: a partial granule followed by an accessible one.
-  const uptr objs[][2] = {{0, 5}, {16, 8}, {32, 13}, {64, 64}, {160, 100}, {272, 13}, {288, 16}};
-  for (auto& o : objs) ukasan::unpoison(base_ + o[0], o[1]);
+  lay_out_objects();
   int checked = 0;
-  for (uptr a = base_; a < base_ + 320; a++) {
-    for (uptr n = 1; a + n <= base_ + 320; n++) {
+  for (uptr a = base_; a < base_ + kObjectsEnd; a++) {
+    for (uptr n = 1; a + n <= base_ + kObjectsEnd; n++) {
       const bool fast = ukasan::range_accessible(a, n);
       const bool exact = ukasan::find_first_bad(a, n) == 0;
       ASSERT_EQ(fast, exact) << "offset " << a - base_ << " size " << n;
@@ -47,6 +51,36 @@ TEST_F(ShadowTest, RangeAccessibleAgreesWithFirstBadEverywhere) {
     }
   }
   EXPECT_GT(checked, 50000);
+}
+
+// The interceptors' inline answer for ranges of up to 128 bytes in high
+// memory (short_high_range_accessible: one masked shadow word or two
+// overlapping ones) agrees with the byte-exact find_first_bad: over the
+// objects and redzones above, and with one bad granule (poisoned or partial)
+// anywhere under a range of every length and alignment.
+TEST_F(ShadowTest, ShortHighRangesAgreeWithFirstBad) {
+  lay_out_objects();
+  int checked = 0;
+  for (uptr a = base_; a < base_ + kObjectsEnd; a++) {
+    for (uptr n = 1; n <= 128 && a + n <= base_ + kObjectsEnd; n++) {
+      ASSERT_EQ(ukasan::short_high_range_accessible(a, n), ukasan::find_first_bad(a, n) == 0)
+          << "offset " << a - base_ << " size " << n;
+      checked++;
+    }
+  }
+  for (uptr g = 0; g < 40; g++) {
+    ukasan::unpoison(base_, 512);
+    *ukasan::mem_to_shadow(base_ + 64 + g * 8) = (g % 3 == 0) ? 0xFC : static_cast<uint8_t>(g % 7 + 1);
+    for (uptr a = base_ + 32; a < base_ + 104; a++)
+      for (uptr n = 1; n <= 128; n++) {
+        ASSERT_EQ(ukasan::short_high_range_accessible(a, n), ukasan::find_first_bad(a, n) == 0)
+            << "bad granule " << g << " offset " << a - base_ << " size " << n;
+        checked++;
+      }
+  }
+  EXPECT_GT(checked, 300000);
+  EXPECT_FALSE(ukasan::short_high_range_accessible(base_, 129)) << "longer ranges take the full path";
+  EXPECT_FALSE(ukasan::short_high_range_accessible(0x1000, 8)) << "low memory takes the full path";
 }
 
 // Long ranges (range_accessible_long's loop of 8 shadow bytes, 64 bytes of
