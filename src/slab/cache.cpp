@@ -227,7 +227,7 @@ static void partial_remove(KmemCache* c, Span* s) {
 
 // A free object from the slabs; grow: build a new slab (under the lock) if
 // none has one, else return nullptr.
-static void* central_pop_locked(KmemCache* c, bool grow = true) {
+static UKASAN_ALWAYS_INLINE void* central_pop_locked(KmemCache* c, bool grow = true) {
   Span* s = c->partial;
   if (!s) {
     if (!grow) return nullptr;
