@@ -147,10 +147,6 @@ uptr find_first_bad(uptr addr, uptr size);
 // once this says no. Caller guarantees the range has shadow.
 bool range_accessible_long(uptr addr, uptr size);
 
-// Most intercepted calls are short (sqlite's memcpy/memcmp of keys and
-// cells, strings): up to 16 bytes span at most 3 granules, checked inline.
-// Every granule but the last must be fully accessible (shadow 0); the last
-// must reach the range's last byte. Exact, not a heuristic.
 #if !UKASAN_DYNAMIC_SHADOW
 // [addr, addr + size) for 1 <= size <= 128 in high memory (heap, stacks,
 // libraries of a PIE process): whether the range has shadow and is
@@ -173,6 +169,10 @@ UKASAN_ALWAYS_INLINE bool short_high_range_accessible(uptr addr, uptr size) {
 }
 #endif
 
+// Most intercepted calls are short (sqlite's memcpy/memcmp of keys and
+// cells, strings): up to 16 bytes span at most 3 granules, checked inline.
+// Every granule but the last must be fully accessible (shadow 0); the last
+// must reach the range's last byte. Exact, not a heuristic.
 UKASAN_ALWAYS_INLINE bool range_accessible(uptr addr, uptr size) {
   if (UKASAN_UNLIKELY(size > 2 * kGranule)) return range_accessible_long(addr, size);
   const uptr last = addr + size - 1;

@@ -741,5 +741,4 @@ bool caches_init() {
   return g_caches && kmalloc_caches_init();
 }
 
-
 }  // namespace ukasan

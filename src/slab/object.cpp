@@ -97,8 +97,8 @@ void scan_for_each_object(ScanObjectFn fn, void* arg, bool freed) {
     if (s->kind == kSpanSlab && s->cache) {
       KmemCache* c = s->cache;
       // Freed objects of 16 bytes hold their free metadata (quarantine link,
-      // free track) in all of them: nothing is left to check. bash.sh has
-      // most of its quarantine there at exit.
+      // free track) in all of them: nothing is left to check. Most of the
+      // objects bash.sh has in its quarantine at exit are there.
       if (freed && c->free_meta_off == 0 && c->obj_bytes <= sizeof(FreeMeta)) {
         pg += s->npages;
         continue;

@@ -358,13 +358,13 @@ u64 quarantine_kept_total();
 // The arena's bounds: a word outside [lo, hi) points to no heap object.
 void scan_arena(uptr* lo, uptr* hi);
 
+bool free_check_slow(uptr p, ObjWhere where, const ObjectRef& ref, KmemCache* expected, uptr ip);
+void free_state_error(uptr p, u8 state, uptr ip);  // the state a failed CAS saw: reported
 // Validates a free of p (looked up as where/ref) by kfree / kmem_cache_free
 // (expected: the cache, or null) / free(). Reports invalid-free and
 // double-free itself and returns false if the object must not be freed;
-// true: the object is now the caller's to free (free_object).
-bool free_check_slow(uptr p, ObjWhere where, const ObjectRef& ref, KmemCache* expected, uptr ip);
-void free_state_error(uptr p, u8 state, uptr ip);  // the state a failed CAS saw: reported
-// Inline for the common case, a slab object's start in a live cache.
+// true: the object is now the caller's to free (free_object). Inline for
+// the common case, a slab object's start in a live cache.
 inline bool free_check(uptr p, ObjWhere where, const ObjectRef& ref, KmemCache* expected, uptr ip) {
   if (UKASAN_LIKELY(where == kObjectStart && ref.cache && (!expected || expected == ref.cache) &&
                     ref.cache->state.load(std::memory_order_relaxed) == kCacheActive)) {
