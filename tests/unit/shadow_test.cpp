@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
+#include <vector>
+
 #include "shadow/shadow.h"
 #include "runtime/runtime.h"
 
@@ -118,8 +120,12 @@ TEST_F(ShadowTest, UnpoisonWithinWritesBothParts) {
 
 // shadow_fill's short (word) and long (rep stosb) paths.
 TEST_F(ShadowTest, PoisonLengthsAroundTheFillThresholds) {
-  // Shadow runs of 1..511 bytes: both sides of the 256-byte switch to rep stosb.
-  for (uptr bytes : {8u, 56u, 64u, 72u, 2040u, 2048u, 2056u, 4000u}) {
+  // Shadow runs of 1..40 bytes (the overlapping word, u32 and u16 stores of
+  // short runs) and both sides of the 256-byte switch to rep stosb.
+  std::vector<uptr> lengths;
+  for (uptr n = 1; n <= 40; n++) lengths.push_back(n * 8);
+  for (uptr bytes : {2040u, 2048u, 2056u, 4000u}) lengths.push_back(bytes);
+  for (uptr bytes : lengths) {
     ukasan::unpoison(base_, kLen);
     ukasan::poison(base_ + 8, bytes, 0xFA);
     const uptr end = 8 + bytes;
