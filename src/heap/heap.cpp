@@ -176,7 +176,7 @@ struct Lookup {
   bool live;
   Block b;
 };
-static void lookup(const void* p, Lookup* l) {
+static UKASAN_ALWAYS_INLINE void lookup(const void* p, Lookup* l) {
   l->where = lookup_object(reinterpret_cast<uptr>(p), &l->ref);
   l->live = l->where == kObjectStart && object_live(l->ref);
   if (l->live) l->b = Block{l->ref.span, l->ref.cache, l->ref.obj, l->ref.am, object_requested(l->ref)};
@@ -527,7 +527,7 @@ static void kfence_release(void* ptr, u8 kind, uptr size, uptr ip) {
 }
 
 // at: the freeing call, for a report of damaged canaries ("free()").
-static void release_block(void* ptr, const Lookup& l, uptr ip, const char* at) {
+static UKASAN_ALWAYS_INLINE void release_block(void* ptr, const Lookup& l, uptr ip, const char* at) {
   // The canaries are checked as the program left them, then the state's
   // CAS claims the block (a racing free of it loses there and writes
   // nothing), then the pattern goes in: after the CAS, because a locked
