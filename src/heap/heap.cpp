@@ -207,7 +207,7 @@ static inline uptr canary_end(const Block& b) {
   return e < end ? e : end;
 }
 
-static void arm(const Block& b) {
+static UKASAN_ALWAYS_INLINE void arm(const Block& b) {
   internal_memset(reinterpret_cast<void*>(b.obj + b.req), kRedzoneByte, canary_end(b) - b.req);
   // Large blocks: the guard pages are never written; they read as zero.
   if (b.c) *reinterpret_cast<volatile u8*>(b.obj - 1) = kRedzoneByte;
