@@ -349,20 +349,36 @@ using namespace ukasan;
 #define CHECK_W(p, n) \
   if (active(ip)) instr_check_range(reinterpret_cast<uptr>(p), (n), true, ip)
 
-UKASAN_INTERCEPT(void*, memcpy, void* d, const void* s, size_t n) {
-  uptr ip = UKASAN_RET_IP;
+// The two-range calls (copies and compares): when both ranges are short,
+// in high memory and accessible, no report is possible whoever the caller
+// is, so the call goes straight to libc, without the caller check and
+// without a frame of its own (sqlite's memcpy/memcmp, nearly all of them 64
+// bytes or less). Anything else takes check_pair, as before: the caller
+// check, then the source and the destination.
+UKASAN_ALWAYS_INLINE bool pair_known_good(const void* a, const void* b, size_t n) {
+#if UKASAN_DYNAMIC_SHADOW
+  return false;
+#else
+  // Before instr_init the shadow may not be mapped yet: no shadow read.
+  return g_instr_ready.load(std::memory_order_relaxed) && short_high_range_accessible(reinterpret_cast<uptr>(a), n) &&
+         short_high_range_accessible(reinterpret_cast<uptr>(b), n);
+#endif
+}
+static UKASAN_NOINLINE void check_pair(const void* src, const void* dst, bool dst_write, size_t n, uptr ip) {
   if (active(ip)) {
-    instr_check_range(reinterpret_cast<uptr>(s), n, false, ip);
-    instr_check_range(reinterpret_cast<uptr>(d), n, true, ip);
+    instr_check_range(reinterpret_cast<uptr>(src), n, false, ip);
+    instr_check_range(reinterpret_cast<uptr>(dst), n, dst_write, ip);
   }
+}
+#define CHECK_PAIR(src, dst, dst_write) \
+  if (UKASAN_UNLIKELY(!pair_known_good(src, dst, n))) check_pair(src, dst, dst_write, n, UKASAN_RET_IP)
+
+UKASAN_INTERCEPT(void*, memcpy, void* d, const void* s, size_t n) {
+  CHECK_PAIR(s, d, true);
   return r_memcpy(d, s, n, kNoLimit);
 }
 UKASAN_INTERCEPT(void*, memmove, void* d, const void* s, size_t n) {
-  uptr ip = UKASAN_RET_IP;
-  if (active(ip)) {
-    instr_check_range(reinterpret_cast<uptr>(s), n, false, ip);
-    instr_check_range(reinterpret_cast<uptr>(d), n, true, ip);
-  }
+  CHECK_PAIR(s, d, true);
   return r_memmove(d, s, n, kNoLimit);
 }
 UKASAN_INTERCEPT(void*, memset, void* d, int c, size_t n) {
@@ -372,19 +388,11 @@ UKASAN_INTERCEPT(void*, memset, void* d, int c, size_t n) {
 }
 // The compiler's own names for the intrinsics (clang/gcc may emit them).
 UKASAN_INTERCEPT(void*, __asan_memcpy, void* d, const void* s, size_t n) {
-  uptr ip = UKASAN_RET_IP;
-  if (active(ip)) {
-    instr_check_range(reinterpret_cast<uptr>(s), n, false, ip);
-    instr_check_range(reinterpret_cast<uptr>(d), n, true, ip);
-  }
+  CHECK_PAIR(s, d, true);
   return r_memcpy(d, s, n, kNoLimit);
 }
 UKASAN_INTERCEPT(void*, __asan_memmove, void* d, const void* s, size_t n) {
-  uptr ip = UKASAN_RET_IP;
-  if (active(ip)) {
-    instr_check_range(reinterpret_cast<uptr>(s), n, false, ip);
-    instr_check_range(reinterpret_cast<uptr>(d), n, true, ip);
-  }
+  CHECK_PAIR(s, d, true);
   return r_memmove(d, s, n, kNoLimit);
 }
 UKASAN_INTERCEPT(void*, __asan_memset, void* d, int c, size_t n) {
@@ -393,19 +401,11 @@ UKASAN_INTERCEPT(void*, __asan_memset, void* d, int c, size_t n) {
   return r_memset(d, c, n, kNoLimit);
 }
 UKASAN_INTERCEPT(int, memcmp, const void* a, const void* b, size_t n) {
-  uptr ip = UKASAN_RET_IP;
-  if (active(ip)) {
-    instr_check_range(reinterpret_cast<uptr>(a), n, false, ip);
-    instr_check_range(reinterpret_cast<uptr>(b), n, false, ip);
-  }
+  CHECK_PAIR(a, b, false);
   return r_memcmp(a, b, n);
 }
 UKASAN_INTERCEPT(int, bcmp, const void* a, const void* b, size_t n) {
-  uptr ip = UKASAN_RET_IP;
-  if (active(ip)) {
-    instr_check_range(reinterpret_cast<uptr>(a), n, false, ip);
-    instr_check_range(reinterpret_cast<uptr>(b), n, false, ip);
-  }
+  CHECK_PAIR(a, b, false);
   return r_memcmp(a, b, n);
 }
 UKASAN_INTERCEPT(void*, memchr, const void* s, int c, size_t n) {
