@@ -370,15 +370,15 @@ static UKASAN_NOINLINE void check_pair(const void* src, const void* dst, bool ds
     instr_check_range(reinterpret_cast<uptr>(dst), n, dst_write, ip);
   }
 }
-#define CHECK_PAIR(src, dst, dst_write) \
+#define CHECK_PAIR(src, dst, dst_write, n) \
   if (UKASAN_UNLIKELY(!pair_known_good(src, dst, n))) check_pair(src, dst, dst_write, n, UKASAN_RET_IP)
 
 UKASAN_INTERCEPT(void*, memcpy, void* d, const void* s, size_t n) {
-  CHECK_PAIR(s, d, true);
+  CHECK_PAIR(s, d, true, n);
   return r_memcpy(d, s, n, kNoLimit);
 }
 UKASAN_INTERCEPT(void*, memmove, void* d, const void* s, size_t n) {
-  CHECK_PAIR(s, d, true);
+  CHECK_PAIR(s, d, true, n);
   return r_memmove(d, s, n, kNoLimit);
 }
 UKASAN_INTERCEPT(void*, memset, void* d, int c, size_t n) {
@@ -388,11 +388,11 @@ UKASAN_INTERCEPT(void*, memset, void* d, int c, size_t n) {
 }
 // The compiler's own names for the intrinsics (clang/gcc may emit them).
 UKASAN_INTERCEPT(void*, __asan_memcpy, void* d, const void* s, size_t n) {
-  CHECK_PAIR(s, d, true);
+  CHECK_PAIR(s, d, true, n);
   return r_memcpy(d, s, n, kNoLimit);
 }
 UKASAN_INTERCEPT(void*, __asan_memmove, void* d, const void* s, size_t n) {
-  CHECK_PAIR(s, d, true);
+  CHECK_PAIR(s, d, true, n);
   return r_memmove(d, s, n, kNoLimit);
 }
 UKASAN_INTERCEPT(void*, __asan_memset, void* d, int c, size_t n) {
@@ -401,11 +401,11 @@ UKASAN_INTERCEPT(void*, __asan_memset, void* d, int c, size_t n) {
   return r_memset(d, c, n, kNoLimit);
 }
 UKASAN_INTERCEPT(int, memcmp, const void* a, const void* b, size_t n) {
-  CHECK_PAIR(a, b, false);
+  CHECK_PAIR(a, b, false, n);
   return r_memcmp(a, b, n);
 }
 UKASAN_INTERCEPT(int, bcmp, const void* a, const void* b, size_t n) {
-  CHECK_PAIR(a, b, false);
+  CHECK_PAIR(a, b, false, n);
   return r_memcmp(a, b, n);
 }
 UKASAN_INTERCEPT(void*, memchr, const void* s, int c, size_t n) {
