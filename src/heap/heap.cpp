@@ -5,7 +5,6 @@
 #include "heap/heap.h"
 #include "heap/kfence.h"
 
-#include <emmintrin.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -267,26 +266,14 @@ static UKASAN_NOINLINE void check_canaries_slow(const Block& b, uptr ip, const c
   }
 }
 
-// The n bytes at p all hold the canary, for the default window (16 <= n <=
-// 80: redzone_check_bytes to the end of the line): two to five overlapping
-// 16-byte compares, inline; other lengths ask first_mismatch.
-static UKASAN_ALWAYS_INLINE bool canary_intact(const u8* p, uptr n) {
-  if (UKASAN_UNLIKELY(n < 16 || n > 80)) return first_mismatch(p, 0, n, kRedzoneByte) >= n;
-  const __m128i w = _mm_set1_epi8(static_cast<char>(kRedzoneByte));
-  auto eq = [&](uptr at) { return _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + at)), w); };
-  __m128i a = _mm_and_si128(eq(0), eq(n - 16));
-  if (n > 32) a = _mm_and_si128(a, _mm_and_si128(eq(16), eq(n - 32)));
-  if (n > 64) a = _mm_and_si128(a, eq(32));
-  return _mm_movemask_epi8(a) == 0xffff;
-}
-
 // Every free of a slab block: both canaries intact is a few loads of the
-// right one and a byte compare of the left.
+// right one (the default window is all_equal_short's, inline) and a byte
+// compare of the left.
 static UKASAN_ALWAYS_INLINE void check_canaries(const Block& b, uptr ip, const char* at) {
   if (UKASAN_LIKELY(b.c)) {
     const uptr rz_end = canary_end(b);
     const u8* m = reinterpret_cast<const u8*>(b.obj);
-    if (UKASAN_LIKELY(canary_intact(m + b.req, rz_end - b.req) &&
+    if (UKASAN_LIKELY(first_mismatch(m, b.req, rz_end, kRedzoneByte) >= rz_end &&
                       *reinterpret_cast<const volatile u8*>(b.obj - 1) == kRedzoneByte))
       return;
   }

@@ -98,18 +98,18 @@ UKASAN_ALWAYS_INLINE u16 load_u16(const void* p) {
   return v;
 }
 
-// Whether the n bytes at p (1 <= n <= 64) all equal want: two to four
-// overlapping loads, no loop.
+// Whether the n bytes at p (1 <= n <= kShortCompareMax) all equal want: two
+// to five overlapping loads, no loop. 80 covers the heap's canary window
+// (16 bytes to the end of a line: 16..79).
+constexpr uptr kShortCompareMax = 80;
 UKASAN_ALWAYS_INLINE bool all_equal_short(const u8* p, uptr n, u8 want) {
   const u64 w8 = 0x0101010101010101ull * want;
   if (n >= 16) {
     const __m128i w = _mm_set1_epi64x(static_cast<long long>(w8));
-    __m128i a = _mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), w),
-                              _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + n - 16)), w));
-    if (n > 32) {
-      a = _mm_and_si128(a, _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16)), w));
-      a = _mm_and_si128(a, _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + n - 32)), w));
-    }
+    auto eq = [&](uptr at) { return _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + at)), w); };
+    __m128i a = _mm_and_si128(eq(0), eq(n - 16));
+    if (n > 32) a = _mm_and_si128(a, _mm_and_si128(eq(16), eq(n - 32)));
+    if (n > 64) a = _mm_and_si128(a, eq(32));
     return _mm_movemask_epi8(a) == 0xffff;
   }
   if (n >= 8) return ((load_u64(p) ^ w8) | (load_u64(p + n - 8) ^ w8)) == 0;
@@ -144,12 +144,12 @@ UKASAN_NOINLINE inline uptr first_mismatch_scan(const u8* m, uptr lo, uptr hi, u
 
 // Index of the first byte in m[lo, hi) that differs from want, or hi. The
 // heap checks canaries and whole freed objects against their free pattern
-// with it. Ranges of up to 64 bytes that match whole (the common case: a
-// canary, a small object's pattern) are answered inline by all_equal_short;
-// the scan's alignment and tail loops cost more than that.
+// with it. Ranges of up to kShortCompareMax bytes that match whole (the
+// common case: a canary, a small object's pattern) are answered inline by
+// all_equal_short; the scan's alignment and tail loops cost more than that.
 UKASAN_ALWAYS_INLINE uptr first_mismatch(const u8* m, uptr lo, uptr hi, u8 want) {
   const uptr n = hi - lo;
-  if (n <= 64 && lo < hi && all_equal_short(m + lo, n, want)) return hi;
+  if (n <= kShortCompareMax && lo < hi && all_equal_short(m + lo, n, want)) return hi;
   return first_mismatch_scan(m, lo, hi, want);
 }
 
