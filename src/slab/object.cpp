@@ -41,13 +41,7 @@ bool free_check_slow(uptr p, ObjWhere where, const ObjectRef& ref, KmemCache* ex
   } else if (expected) {
     return invalid_free(p, ip, "a kmalloc block freed with kmem_cache_free");
   }
-  // The CAS makes two racing frees of one object safe: exactly one wins.
-  u8 st = kObjAllocated;
-  if (!ref.am->state.compare_exchange_strong(st, kObjQuarantined, std::memory_order_acq_rel)) {
-    free_state_error(p, st, ip);
-    return false;
-  }
-  return true;
+  return claim_for_free(p, ref, ip);
 }
 
 void free_object(const ObjectRef& ref, uptr ip) {

@@ -360,6 +360,15 @@ void scan_arena(uptr* lo, uptr* hi);
 
 bool free_check_slow(uptr p, ObjWhere where, const ObjectRef& ref, KmemCache* expected, uptr ip);
 void free_state_error(uptr p, u8 state, uptr ip);  // the state a failed CAS saw: reported
+// Moves an allocated object to quarantined. The CAS makes two racing frees
+// of one object safe: exactly one wins; the other reports what it saw.
+inline bool claim_for_free(uptr p, const ObjectRef& ref, uptr ip) {
+  u8 st = kObjAllocated;
+  if (UKASAN_LIKELY(ref.am->state.compare_exchange_strong(st, kObjQuarantined, std::memory_order_acq_rel)))
+    return true;
+  free_state_error(p, st, ip);
+  return false;
+}
 // Validates a free of p (looked up as where/ref) by kfree / kmem_cache_free
 // (expected: the cache, or null) / free(). Reports invalid-free and
 // double-free itself and returns false if the object must not be freed;
@@ -367,14 +376,8 @@ void free_state_error(uptr p, u8 state, uptr ip);  // the state a failed CAS saw
 // the common case, a slab object's start in a live cache.
 inline bool free_check(uptr p, ObjWhere where, const ObjectRef& ref, KmemCache* expected, uptr ip) {
   if (UKASAN_LIKELY(where == kObjectStart && ref.cache && (!expected || expected == ref.cache) &&
-                    ref.cache->state.load(std::memory_order_relaxed) == kCacheActive)) {
-    // The CAS makes two racing frees of one object safe: exactly one wins.
-    u8 st = kObjAllocated;
-    if (UKASAN_LIKELY(ref.am->state.compare_exchange_strong(st, kObjQuarantined, std::memory_order_acq_rel)))
-      return true;
-    free_state_error(p, st, ip);
-    return false;
-  }
+                    ref.cache->state.load(std::memory_order_relaxed) == kCacheActive))
+    return claim_for_free(p, ref, ip);
   return free_check_slow(p, where, ref, expected, ip);
 }
 void free_object(const ObjectRef& ref, uptr ip);
