@@ -316,7 +316,7 @@ static bool on_evict(KmemCache* c, uptr obj, Span* large, bool check) {
   uptr req = c ? am->requested : large->large_size;
   const uptr skip = meta_skip(c);
   // Most objects: the whole pattern, one range, intact (first_mismatch answers
-  // up to 64 bytes inline).
+  // up to kShortCompareMax bytes inline).
   if (UKASAN_LIKELY(req <= g_poison_bytes) &&
       (req <= skip || first_mismatch(reinterpret_cast<const u8*>(obj), skip, req, kPoisonFree) >= req))
     return false;

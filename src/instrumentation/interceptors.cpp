@@ -351,9 +351,8 @@ using namespace ukasan;
 
 // The two-range calls (copies and compares): when both ranges are short,
 // in high memory and accessible, no report is possible whoever the caller
-// is, so the call goes straight to libc, without the caller check and
-// without a frame of its own (sqlite's memcpy/memcmp, nearly all of them 64
-// bytes or less). Anything else takes check_pair, as before: the caller
+// is, so the call goes straight to libc without the caller check (sqlite's
+// memcpy/memcmp, nearly all of them 64 bytes or less). Anything else takes check_pair, as before: the caller
 // check, then the source and the destination.
 UKASAN_ALWAYS_INLINE bool pair_known_good(const void* a, const void* b, size_t n) {
 #if UKASAN_DYNAMIC_SHADOW
