@@ -166,19 +166,30 @@ void cache_stats(KmemCache* c, struct ukasan_cache_stats* out) {
 // Builds a slab (poisons it, writes every object's metadata, runs the
 // constructor): it first-touches its pages, so it runs without c->lock where
 // it can; link_slab_locked() then publishes it.
+// Its slots are not linked into a freelist: central_pop_locked and
+// central_pop_run_locked carve them in address order (s->carved) once the
+// slab's freelist is empty, so a program that allocates from fresh slabs
+// (bash: most of its objects) pays neither a link's store here nor its
+// dependent load there. Every slot's state and check byte are written here
+// all the same: whatever walks all slots (scan_for_each_object, the leak
+// scan, a report on a wild pointer) sees a never-used slot as a free one.
+// The other metadata fields are zero already: a slab's pages read as zero
+// (alloc_span), and a constructor never reaches FreeMeta (it is outside the
+// object in caches with one).
 static Span* build_slab(KmemCache* c) {
   Span* s = page_allocator().alloc_span(c->slab_pages, kSpanSlab);
   if (!s) return nullptr;
   __atomic_store_n(&s->cache, c, __ATOMIC_RELAXED);  // SlabQuarantineCb::prefetch reads it unlocked
   s->nobjs = c->objs_per_slab;
   s->inuse = 0;
+  s->carved = 0;
+  s->freelist = nullptr;
   // Slots no bigger than a page put metadata on every page of the slab,
   // written below: fault them in with one call rather than one fault each.
   if (c->slot_size <= kPageSize) populate_pages(reinterpret_cast<void*>(s->start), s->npages * kPageSize);
   poison(s->start, s->npages * kPageSize, kShadowSlabRedzone);
-  FreeMeta* head = nullptr;
-  for (u32 i = c->objs_per_slab; i-- > 0;) {
-    uptr o = s->start + c->lead + static_cast<uptr>(i) * c->slot_size;
+  uptr o = s->start + c->lead;
+  for (u32 i = 0; i < c->objs_per_slab; i++, o += c->slot_size) {
     if (c->ctor) {
       // The constructor is user code (maybe instrumented): let it touch the
       // object, then poison it again.
@@ -187,18 +198,9 @@ static Span* build_slab(KmemCache* c) {
       poison(o, c->obj_bytes, kShadowSlabRedzone);
     }
     AllocMeta* am = alloc_meta(c, o);
-    am->alloc_stack = 0;
-    am->alloc_tid = 0;
-    am->requested = 0;
     am->check = meta_check(o);
     am->state.store(kObjFree, std::memory_order_relaxed);
-    FreeMeta* fm = free_meta(c, o);
-    fm->free_stack = 0;
-    fm->free_tid = 0;
-    fm->node.next = link_encode(reinterpret_cast<QNode*>(head));
-    head = fm;
   }
-  s->freelist = head;
   return s;
 }
 
@@ -236,11 +238,38 @@ static UKASAN_ALWAYS_INLINE void* central_pop_locked(KmemCache* c, bool grow = t
     link_slab_locked(c, s);
     partial_add(c, s);
   }
-  FreeMeta* fm = s->freelist;
-  s->freelist = reinterpret_cast<FreeMeta*>(link_decode(fm->node.next));
+  void* obj;
+  if (FreeMeta* fm = s->freelist) {
+    s->freelist = reinterpret_cast<FreeMeta*>(link_decode(fm->node.next));
+    obj = reinterpret_cast<void*>(reinterpret_cast<uptr>(fm) - c->free_meta_off);
+  } else {
+    obj = reinterpret_cast<void*>(s->start + c->lead + static_cast<uptr>(s->carved++) * c->slot_size);
+  }
   s->inuse++;
-  if (!s->freelist) partial_remove(c, s);
-  return reinterpret_cast<void*>(reinterpret_cast<uptr>(fm) - c->free_meta_off);
+  if (!s->freelist && s->carved == s->nobjs) partial_remove(c, s);
+  return obj;
+}
+
+// Up to `want` free objects from the slabs into m (which has room), without
+// growing: freelist objects one by one, never-used slots as one run.
+static void central_pop_run_locked(KmemCache* c, Magazine& m, u32 want) {
+  while (want) {
+    Span* s = c->partial;
+    if (!s) return;
+    if (s->freelist) {
+      m.objs[m.count++] = central_pop_locked(c, /*grow=*/false);
+      want--;
+      continue;
+    }
+    const u32 left = s->nobjs - s->carved;
+    const u32 k = left < want ? left : want;
+    uptr o = s->start + c->lead + static_cast<uptr>(s->carved) * c->slot_size;
+    for (u32 i = 0; i < k; i++, o += c->slot_size) m.objs[m.count++] = reinterpret_cast<void*>(o);
+    s->carved += k;
+    s->inuse += k;
+    want -= k;
+    if (s->carved == s->nobjs) partial_remove(c, s);
+  }
 }
 
 static void central_push_locked(KmemCache* c, void* obj) {
@@ -367,11 +396,7 @@ static UKASAN_NOINLINE void mag_refill(KmemCache* c, Magazine& m) {
         c->depot_empty = b;
         return;
       }
-      for (u32 i = 0; i < kMagSize / 2; i++) {
-        void* o = central_pop_locked(c, /*grow=*/false);
-        if (!o) break;
-        m.objs[m.count++] = o;
-      }
+      central_pop_run_locked(c, m, kMagSize / 2);
       if (m.count || fresh) return;
     }
     fresh = build_slab(c);

@@ -22,7 +22,8 @@ struct Span {
   // --- slab spans (all fields under the owning cache's lock) ---
   KmemCache* cache = nullptr;
   u32 nobjs = 0;
-  u32 inuse = 0;          // objects not on this slab's freelist
+  u32 inuse = 0;          // objects handed out (neither on the freelist nor uncarved)
+  u32 carved = 0;         // slots [carved, nobjs) were never handed out (see build_slab)
   FreeMeta* freelist = nullptr;
   Span* partial_next = nullptr;
   Span* partial_prev = nullptr;

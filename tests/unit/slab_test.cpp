@@ -169,6 +169,59 @@ TEST_F(SlabTest, BulkAllocFree) {
   kmem_cache_destroy(c);
 }
 
+// Fresh slabs hand their slots out in address order (carved, not linked):
+// every slot exactly once, then the freelist's objects. Through a magazine
+// (a run carved at a time) and without one (the 65th cache: one slot at a
+// time). An object handed out twice shows as a duplicate address or as
+// another object's bytes in it.
+TEST_F(SlabTest, FreshSlabsHandOutEverySlotOnce) {
+  std::vector<struct kmem_cache*> fillers;
+  for (unsigned i = 0; i < 64; i++) fillers.push_back(kmem_cache_create("filler", 24, 0, 0, nullptr));
+  struct kmem_cache* with_mag = fillers[0];  // created first: it has a magazine slot
+  struct kmem_cache* no_mag = kmem_cache_create("no-magazine", 40, 0, 0, nullptr);
+  for (struct kmem_cache* c : {with_mag, no_mag}) {
+    const size_t size = c == no_mag ? 40 : 24;
+    std::vector<unsigned char*> live;
+    auto alloc_n = [&](unsigned n) {
+      for (unsigned i = 0; i < n; i++) {
+        auto* p = static_cast<unsigned char*>(kmem_cache_alloc(c, GFP_KERNEL));
+        ASSERT_NE(p, nullptr);
+        live.push_back(p);
+        memset(p, static_cast<int>(live.size() & 0xff), size);
+      }
+    };
+    auto expect_intact = [&]() {
+      std::set<unsigned char*> uniq(live.begin(), live.end());
+      EXPECT_EQ(uniq.size(), live.size());
+      for (size_t i = 0; i < live.size(); i++)
+        for (size_t b = 0; b < size; b++)
+          if (live[i][b] != static_cast<unsigned char>((i + 1) & 0xff)) {
+            ADD_FAILURE() << "object " << i << " byte " << b << " overwritten";
+            return;
+          }
+    };
+    alloc_n(1000);  // many slabs, each carved whole
+    expect_intact();
+    std::vector<unsigned char*> keep;
+    for (size_t i = 0; i < live.size(); i++) {
+      if (i % 2) {
+        kmem_cache_free(c, live[i]);
+      } else {
+        memset(live[i], static_cast<int>((keep.size() + 1) & 0xff), size);
+        keep.push_back(live[i]);
+      }
+    }
+    live = keep;
+    ukasan_quarantine_drain();  // the freed half goes back to its slabs' freelists
+    alloc_n(1000);              // the freelists first, then fresh slabs again
+    expect_intact();
+    for (unsigned char* p : live) kmem_cache_free(c, p);
+  }
+  ukasan_quarantine_drain();
+  kmem_cache_destroy(no_mag);
+  for (struct kmem_cache* f : fillers) kmem_cache_destroy(f);
+}
+
 TEST_F(SlabTest, ZallocZeroes) {
   struct kmem_cache* c = kmem_cache_create("zalloc", 200, 0, 0, nullptr);
   for (int round = 0; round < 3; round++) {
