@@ -62,6 +62,9 @@ enum MetaFlags : u8 {
   kMetaDangling = 0x08,
 };
 
-inline u8 meta_check(uptr obj) { return static_cast<u8>((obj >> 3) ^ (obj >> 11) ^ (obj >> 19) ^ 0x6b); }
+// The integrity byte of an object's AllocMeta: a hash of the object's
+// address (Fibonacci hashing: one multiply; its top byte depends on every
+// address bit), so metadata copied, shifted or overwritten is told apart.
+inline u8 meta_check(uptr obj) { return static_cast<u8>((obj * 0x9e3779b97f4a7c15ull) >> 56); }
 
 }  // namespace ukasan
