@@ -3,6 +3,7 @@
 #include "symbolize/symbolizer.h"
 
 #include <algorithm>
+#include <dirent.h>
 
 #include <gtest/gtest.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "platform/print.h"
 #include "stackdepot/stackdepot.h"
@@ -71,11 +73,35 @@ std::string print_to_string(const uptr* pcs, unsigned n) {
   return out;
 }
 
+// Temp dirs the running test made (removed with their files by TearDown).
+std::vector<std::string>& temp_dirs() {
+  static std::vector<std::string> dirs;
+  return dirs;
+}
+std::string make_temp_dir(const char* prefix) {
+  std::string tmpl = std::string("/tmp/") + prefix + "_XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  EXPECT_NE(mkdtemp(buf.data()), nullptr);
+  temp_dirs().push_back(buf.data());
+  return buf.data();
+}
+void remove_temp_dirs() {
+  for (const std::string& d : temp_dirs()) {
+    if (DIR* dp = opendir(d.c_str())) {
+      while (dirent* e = readdir(dp))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) unlink((d + "/" + e->d_name).c_str());
+      closedir(dp);
+    }
+    rmdir(d.c_str());
+  }
+  temp_dirs().clear();
+}
+
 // Makes an executable shell script in a temp dir; returns its path.
 std::string make_script(const std::string& body) {
-  char dir[] = "/tmp/ukasan_fake_symbolizer_XXXXXX";
-  EXPECT_NE(mkdtemp(dir), nullptr);
-  std::string path = std::string(dir) + "/fake-symbolizer";
+  const std::string dir = make_temp_dir("ukasan_fake_symbolizer");
+  std::string path = dir + "/fake-symbolizer";
   FILE* f = fopen(path.c_str(), "w");
   EXPECT_NE(f, nullptr);
   fprintf(f, "#!/bin/sh\n%s\n", body.c_str());
@@ -96,7 +122,8 @@ class Symbolizer : public ::testing::Test {
   void TearDown() override {
     unsetenv("UKASAN_SYMBOLIZER_PATH");
     symbolizer_disable(false);
-    symbolizer_restart();
+    symbolizer_restart();  // stops a fake symbolizer before its directory goes
+    remove_temp_dirs();
   }
 };
 
@@ -279,9 +306,7 @@ TEST_F(Symbolizer, InlinedFramesAndGarbageAnswers) {
 }
 
 TEST_F(Symbolizer, ChildEnvironmentHasNoPreloadOrOptions) {
-  char dir[] = "/tmp/ukasan_env_XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
-  std::string env_file = std::string(dir) + "/env.txt";
+  const std::string env_file = make_temp_dir("ukasan_env") + "/env.txt";
   std::string script = make_script("env > " + env_file +
                                    "\n"
                                    "while read line; do printf 'f\\nfile.c:1:1\\n\\n'; done");
