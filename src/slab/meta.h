@@ -63,8 +63,9 @@ enum MetaFlags : u8 {
 };
 
 // The integrity byte of an object's AllocMeta: a hash of the object's
-// address (Fibonacci hashing: one multiply; its top byte depends on every
-// address bit), so metadata copied, shifted or overwritten is told apart.
+// address, so metadata that was overwritten, or that is not this address's,
+// fails the compare (but for 1 in 256 by chance). Fibonacci hashing: one
+// multiply, and the top byte depends on every address bit.
 inline u8 meta_check(uptr obj) { return static_cast<u8>((obj * 0x9e3779b97f4a7c15ull) >> 56); }
 
 }  // namespace ukasan
