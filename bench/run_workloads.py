@@ -12,7 +12,8 @@ scudo computed from those medians. Writes under OUT:
                       plots if gnuplot is installed
 Nothing here is a pass/fail gate: targets are reported as met/missed.
 Usage: run_workloads.py BUILD_DIR OUT_DIR   (env QUICK=1: fewer ops, 3 reps still;
-REAL_ONLY=1: only the real programs)
+REAL_ONLY=1: only the real programs; UKASAN_BEFORE=path/to/an/older/libukasan.so: it runs
+too, as ukasan-before with ukasan's options, for a before/after in the same run)
 """
 import json
 import os
@@ -76,6 +77,12 @@ if have_asan_build:
     ALLOCS.append(("asan-build", asan_bin, {"ASAN_OPTIONS": f"quarantine_size_mb={QMB}:detect_leaks=1:exitcode=0"}))
 UK_ENV = {"UKASAN_OPTIONS": f"quarantine_size_mb={QMB}:exitcode=0"}
 ALLOCS.append(("ukasan", None, dict(UK_ENV, LD_PRELOAD=LIBUKASAN)))
+# A before/after of a change in one run: the older library, the same options.
+BEFORE = os.environ.get("UKASAN_BEFORE", "")
+if BEFORE:
+    if not os.path.exists(BEFORE):
+        sys.exit(f"run_workloads.py: UKASAN_BEFORE={BEFORE}: no such file")
+    ALLOCS.append(("ukasan-before", None, dict(UK_ENV, LD_PRELOAD=os.path.abspath(BEFORE))))
 # The second quarantine for referenced freed objects (amortised leak scans).
 ALLOCS.append(("ukasan+keep", None, dict(UKASAN_OPTIONS=f"quarantine_size_mb={QMB}:exitcode=0:quarantine_keep_referenced=1",
                                          LD_PRELOAD=LIBUKASAN)))
@@ -292,8 +299,9 @@ if real:
               f"{QMB} MiB quarantine for scudo+q, ASan and ukasan; bench/real/)\n")
     names = [n for n, _, _ in REAL_ALLOCS]
     md.append("| program | " + " | ".join(f"{n} × glibc" for n in names if n != "glibc") +
-              " | glibc s | ukasan ÷ scudo+q | ukasan ÷ ASan | ukasan peak RSS MiB | reports |")
-    md.append("|---" * (len(names) + 5) + "|")
+              " | glibc s | ukasan ÷ scudo+q | ukasan ÷ ASan | ukasan peak RSS MiB | reports |" +
+              (" ukasan ÷ ukasan-before |" if BEFORE else ""))
+    md.append("|---" * (len(names) + 5 + (1 if BEFORE else 0)) + "|")
     for rname, _, _, _ in real:
         def m(name, key):
             v = [r[key] for r in real_res if r["prog"] == rname and r["alloc"] == name]
@@ -303,7 +311,9 @@ if real:
         cells = [fmt(m(n, "wall") / g if m(n, "wall") and g else None, 2) for n in names if n != "glibc"]
         reports = sum(r["reports"] for r in real_res if r["prog"] == rname and r["alloc"] == "ukasan")
         md.append(f"| {rname} | " + " | ".join(cells) + f" | {fmt(g, 3)} | {fmt(u / sq if u and sq else None, 2)} | "
-                  f"{fmt(u / asn if u and asn else None, 2)} | {fmt((m('ukasan', 'rss_kib') or 0) / 1024, 0)} | {reports} |")
+                  f"{fmt(u / asn if u and asn else None, 2)} | {fmt((m('ukasan', 'rss_kib') or 0) / 1024, 0)} | {reports} |" +
+                  (f" {fmt(u / m('ukasan-before', 'wall') if u and m('ukasan-before', 'wall') else None, 2)} |"
+                   if BEFORE else ""))
     md.append("")
 if REAL_ONLY:
     md = md[real_md_start:]
