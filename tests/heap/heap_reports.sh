@@ -114,6 +114,14 @@ expect "kmalloc-32 $R" "@24-24" $E -- "$progs/overflow" right 24
 expect "kmalloc-32 $R" "^Found at free() by task overflow/" $E -- "$progs/overflow" right 24
 expect "kmalloc-128 (Not tainted): Left Redzone overwritten" "@-1--1" $E -- "$progs/overflow" left 100
 expect "kmalloc-large $R" "@100000-100000" $E -- "$progs/overflow" right 100000
+# The same byte written or read by a libc call is found at the call, short
+# ranges (the interceptors' inline test) and long ones alike.
+expect slab-out-of-bounds "Write of size 25 at" $E -- "$progs/overflow" memset 24
+expect slab-out-of-bounds "Write of size 1001 at" $E -- "$progs/overflow" memset 1000
+expect slab-out-of-bounds "Read of size 25 at" $E -- "$progs/overflow" memmove 24
+expect slab-out-of-bounds "Read of size 1001 at" $E -- "$progs/overflow" memmove 1000
+expect slab-out-of-bounds "Read of size 25 at" $E -- "$progs/overflow" memcmp 24
+expect slab-out-of-bounds "Read of size 25 at" $E -- "$progs/overflow" bcmp 24
 # The canary covers at least redzone_check_bytes (16) bytes past the end, to
 # the end of that cache line (so at most 79); 0 extends it to the whole slack
 # of the size class (897 B in kmalloc-1024).
