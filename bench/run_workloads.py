@@ -24,7 +24,10 @@ import subprocess
 import sys
 import time
 
-BUILD, OUT = sys.argv[1], sys.argv[2]
+# Absolute: the real programs change directory (git.sh, cmake's compiler
+# checks), and ld.so resolves a relative LD_PRELOAD against each process's
+# own working directory: a relative library is silently not preloaded there.
+BUILD, OUT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK = os.environ.get("QUICK", "0") not in ("", "0")
 REPS = int(os.environ.get("BENCH_REPS", "3"))
@@ -276,6 +279,7 @@ def run_real(cmd, env_add, stdin_path):
     # Children's peak RSS is the largest child's (RUSAGE_CHILDREN); for one
     # process it is that process's.
     return {"wall": wall, "rss_kib": ru.ru_maxrss, "rc": os.waitstatus_to_exitcode(status), "err": err[-300:],
+            "preload_failed": "cannot be preloaded" in err,
             # KASAN's, KFENCE's and SLUB debug's ("BUG <cache> (Not tainted): ...") headers
             "reports": len(re.findall(r"^BUG(: KASAN| \S+ \(Not tainted\)|: KFENCE)", err, re.M))}
 
@@ -291,6 +295,8 @@ for rep in range(REPS):
             real_res.append(r)
             if r["rc"] != 0 or r["reports"]:
                 print(f"  {rname} {name}: rc={r['rc']} reports={r['reports']} {r['err']!r}", flush=True)
+            if r["preload_failed"]:  # ld.so ran (part of) the program without the allocator
+                sys.exit(f"run_workloads.py: {rname} under {name}: a preload failed: {r['err']!r}")
     print(f"# real programs: rep {rep + 1}/{REPS} done", flush=True)
 
 real_md_start = len(md)
