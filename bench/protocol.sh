@@ -6,7 +6,7 @@
 # under glibc, scudo standalone with the same quarantine, and ukasan (preload).
 # Usage: bash bench/protocol.sh BUILD OUT. Writes OUT/protocol.md. Not gated.
 set -uo pipefail
-BUILD=${1:-build}
+BUILD=$(cd "${1:-build}" && pwd)  # absolute: LD_PRELOAD paths must not depend on the cwd
 OUT=${2:-$BUILD/bench}
 mkdir -p "$OUT"
 QMB=256

@@ -17,7 +17,7 @@
 # QUICK=1: shorter runs. Nothing is gated on timing; the exit status only
 # says whether the benchmarks could run.
 set -euo pipefail
-BUILD=${1:-build}
+BUILD=$(cd "${1:-build}" && pwd)  # absolute: LD_PRELOAD paths must not depend on the cwd
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$BUILD/bench
 mkdir -p "$OUT"
