@@ -188,7 +188,7 @@ static Span* build_slab(KmemCache* c) {
   // written below: fault them in with one call rather than one fault each.
   if (c->slot_size <= kPageSize) populate_pages(reinterpret_cast<void*>(s->start), s->npages * kPageSize);
   poison(s->start, s->npages * kPageSize, kShadowSlabRedzone);
-  uptr o = s->start + c->lead;
+  uptr o = slab_slot(c, s, 0);
   for (u32 i = 0; i < c->objs_per_slab; i++, o += c->slot_size) {
     if (c->ctor) {
       // The constructor is user code (maybe instrumented): let it touch the
@@ -243,7 +243,7 @@ static UKASAN_ALWAYS_INLINE void* central_pop_locked(KmemCache* c, bool grow = t
     s->freelist = reinterpret_cast<FreeMeta*>(link_decode(fm->node.next));
     obj = reinterpret_cast<void*>(reinterpret_cast<uptr>(fm) - c->free_meta_off);
   } else {
-    obj = reinterpret_cast<void*>(s->start + c->lead + static_cast<uptr>(s->carved++) * c->slot_size);
+    obj = reinterpret_cast<void*>(slab_slot(c, s, s->carved++));
   }
   s->inuse++;
   if (!s->freelist && s->carved == s->nobjs) partial_remove(c, s);
@@ -263,7 +263,7 @@ static void central_pop_run_locked(KmemCache* c, Magazine& m, u32 want) {
     }
     const u32 left = s->nobjs - s->carved;
     const u32 k = left < want ? left : want;
-    uptr o = s->start + c->lead + static_cast<uptr>(s->carved) * c->slot_size;
+    uptr o = slab_slot(c, s, s->carved);
     for (u32 i = 0; i < k; i++, o += c->slot_size) m.objs[m.count++] = reinterpret_cast<void*>(o);
     s->carved += k;
     s->inuse += k;
@@ -638,7 +638,7 @@ unsigned cache_live_objects(KmemCache* c, LeakedObject* out, unsigned max) {
   unsigned n = 0;
   for (Span* s = c->slabs; s && n < max; s = s->slab_next) {
     for (u32 i = 0; i < s->nobjs && n < max; i++) {
-      const uptr o = s->start + c->lead + static_cast<uptr>(i) * c->slot_size;
+      const uptr o = slab_slot(c, s, i);
       const AllocMeta* am = alloc_meta(c, o);
       if (am->state.load(std::memory_order_relaxed) != kObjAllocated) continue;
       out[n++] = LeakedObject{o, o - s->start, am->alloc_tid, am->alloc_stack};

@@ -243,6 +243,8 @@ inline uptr slab_object_of(const Span* s, uptr p) {
   if (idx >= s->nobjs) idx = s->nobjs - 1;
   return first + idx * c->slot_size;
 }
+// The object of slot i of c's slab s.
+inline uptr slab_slot(const KmemCache* c, const Span* s, uptr i) { return s->start + c->lead + i * c->slot_size; }
 
 // Where a pointer lands.
 enum ObjWhere : u8 {
