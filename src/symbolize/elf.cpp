@@ -12,6 +12,8 @@
 
 #include <initializer_list>
 
+#include <stdio.h>
+
 namespace ukasan {
 namespace {
 
@@ -72,19 +74,100 @@ bool scan_table(const Elf64_Shdr& tab, const Elf64_Shdr& strtab, uptr vaddr, Elf
   return true;
 }
 
-}  // namespace
-
-bool elf_function_at(const char* path, uptr vaddr, ElfFunction* out) {
-  if (!path || !path[0] || !map_module(path)) return false;
+// The section headers of the mapped module, or null if it is not a 64-bit ELF
+// file whose headers lie inside it.
+const Elf64_Shdr* section_headers(unsigned* n) {
   const Elf64_Ehdr* eh = reinterpret_cast<const Elf64_Ehdr*>(g_mod.base);
   if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
       eh->e_shentsize != sizeof(Elf64_Shdr) || !inside(eh->e_shoff, uptr(eh->e_shnum) * sizeof(Elf64_Shdr)))
-    return false;
-  const Elf64_Shdr* sh = reinterpret_cast<const Elf64_Shdr*>(g_mod.base + eh->e_shoff);
+    return nullptr;
+  *n = eh->e_shnum;
+  return reinterpret_cast<const Elf64_Shdr*>(g_mod.base + eh->e_shoff);
+}
+
+bool starts_with(const char* s, uptr max, const char* prefix) {
+  const uptr n = strlen(prefix);
+  return n <= max && memcmp(s, prefix, n) == 0;
+}
+
+bool exists(const char* path) { return access(path, F_OK) == 0; }
+
+// Where llvm-symbolizer and addr2line look for the file .gnu_debuglink names:
+// beside the module, in its .debug/, under /usr/lib/debug/<its directory>/.
+bool debuglink_target_exists(const char* module, const char* link, uptr link_max) {
+  uptr len = 0;
+  while (len < link_max && link[len]) len++;
+  if (len == 0 || len == link_max) return false;  // no name: nothing to look for
+  if (memchr(link, '/', len)) return true;          // a path: whatever it means, a tool may find it
+  const char* slash = strrchr(module, '/');
+  const int dir = slash ? static_cast<int>(slash - module) : 1;
+  const char* d = slash ? module : ".";
+  char path[640];
+  for (const char* fmt : {"%.*s/%s", "%.*s/.debug/%s", "/usr/lib/debug%.*s/%s"}) {
+    const int n = snprintf(path, sizeof(path), fmt, dir, d, link);
+    if (n > 0 && static_cast<uptr>(n) < sizeof(path) && exists(path)) return true;
+  }
+  return false;
+}
+
+// /usr/lib/debug/.build-id/xx/yyyy.debug for the module's GNU build ID note.
+bool build_id_target_exists(const Elf64_Shdr& note) {
+  if (!inside(note.sh_offset, note.sh_size)) return false;
+  const u8* p = g_mod.base + note.sh_offset;
+  uptr left = note.sh_size;
+  while (left >= sizeof(Elf64_Nhdr)) {
+    const Elf64_Nhdr* nh = reinterpret_cast<const Elf64_Nhdr*>(p);
+    const uptr name = (uptr(nh->n_namesz) + 3) & ~uptr(3), desc = (uptr(nh->n_descsz) + 3) & ~uptr(3);
+    if (name > left - sizeof(Elf64_Nhdr) || desc > left - sizeof(Elf64_Nhdr) - name) return false;
+    const u8* id = p + sizeof(Elf64_Nhdr) + name;
+    if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(p + sizeof(Elf64_Nhdr), "GNU", 4) == 0 &&
+        nh->n_descsz >= 2 && nh->n_descsz <= 64) {
+      char path[200];
+      int n = snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%02x/", id[0]);
+      for (u32 i = 1; i < nh->n_descsz; i++) n += snprintf(path + n, sizeof(path) - uptr(n), "%02x", id[i]);
+      snprintf(path + n, sizeof(path) - uptr(n), ".debug");
+      return exists(path);
+    }
+    p += sizeof(Elf64_Nhdr) + name + desc;
+    left -= sizeof(Elf64_Nhdr) + name + desc;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool elf_may_have_debug_info(const char* path) {
+  if (!path || !path[0] || !map_module(path)) return true;
+  unsigned n;
+  const Elf64_Shdr* sh = section_headers(&n);
+  const Elf64_Ehdr* eh = reinterpret_cast<const Elf64_Ehdr*>(g_mod.base);
+  if (!sh || eh->e_shstrndx >= n || !inside(sh[eh->e_shstrndx].sh_offset, sh[eh->e_shstrndx].sh_size)) return true;
+  const Elf64_Shdr& names = sh[eh->e_shstrndx];
+  const char* strs = reinterpret_cast<const char*>(g_mod.base + names.sh_offset);
+  for (unsigned i = 0; i < n; i++) {
+    if (sh[i].sh_name >= names.sh_size) return true;
+    const char* name = strs + sh[i].sh_name;
+    const uptr max = names.sh_size - sh[i].sh_name;
+    if (starts_with(name, max, ".debug_") || starts_with(name, max, ".zdebug_") ||
+        starts_with(name, max, ".gnu_debugdata"))
+      return true;
+    if (starts_with(name, max, ".gnu_debuglink") && sh[i].sh_type != SHT_NOBITS && inside(sh[i].sh_offset, sh[i].sh_size) &&
+        debuglink_target_exists(path, reinterpret_cast<const char*>(g_mod.base + sh[i].sh_offset), sh[i].sh_size))
+      return true;
+    if (sh[i].sh_type == SHT_NOTE && build_id_target_exists(sh[i])) return true;
+  }
+  return false;
+}
+
+bool elf_function_at(const char* path, uptr vaddr, ElfFunction* out) {
+  if (!path || !path[0] || !map_module(path)) return false;
+  unsigned n;
+  const Elf64_Shdr* sh = section_headers(&n);
+  if (!sh) return false;
   // .symtab has every function; a stripped file keeps .dynsym (exported ones).
   for (u32 want : {u32(SHT_SYMTAB), u32(SHT_DYNSYM)}) {
-    for (unsigned i = 0; i < eh->e_shnum; i++) {
-      if (sh[i].sh_type != want || sh[i].sh_link >= eh->e_shnum) continue;
+    for (unsigned i = 0; i < n; i++) {
+      if (sh[i].sh_type != want || sh[i].sh_link >= n) continue;
       if (scan_table(sh[i], sh[sh[i].sh_link], vaddr, out)) return true;
     }
   }

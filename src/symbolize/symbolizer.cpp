@@ -83,6 +83,10 @@ struct State {
   char* envp[kMaxEnv + 1];
   char io[32768];
   InlineFrame frames[kMaxInline];
+  // Modules known to have no debug information (module_may_have_debug_info):
+  // hashes of their paths, a few, replaced round robin.
+  u64 no_debug[16];
+  unsigned no_debug_next;
 };
 
 State g_state;  // zero-initialised .bss, no constructor
@@ -504,10 +508,56 @@ int code_segment_cb(struct dl_phdr_info* info, size_t, void* data) {
 }
 bool pc_in_code(uptr pc) { return dl_iterate_phdr(code_segment_cb, &pc) != 0; }
 
+u64 path_hash(const char* p) {  // FNV-1a
+  u64 h = 0xcbf29ce484222325ull;
+  for (; *p; p++) h = (h ^ static_cast<u8>(*p)) * 0x100000001b3ull;
+  return h | 1;  // never 0, the empty slot
+}
+
+bool module_may_have_debug_info(State& s, const char* module) {
+  const u64 h = path_hash(module);
+  for (u64 k : s.no_debug)
+    if (k == h) return false;
+  if (elf_may_have_debug_info(module)) return true;
+  s.no_debug[s.no_debug_next++ % (sizeof(s.no_debug) / sizeof(s.no_debug[0]))] = h;
+  return false;
+}
+
+// A name the symbolizer would demangle: Itanium C++ (and Rust's legacy
+// scheme), Rust v0, D.
+bool is_mangled(const char* n) {
+  return n[0] == '_' && (n[1] == 'Z' || n[1] == 'R' || (n[1] == 'D' && n[2] >= '0' && n[2] <= '9'));
+}
+
+// For a module without debug information (a distribution's stripped programs
+// and libraries) a symbolizer can answer only from the symbol tables
+// (.symtab, else .dynsym), which elf_function_at reads here the same way: it
+// is not started for such a frame. Starting llvm-symbolizer costs about
+// 0.1 s, more than a short process's whole run (a compiler driver, a git
+// command, each reporting its leaks at exit). Its one other service is
+// demangling, so a mangled name still goes to it, as does everything when
+// DEBUGINFOD_URLS lets it fetch debug files. Returns the frame count, or -1
+// to ask the symbolizer.
+int answer_from_symbol_table(State& s, const ModuleInfo& m, InlineFrame* frames, int max) {
+  if (max <= 0) return -1;
+  const char* debuginfod = getenv("DEBUGINFOD_URLS");
+  if ((debuginfod && *debuginfod) || module_may_have_debug_info(s, m.module)) return -1;
+  ElfFunction sym;
+  const char* name = elf_function_at(m.module, m.query_addr, &sym) ? sym.name : m.sname;
+  if (!name || !name[0]) return 0;
+  if (is_mangled(name)) return -1;
+  copy_str(frames[0].function, sizeof(frames[0].function), name);
+  frames[0].file[0] = 0;
+  frames[0].line = 0;
+  return 1;
+}
+
 // Fills frames (innermost first) for pc. Returns count (0: no function/file).
 int symbolize_locked(State& s, const ModuleInfo& m, InlineFrame* frames, int max) {
   if (g_disabled.load(std::memory_order_relaxed) || !m.module[0]) return 0;
   drop_foreign(s);
+  const int local = answer_from_symbol_table(s, m, frames, max);
+  if (local >= 0) return local;
   if (s.tool == Tool::kUnresolved) resolve_tool(s);
   int n = 0;
   if (s.tool == Tool::kLlvm)
@@ -719,6 +769,7 @@ void symbolizer_restart() {
   elf_forget();
   g_state.tool = Tool::kUnresolved;
   g_state.failures = 0;
+  memset(g_state.no_debug, 0, sizeof(g_state.no_debug));
 }
 
 }  // namespace ukasan

@@ -19,6 +19,7 @@
 
 #include "platform/print.h"
 #include "stackdepot/stackdepot.h"
+#include "symbolize/elf.h"
 
 using namespace ukasan;
 
@@ -352,4 +353,109 @@ TEST_F(Symbolizer, WorksInForkedChild) {
   ASSERT_TRUE(symbolize_pc(pc, &g));
   EXPECT_STREQ(g.function, f.function);
   EXPECT_EQ(g.line, f.line);
+}
+
+// ---- modules without debug information ----------------------------------------------
+
+extern "C" int symbolizer_nodebug_c_function(int x);
+namespace symbolizer_nodebug {
+int cxx_function(int x);
+}
+
+namespace {
+
+// A fake symbolizer that leaves a mark when it starts and answers every query
+// with fake_function.
+std::string marking_symbolizer(std::string* mark) {
+  *mark = make_temp_dir("ukasan_symbolizer_mark") + "/started";
+  return make_script("touch " + *mark +
+                     "\nwhile read line; do printf 'fake_function\\n/fake/dir/fake.c:7:3\\n\\n'; done");
+}
+
+bool exists(const std::string& p) { return access(p.c_str(), F_OK) == 0; }
+
+std::string copy_file(const std::string& from, const std::string& to) {
+  std::string cmd = "cp '" + from + "' '" + to + "'";
+  EXPECT_EQ(system(cmd.c_str()), 0) << cmd;
+  return to;
+}
+
+}  // namespace
+
+// A module built without debug information (as distributions ship theirs) is
+// answered from its symbol table: no symbolizer process is started for it,
+// while a module with debug information still gets one.
+TEST_F(Symbolizer, ModuleWithoutDebugInfoIsAnsweredFromItsSymbolTable) {
+  std::string mark;
+  setenv("UKASAN_SYMBOLIZER_PATH", marking_symbolizer(&mark).c_str(), 1);
+  symbolizer_restart();
+  const uptr c_pc = reinterpret_cast<uptr>(&symbolizer_nodebug_c_function) + 1;
+  SymbolizedFrame f;
+  ASSERT_TRUE(symbolize_pc(c_pc, &f));
+  EXPECT_STREQ(f.function, "symbolizer_nodebug_c_function");
+  EXPECT_STREQ(f.file, "");
+  EXPECT_NE(strstr(f.module, "libsymbolizer_nodebug.so"), nullptr) << f.module;
+  std::string out = print_to_string(&c_pc, 1);  // a return address one byte in
+  EXPECT_EQ(out.rfind(" symbolizer_nodebug_c_function+0x1/0x", 0), 0u) << out;
+  EXPECT_NE(out.find(" [" + std::string(f.module) + "+0x"), std::string::npos) << out;
+  EXPECT_FALSE(exists(mark)) << "a symbolizer was started for a module without debug information";
+
+  const uptr g_pc = reinterpret_cast<uptr>(&symbolizer_test_known_function) + 1;
+  ASSERT_TRUE(symbolize_pc(g_pc, &f));
+  EXPECT_STREQ(f.function, "fake_function");
+  EXPECT_TRUE(exists(mark));
+}
+
+// Demangling is the symbolizer's: a C++ name in such a module goes to it.
+TEST_F(Symbolizer, MangledNameWithoutDebugInfoGoesToTheSymbolizer) {
+  std::string mark;
+  setenv("UKASAN_SYMBOLIZER_PATH", marking_symbolizer(&mark).c_str(), 1);
+  symbolizer_restart();
+  SymbolizedFrame f;
+  ASSERT_TRUE(symbolize_pc(reinterpret_cast<uptr>(&symbolizer_nodebug::cxx_function) + 1, &f));
+  EXPECT_STREQ(f.function, "fake_function");
+  EXPECT_TRUE(exists(mark));
+}
+
+// So does everything when the symbolizer may fetch debug files (debuginfod).
+TEST_F(Symbolizer, DebuginfodSendsEveryModuleToTheSymbolizer) {
+  std::string mark;
+  setenv("UKASAN_SYMBOLIZER_PATH", marking_symbolizer(&mark).c_str(), 1);
+  setenv("DEBUGINFOD_URLS", "http://debuginfod.invalid", 1);
+  symbolizer_restart();
+  SymbolizedFrame f;
+  const bool ok = symbolize_pc(reinterpret_cast<uptr>(&symbolizer_nodebug_c_function) + 1, &f);
+  unsetenv("DEBUGINFOD_URLS");
+  ASSERT_TRUE(ok);
+  EXPECT_STREQ(f.function, "fake_function");
+  EXPECT_TRUE(exists(mark));
+}
+
+// Debug information in the file, or in a separate file where the tools look
+// for the one .gnu_debuglink names; a file that is not ELF is the tools' to judge.
+TEST_F(Symbolizer, WhereDebugInformationIsLookedFor) {
+  EXPECT_TRUE(elf_may_have_debug_info("/proc/self/exe"));  // this test is built with -g
+  const std::string dir = make_temp_dir("ukasan_debuglink");
+  const std::string lib = copy_file(SYMBOLIZER_NODEBUG_LIB, dir + "/lib.so");
+  EXPECT_FALSE(elf_may_have_debug_info(lib.c_str()));
+  const std::string not_elf = dir + "/not-elf";
+  FILE* fh = fopen(not_elf.c_str(), "w");
+  ASSERT_NE(fh, nullptr);
+  fputs("#!/bin/sh\nexit 0\n", fh);
+  fclose(fh);
+  EXPECT_TRUE(elf_may_have_debug_info(not_elf.c_str()));
+  EXPECT_TRUE(elf_may_have_debug_info((dir + "/missing.so").c_str()));
+
+  if (!have_file("/usr/bin/objcopy")) GTEST_SKIP() << "no objcopy to add a .gnu_debuglink";
+  copy_file(lib, dir + "/lib.debug");
+  const std::string cmd = "cd '" + dir + "' && objcopy --add-gnu-debuglink=lib.debug lib.so linked.so";
+  ASSERT_EQ(system(cmd.c_str()), 0) << cmd;
+  const std::string linked = dir + "/linked.so";
+  EXPECT_TRUE(elf_may_have_debug_info(linked.c_str()));  // beside it
+  ASSERT_EQ(mkdir((dir + "/.debug").c_str(), 0755), 0);
+  ASSERT_EQ(rename((dir + "/lib.debug").c_str(), (dir + "/.debug/lib.debug").c_str()), 0);
+  EXPECT_TRUE(elf_may_have_debug_info(linked.c_str()));  // in .debug/
+  unlink((dir + "/.debug/lib.debug").c_str());
+  rmdir((dir + "/.debug").c_str());
+  EXPECT_FALSE(elf_may_have_debug_info(linked.c_str()));  // named, found nowhere
 }
