@@ -244,6 +244,37 @@ void scan_root(uptr lo, uptr hi) {
   }
 }
 
+// A module's writable segment, only its pages that hold anything: present or
+// swapped, by /proc/self/pagemap. A page of a private mapping the process
+// never touched is zeros (.bss) or the file's contents (.data), and neither
+// holds a heap pointer; reading it would map it, a page fault each. Above all
+// this skips the runtime's own .bss (report buffers and tables, about
+// 600 KiB that a process without a report never touches), which was more
+// than half of a short process's exit-time scan. Where pagemap cannot be
+// read, the whole segment.
+void scan_segment(int pagemap, uptr lo, uptr hi) {
+  constexpr uptr kBatch = 512;  // pagemap entries per read
+  constexpr u64 kPresent = u64(1) << 63, kSwapped = u64(1) << 62;
+  u64 e[kBatch];
+  uptr page = lo & ~(kPageSize - 1), run = 0;  // run: start of the used pages not yet scanned (0: none)
+  while (pagemap >= 0 && page < hi) {
+    uptr n = (hi - page + kPageSize - 1) / kPageSize;
+    if (n > kBatch) n = kBatch;
+    const ssize_t r = pread(pagemap, e, n * sizeof(u64), static_cast<off_t>(page / kPageSize * sizeof(u64)));
+    if (r != static_cast<ssize_t>(n * sizeof(u64))) break;
+    for (uptr i = 0; i < n; i++, page += kPageSize) {
+      const bool used = e[i] & (kPresent | kSwapped);
+      if (used && !run) run = page > lo ? page : lo;
+      if (!used && run) {
+        scan_root(run, page);
+        run = 0;
+      }
+    }
+  }
+  if (page < hi && !run) run = page > lo ? page : lo;  // pagemap unreadable: the rest whole
+  if (run) scan_root(run, hi);
+}
+
 // A stack from sp up: to the end of its mapping, or of the heap object that
 // holds it (a stack the program allocated), which is then reachable too.
 void scan_stack(uptr sp) {
@@ -396,7 +427,9 @@ void scan_stopped(const StoppedThread* threads, unsigned n, void*) {
     }
   }
   // Roots: the modules' writable segments, root regions, the threads.
-  for (uptr i = 0; i < g_s.segments.n; i++) scan_root(g_s.segments.p[i].lo, g_s.segments.p[i].hi);
+  const int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  for (uptr i = 0; i < g_s.segments.n; i++) scan_segment(pagemap, g_s.segments.p[i].lo, g_s.segments.p[i].hi);
+  if (pagemap >= 0) close(pagemap);
   uptr nroots;
   const uptr* roots = registry_root_regions(&nroots);
   for (uptr i = 0; i < nroots; i++) scan_root(roots[2 * i], roots[2 * i] + roots[2 * i + 1]);

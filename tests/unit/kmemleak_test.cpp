@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,6 +32,9 @@ void** g_chain;
 void* g_interior;
 char g_pool[3 * 4096] __attribute__((aligned(64)));
 unsigned long g_leaked_inv;  // an address, complemented: no reference
+// .bss no code touches: 4 MiB, so at least one aligned 2 MiB window of it
+// shares no page (nor a transparent huge page) with another variable.
+char g_untouched[4 << 20] __attribute__((aligned(4096)));
 
 namespace {
 
@@ -331,3 +335,17 @@ TEST_F(KmemleakTest, OtherThreadsStacksAndRegistersAreRoots) {
 }
 
 }  // namespace
+
+// A module's pages the process never touched hold nothing and are not read:
+// reading maps each (a page fault; the zero page, resident to mincore).
+TEST_F(KmemleakTest, ModulePagesNeverTouchedAreNotRead) {
+  scan();
+  const uintptr_t huge = 2u << 20;
+  const uintptr_t lo = (reinterpret_cast<uintptr_t>(g_untouched) + huge - 1) & ~(huge - 1);
+  ASSERT_LE(lo + huge, reinterpret_cast<uintptr_t>(g_untouched) + sizeof(g_untouched));
+  std::vector<unsigned char> vec(huge / 4096);
+  ASSERT_EQ(mincore(reinterpret_cast<void*>(lo), huge, vec.data()), 0);
+  EXPECT_EQ(std::count_if(vec.begin(), vec.end(), [](unsigned char c) { return c & 1; }), 0)
+      << "the leak scan read pages of .bss nothing had touched";
+}
+
