@@ -599,7 +599,11 @@ void* heap_realloc(void* ptr, uptr n, uptr ip) {
   }
   void* q = heap_alloc_in(n, 16, kKindMalloc, false, ip, n > b.req);
   if (!q) return nullptr;  // the old block stays valid
-  internal_memcpy(q, ptr, b.req < n ? b.req : n);
+  const uptr copy = b.req < n ? b.req : n;
+  // A large block (a growing array, say): the pages the copy is about to
+  // write, in one call rather than a fault each.
+  if (copy > 2 * kPageSize && n > kHeapSlabMax) populate_pages(q, round_down(copy, kPageSize));
+  internal_memcpy(q, ptr, copy);
   if (UKASAN_UNLIKELY(g_nhooks.load(std::memory_order_relaxed))) run_free_hooks(ptr);
   release_block(ptr, l, ip, "realloc()");
   return q;

@@ -16,6 +16,9 @@ void release_pages(void* p, uptr size);  // give the pages back to the OS, keep 
 // Linux 5.14) for memory about to be written whole; a no-op where the
 // kernel lacks it. errno is left as it was.
 void populate_pages(void* p, uptr size);
+// The same for memory about to be read only (MADV_POPULATE_READ): an
+// untouched page maps the shared zero page where the kernel has one.
+void populate_pages_read(void* p, uptr size);
 
 int current_tid();
 // The calling thread's stack [*lo, *top) (0, 0 if unknown). Main thread:

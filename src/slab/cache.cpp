@@ -176,6 +176,8 @@ void cache_stats(KmemCache* c, struct ukasan_cache_stats* out) {
 // The other metadata fields are zero already: a slab's pages read as zero
 // (alloc_span), and a constructor never reaches FreeMeta (it is outside the
 // object in caches with one).
+static constexpr uptr kPopulateSlotMax = 5 * kPageSize;  // the heap's largest slab class fits
+
 static Span* build_slab(KmemCache* c) {
   Span* s = page_allocator().alloc_span(c->slab_pages, kSpanSlab);
   if (!s) return nullptr;
@@ -184,9 +186,14 @@ static Span* build_slab(KmemCache* c) {
   s->inuse = 0;
   s->carved = 0;
   s->freelist = nullptr;
-  // Slots no bigger than a page put metadata on every page of the slab,
-  // written below: fault them in with one call rather than one fault each.
-  if (c->slot_size <= kPageSize) populate_pages(reinterpret_cast<void*>(s->start), s->npages * kPageSize);
+  // Slots up to a page put metadata on every page of the slab, written
+  // below; a bigger slot has its metadata on its last page, its left canary
+  // on its first (both written below or at malloc) and the program's object
+  // between, which the program writes (sqlite's 4 KiB page buffers, zlib's
+  // state). Fault them in with one call rather than one fault each: on a VM
+  // a fault costs 2-11 us, a page of MADV_POPULATE_WRITE about 1.
+  // Bigger slots (kmem_cache_create's) are left to the program's touches.
+  if (c->slot_size <= kPopulateSlotMax) populate_pages(reinterpret_cast<void*>(s->start), s->npages * kPageSize);
   poison(s->start, s->npages * kPageSize, kShadowSlabRedzone);
   uptr o = slab_slot(c, s, 0);
   for (u32 i = 0; i < c->objs_per_slab; i++, o += c->slot_size) {
