@@ -81,6 +81,10 @@ class PageAllocator {
   void set_map(Span* s);
   void push_free_locked(Span* s);  // onto its free list (lock_ held)
   Span* take_resident_locked(uptr npages);  // a kept span of exactly npages, or nullptr
+  // alloc_span under lock_; [*shadow_lo, *shadow_hi): arena offsets whose
+  // shadow to populate (shadow_ahead_locked) once the lock is dropped.
+  Span* take_span(uptr npages, SpanKind kind, uptr* shadow_lo, uptr* shadow_hi);
+  void shadow_ahead_locked(const Span* s, uptr* lo, uptr* hi);
   void count_locked(SpanKind kind, uptr npages, sptr spans);
 
   static constexpr uptr kSmallRuns = 256;
@@ -90,6 +94,7 @@ class PageAllocator {
   uptr base_ = 0, size_ = 0;
   std::atomic<Span*>* map_ = nullptr;
   uptr bump_ = 0;  // pages handed out from the arena start
+  uptr shadow_ready_ = 0;  // arena offset below which slabs' shadow was populated
   Span* small_free_[kSmallRuns + 1] = {};
   Span* big_free_ = nullptr;
   Span* resident_ = nullptr;  // newest first, linked by free_next
