@@ -105,6 +105,7 @@ struct ScanState {
   bool raced;  // incomplete because a thread that was not stopped ran: worth another try
   char why[96];
   Scratch<char> maps_text;
+  int pagemap = -1;  // /proc/self/pagemap during a scan
 };
 
 // In mapped memory, not in this module's data: the scan reads every
@@ -223,10 +224,48 @@ void scan_words(uptr lo, uptr hi) {
     consider(*reinterpret_cast<const uptr*>(p));
 }
 
+// Calls fn(lo, hi) for the runs of [lo, hi) on pages that hold anything:
+// present or swapped, by /proc/self/pagemap. A page of a private mapping the
+// process never touched (or gave back) is zeros (.bss, anonymous memory) or
+// the file's contents (.data), neither of which holds a heap pointer; reading
+// it would map it, a page fault each (and on some kernels a page). Where
+// pagemap cannot be read, the whole range.
+template <class Fn>
+void for_used_runs(uptr lo, uptr hi, Fn fn) {
+  constexpr uptr kBatch = 512;  // pagemap entries per read
+  constexpr u64 kPresent = u64(1) << 63, kSwapped = u64(1) << 62;
+  u64 e[kBatch];
+  uptr page = lo & ~(kPageSize - 1), run = 0;  // run: start of the used pages not yet visited (0: none)
+  while (g_s.pagemap >= 0 && page < hi) {
+    uptr n = (hi - page + kPageSize - 1) / kPageSize;
+    if (n > kBatch) n = kBatch;
+    const ssize_t r = pread(g_s.pagemap, e, n * sizeof(u64), static_cast<off_t>(page / kPageSize * sizeof(u64)));
+    if (r != static_cast<ssize_t>(n * sizeof(u64))) break;
+    for (uptr i = 0; i < n; i++, page += kPageSize) {
+      const bool used = e[i] & (kPresent | kSwapped);
+      if (used && !run) run = page > lo ? page : lo;
+      if (!used && run) {
+        fn(run, page);
+        run = 0;
+      }
+    }
+  }
+  if (page < hi && !run) run = page > lo ? page : lo;  // pagemap unreadable: the rest whole
+  if (run) fn(run, hi);
+}
+
+// An object this big (a large block) may have pages the program never
+// touched (a 32 KiB zlib window holding a few hundred bytes): one pread of
+// pagemap is cheaper than a fault on such a page.
+constexpr uptr kUsedPagesMin = 8 * kPageSize;
+
 void drain() {
   while (g_s.work.n) {
     const Range r = g_s.work.p[--g_s.work.n];
-    scan_words(r.lo, r.hi);
+    if (r.hi - r.lo >= kUsedPagesMin)
+      for_used_runs(r.lo, r.hi, scan_words);
+    else
+      scan_words(r.lo, r.hi);
   }
 }
 
@@ -244,36 +283,11 @@ void scan_root(uptr lo, uptr hi) {
   }
 }
 
-// A module's writable segment, only its pages that hold anything: present or
-// swapped, by /proc/self/pagemap. A page of a private mapping the process
-// never touched is zeros (.bss) or the file's contents (.data), and neither
-// holds a heap pointer; reading it would map it, a page fault each. Above all
+// A module's writable segment, only its pages that hold anything: above all
 // this skips the runtime's own .bss (report buffers and tables, about
 // 600 KiB that a process without a report never touches), which was more
-// than half of a short process's exit-time scan. Where pagemap cannot be
-// read, the whole segment.
-void scan_segment(int pagemap, uptr lo, uptr hi) {
-  constexpr uptr kBatch = 512;  // pagemap entries per read
-  constexpr u64 kPresent = u64(1) << 63, kSwapped = u64(1) << 62;
-  u64 e[kBatch];
-  uptr page = lo & ~(kPageSize - 1), run = 0;  // run: start of the used pages not yet scanned (0: none)
-  while (pagemap >= 0 && page < hi) {
-    uptr n = (hi - page + kPageSize - 1) / kPageSize;
-    if (n > kBatch) n = kBatch;
-    const ssize_t r = pread(pagemap, e, n * sizeof(u64), static_cast<off_t>(page / kPageSize * sizeof(u64)));
-    if (r != static_cast<ssize_t>(n * sizeof(u64))) break;
-    for (uptr i = 0; i < n; i++, page += kPageSize) {
-      const bool used = e[i] & (kPresent | kSwapped);
-      if (used && !run) run = page > lo ? page : lo;
-      if (!used && run) {
-        scan_root(run, page);
-        run = 0;
-      }
-    }
-  }
-  if (page < hi && !run) run = page > lo ? page : lo;  // pagemap unreadable: the rest whole
-  if (run) scan_root(run, hi);
-}
+// than half of a short process's exit-time scan.
+void scan_segment(uptr lo, uptr hi) { for_used_runs(lo, hi, scan_root); }
 
 // A stack from sp up: to the end of its mapping, or of the heap object that
 // holds it (a stack the program allocated), which is then reachable too.
@@ -427,9 +441,7 @@ void scan_stopped(const StoppedThread* threads, unsigned n, void*) {
     }
   }
   // Roots: the modules' writable segments, root regions, the threads.
-  const int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-  for (uptr i = 0; i < g_s.segments.n; i++) scan_segment(pagemap, g_s.segments.p[i].lo, g_s.segments.p[i].hi);
-  if (pagemap >= 0) close(pagemap);
+  for (uptr i = 0; i < g_s.segments.n; i++) scan_segment(g_s.segments.p[i].lo, g_s.segments.p[i].hi);
   uptr nroots;
   const uptr* roots = registry_root_regions(&nroots);
   for (uptr i = 0; i < nroots; i++) scan_root(roots[2 * i], roots[2 * i] + roots[2 * i + 1]);
@@ -530,7 +542,10 @@ int with_loader_lock(dl_phdr_info*, size_t, void*) {
   g_s.static_tls = g_s.ldso_lo = g_s.ldso_hi = 0;
   dl_iterate_phdr(collect_module, nullptr);
   const char* why = nullptr;
+  g_s.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   if (!stop_the_world(scan_stopped, nullptr, &why)) g_s.incomplete = why ? why : "the threads cannot be stopped";
+  if (g_s.pagemap >= 0) close(g_s.pagemap);
+  g_s.pagemap = -1;
   return 1;
 }
 
