@@ -74,14 +74,18 @@ void* large_alloc(uptr size, gfp_t flags, uptr ip, uptr align) {
   } else {
     // Fresh pages the block will have touched anyway, in a call each rather
     // than a fault each (on a VM 2-11 us; a page of MADV_POPULATE_* about
-    // 1): its first data page (the program writes its first bytes, the free
-    // path its head pattern), its last (the tail pattern) and both guard
-    // pages (read at free; the zero page where the kernel maps it). The
-    // pages between are the program's to touch or not (a zlib window of
-    // 32 KiB often holds a few hundred bytes).
-    const uptr last = user + data - kPageSize;
-    populate_pages(reinterpret_cast<void*>(user), kPageSize);
-    if (last != user) populate_pages(reinterpret_cast<void*>(last), kPageSize);
+    // 1): both guard pages (read at free; the zero page where the kernel
+    // maps it) and, below the protected size, its first data page (the
+    // program writes its first bytes, the free path its head pattern) and
+    // its last (the tail pattern). The pages between are the program's to
+    // touch or not (a zlib window of 32 KiB often holds a few hundred
+    // bytes), and a protected block gets no pattern: calloc of a huge
+    // block still writes none of its pages.
+    if (!large_protected(size)) {
+      const uptr last = user + data - kPageSize;
+      populate_pages(reinterpret_cast<void*>(user), kPageSize);
+      if (last != user) populate_pages(reinterpret_cast<void*>(last), kPageSize);
+    }
     populate_pages_read(reinterpret_cast<void*>(user - kPageSize), kPageSize);
     populate_pages_read(reinterpret_cast<void*>(user + data), kPageSize);
   }

@@ -91,9 +91,8 @@ void PageAllocator::shadow_ahead_locked(const Span* s, uptr* lo, uptr* hi) {
   constexpr uptr kUnit = kPageSize << kShadowScale;  // arena bytes per shadow page
   const uptr start = s->start - base_, end = start + s->npages * kPageSize;
   if (end <= shadow_ready_) return;
-  uptr chunk = round_up(end / 8, kUnit);
-  if (chunk < (uptr(64) << 10)) chunk = uptr(64) << 10;
-  if (chunk > (uptr(4) << 20)) chunk = uptr(4) << 20;
+  uptr chunk = uptr(64) << 10;  // a power of two, for round_up
+  while (chunk < end / 8 && chunk < (uptr(4) << 20)) chunk <<= 1;
   *lo = shadow_ready_ > round_down(start, kUnit) ? shadow_ready_ : round_down(start, kUnit);
   *hi = round_up(end, chunk);
   if (*hi > size_) *hi = round_up(size_, kUnit);
