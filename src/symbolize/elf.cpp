@@ -144,6 +144,7 @@ bool elf_may_have_debug_info(const char* path) {
   if (!sh || eh->e_shstrndx >= n || !inside(sh[eh->e_shstrndx].sh_offset, sh[eh->e_shstrndx].sh_size)) return true;
   const Elf64_Shdr& names = sh[eh->e_shstrndx];
   const char* strs = reinterpret_cast<const char*>(g_mod.base + names.sh_offset);
+  // The sections' names first; the file system only for a module without.
   for (unsigned i = 0; i < n; i++) {
     if (sh[i].sh_name >= names.sh_size) return true;
     const char* name = strs + sh[i].sh_name;
@@ -151,6 +152,10 @@ bool elf_may_have_debug_info(const char* path) {
     if (starts_with(name, max, ".debug_") || starts_with(name, max, ".zdebug_") ||
         starts_with(name, max, ".gnu_debugdata"))
       return true;
+  }
+  for (unsigned i = 0; i < n; i++) {
+    const char* name = strs + sh[i].sh_name;
+    const uptr max = names.sh_size - sh[i].sh_name;
     if (starts_with(name, max, ".gnu_debuglink") && sh[i].sh_type != SHT_NOBITS && inside(sh[i].sh_offset, sh[i].sh_size) &&
         debuglink_target_exists(path, reinterpret_cast<const char*>(g_mod.base + sh[i].sh_offset), sh[i].sh_size))
       return true;

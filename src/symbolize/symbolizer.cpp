@@ -83,10 +83,13 @@ struct State {
   char* envp[kMaxEnv + 1];
   char io[32768];
   InlineFrame frames[kMaxInline];
-  // Modules known to have no debug information (module_may_have_debug_info):
-  // hashes of their paths, a few, replaced round robin.
-  u64 no_debug[16];
-  unsigned no_debug_next;
+  // module_may_have_debug_info's answers for a few modules, by the hash of
+  // their path (0: empty), replaced round robin.
+  struct {
+    u64 key;
+    bool debug;
+  } modules[16];
+  unsigned modules_next;
 };
 
 State g_state;  // zero-initialised .bss, no constructor
@@ -516,11 +519,13 @@ u64 path_hash(const char* p) {  // FNV-1a
 
 bool module_may_have_debug_info(State& s, const char* module) {
   const u64 h = path_hash(module);
-  for (u64 k : s.no_debug)
-    if (k == h) return false;
-  if (elf_may_have_debug_info(module)) return true;
-  s.no_debug[s.no_debug_next++ % (sizeof(s.no_debug) / sizeof(s.no_debug[0]))] = h;
-  return false;
+  for (const auto& m : s.modules)
+    if (m.key == h) return m.debug;
+  const bool debug = elf_may_have_debug_info(module);
+  auto& m = s.modules[s.modules_next++ % (sizeof(s.modules) / sizeof(s.modules[0]))];
+  m.key = h;
+  m.debug = debug;
+  return debug;
 }
 
 // A name the symbolizer would demangle: Itanium C++ (and Rust's legacy
@@ -769,7 +774,7 @@ void symbolizer_restart() {
   elf_forget();
   g_state.tool = Tool::kUnresolved;
   g_state.failures = 0;
-  memset(g_state.no_debug, 0, sizeof(g_state.no_debug));
+  memset(g_state.modules, 0, sizeof(g_state.modules));
 }
 
 }  // namespace ukasan
