@@ -21,6 +21,12 @@ struct Mapped {
   char path[256];
   const u8* base;
   uptr size;
+  // The last elf_function_at answer in this module: a frame answered from
+  // the symbol table asks for the same address twice (its name, then its
+  // +0xoff/0xsize), and each answer is a walk over a whole symbol table.
+  bool memo_valid, memo_found;
+  uptr memo_vaddr;
+  ElfFunction memo;
 };
 Mapped g_mod;  // the last module looked up (callers hold the symbolizer's lock)
 
@@ -38,6 +44,7 @@ bool map_module(const char* path) {
   if (m == MAP_FAILED) return false;
   g_mod.base = static_cast<const u8*>(m);
   g_mod.size = static_cast<uptr>(st.st_size);
+  g_mod.memo_valid = false;
   strcpy(g_mod.path, path);
   return true;
 }
@@ -164,8 +171,8 @@ bool elf_may_have_debug_info(const char* path) {
   return false;
 }
 
-bool elf_function_at(const char* path, uptr vaddr, ElfFunction* out) {
-  if (!path || !path[0] || !map_module(path)) return false;
+namespace {
+bool lookup_function(uptr vaddr, ElfFunction* out) {
   unsigned n;
   const Elf64_Shdr* sh = section_headers(&n);
   if (!sh) return false;
@@ -177,6 +184,18 @@ bool elf_function_at(const char* path, uptr vaddr, ElfFunction* out) {
     }
   }
   return false;
+}
+}  // namespace
+
+bool elf_function_at(const char* path, uptr vaddr, ElfFunction* out) {
+  if (!path || !path[0] || !map_module(path)) return false;
+  if (!g_mod.memo_valid || g_mod.memo_vaddr != vaddr) {
+    g_mod.memo_found = lookup_function(vaddr, &g_mod.memo);
+    g_mod.memo_vaddr = vaddr;
+    g_mod.memo_valid = true;
+  }
+  if (g_mod.memo_found) *out = g_mod.memo;
+  return g_mod.memo_found;
 }
 
 void elf_forget() {
