@@ -52,12 +52,19 @@ void* large_alloc(uptr size, gfp_t flags, uptr ip, uptr align) {
   __atomic_store_n(&s->cache, nullptr, __ATOMIC_RELAXED);
   s->large_size = size;
   // The shadow: redzone before the block, accessible bytes, redzone to the
-  // span's end. The accessible part is cleared by giving its shadow pages
-  // back (shadow_clear), so a huge block costs no shadow writes or memory.
+  // span's end. A protected block's accessible part is cleared by giving its
+  // shadow pages back (shadow_clear): a huge block costs no shadow writes or
+  // memory, and its free writes none. A smaller one's free poisons all of
+  // it: writing it now costs less than giving its pages back to fault them
+  // in again (and a TLB shootdown in a threaded process).
   const uptr body = round_down(size, kGranule), end = s->start + npages * kPageSize;
   poison(s->start, user - s->start, kShadowPageRedzone);
-  shadow_clear(user, user + body);
-  unpoison_within(user + body, size - body, end - (user + body), kShadowPageRedzone);
+  if (large_protected(size)) {
+    shadow_clear(user, user + body);
+    unpoison_within(user + body, size - body, end - (user + body), kShadowPageRedzone);
+  } else {
+    unpoison_within(user, size, end - user, kShadowPageRedzone);
+  }
   am.state.store(kObjAllocated, std::memory_order_release);
   count_bytes(ts->alloc_bytes, (npages - 2) * kPageSize);
   // __GFP_ZERO (kzalloc, calloc) needs no write: a span the page allocator

@@ -84,9 +84,11 @@ Span* PageAllocator::alloc_span(uptr npages, SpanKind kind) {
 // The shadow of the arena the slabs grow into, populated ahead in chunks
 // that grow with it (64 KiB to 4 MiB of arena, 8 to 512 KiB of shadow): a
 // slab's build writes all of its shadow, one fault per shadow page
-// otherwise (on a VM 2-11 us each; 10 k of sqlite.sql's 16 k faults). Large
-// blocks write only the ends of theirs, and a huge one's stays untouched:
-// what lies beyond the populated mark for them is skipped.
+// otherwise (on a VM 2-11 us each; 10 k of sqlite.sql's 16 k faults), and
+// so do a large block's alloc and free up to kShadowAheadPages (below the
+// protected size: zlib's 64 KiB buffers, 2.25 shadow pages each). A bigger
+// block's shadow stays untouched but for its ends: what lies beyond the
+// populated mark for it is skipped.
 void PageAllocator::shadow_ahead_locked(const Span* s, uptr* lo, uptr* hi) {
   constexpr uptr kUnit = kPageSize << kShadowScale;  // arena bytes per shadow page
   const uptr start = s->start - base_, end = start + s->npages * kPageSize;
@@ -141,7 +143,7 @@ Span* PageAllocator::take_span(uptr npages, SpanKind kind, uptr* shadow_lo, uptr
     s->start = base_ + bump_ * kPageSize;
     s->npages = npages;
     bump_ += npages;
-    if (kind == kSpanSlab) shadow_ahead_locked(s, shadow_lo, shadow_hi);
+    if (kind == kSpanSlab || npages <= kShadowAheadPages) shadow_ahead_locked(s, shadow_lo, shadow_hi);
   } else {
     uptr start = s->start, n = s->npages;
     new (s) Span();

@@ -88,6 +88,9 @@ class PageAllocator {
   void count_locked(SpanKind kind, uptr npages, sptr spans);
 
   static constexpr uptr kSmallRuns = 256;
+  // Spans whose shadow their user writes whole (every slab; a large block
+  // below kLargeProtectBytes = 256 pages plus its guard pages): shadow_ahead.
+  static constexpr uptr kShadowAheadPages = 257;
   static constexpr u32 kResidentSpans = 32;
   static constexpr uptr kResidentPages = 2048;  // 8 MiB
   Lock lock_;
