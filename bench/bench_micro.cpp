@@ -8,6 +8,7 @@
 //   BM_KmemCacheAllocFree        kmem_cache_alloc + kmem_cache_free; args: quarantine on/off,
 //                                stacktrace 0/1; 1 and 2 threads
 //   BM_CaptureStack / BM_SaveStack  frame-pointer walk, walk + depot save (dedup hit)
+//   BM_DepotLookup / BM_DepotInsert the depot's table: lookups past the memo, new stacks
 //   BM_Poison / BM_Unpoison      shadow writes for N bytes
 //   BM_KmallocKfree              kmalloc + kfree by size, 16 B .. 1 MiB, in steady state
 //                                (the 256 MiB quarantine cycled through first)
@@ -261,6 +262,42 @@ void BM_SaveStack(benchmark::State& state) {
   state.counters["depot_stacks"] = double(ukasan::depot_stats().unique_stacks);
 }
 BENCHMARK(BM_SaveStack)->Arg(4)->Arg(16)->Arg(40);
+
+// The depot's table itself (memo misses): range(0) distinct 8-frame stacks,
+// saved (and looked up once) before the timing, then looked up in a
+// scattered order that no per-thread memo of 64 entries holds.
+void BM_DepotLookup(benchmark::State& state) {
+  const unsigned n = unsigned(state.range(0));
+  static std::vector<uptr> pcs[2];
+  std::vector<uptr>& v = pcs[n > 1000];
+  if (v.empty()) {
+    static unsigned base = 50000000;
+    base += n;
+    v.resize(size_t(n) * 8);
+    for (unsigned i = 0; i < n; i++)
+      for (unsigned k = 0; k < 8; k++) v[size_t(i) * 8 + k] = 0x500000000000ull + uptr(base + i) * 0x100 + k * 8;
+    for (int pass = 0; pass < 2; pass++)
+      for (unsigned i = 0; i < n; i++) ukasan::depot_save(&v[size_t(i) * 8], 8);
+  }
+  unsigned i = 0;
+  for (auto _ : state) {
+    i = (i + 7919) % n;
+    benchmark::DoNotOptimize(ukasan::depot_save(&v[size_t(i) * 8], 8));
+  }
+}
+BENCHMARK(BM_DepotLookup)->Arg(1000)->Arg(100000);
+
+// New stacks (insert path, including the table's growth).
+void BM_DepotInsert(benchmark::State& state) {
+  static uptr next = 0x600000000000ull;
+  uptr pcs[8];
+  for (auto _ : state) {
+    next += 0x100;
+    for (unsigned k = 0; k < 8; k++) pcs[k] = next + k * 8;
+    benchmark::DoNotOptimize(ukasan::depot_save(pcs, 8));
+  }
+}
+BENCHMARK(BM_DepotInsert)->Iterations(200000);
 
 // ---- shadow ---------------------------------------------------------------------
 

@@ -1,19 +1,43 @@
 // Deduplicating stack depot.
 //
-// Memory: one 64 MiB MAP_NORESERVE reservation made lazily on first use (no
-// static constructor, no malloc): a 4 MiB hash table of 2^20 bucket heads
-// followed by an append-only record pool. Untouched pages cost nothing.
+// Memory: one MAP_NORESERVE reservation made lazily on first use (no static
+// constructor, no malloc): an array of 2^20 bucket words (4 MiB), then an
+// append-only record pool of 60 MiB. Untouched pages cost nothing,
+// and only a prefix of the bucket array is in use: the table grows with the
+// number of stacks (below), so a short process's hundred stacks touch one
+// page of it, not a hundred (a fixed 2^20-bucket table cost every process a
+// page fault per unique stack: a third of cmake configure's faults).
 //
-// Record: {u32 next handle, u32 hash, u32 nframes, u32 magic, uptr pcs[n]},
-// 8-aligned; its handle is (pool offset / 8), never 0 (the pool starts at 8).
+// Record: {next link, key, u32 nframes, u32 magic, uptr pcs[n]}, 8-aligned;
+// its handle is (pool offset / 8), never 0 (the pool starts at 8).
 //
-// Concurrency (lock-free, async-signal-safe):
-//   * lookup: acquire-load the bucket head, walk immutable records;
+// The table is a split-ordered list (Shalev and Shavit, "Split-ordered
+// lists: lock-free extensible hash tables", JACM 2006), without deletion:
+// every record is on one linked list sorted by its key, the bit-reversed
+// 32-bit hash, and bucket b is a dummy node on that list, keyed by bit-
+// reversed b, ahead of every record whose hash is b modulo the table size.
+// Growing the table (doubling 2^log) moves nothing: a new bucket's dummy is
+// linked in on first use, after its parent's (b without its top bit).
+//
+// Concurrency (lock-free, async-signal-safe, nothing waits for anyone):
+//   * lookup: start at the bucket's dummy (or, where it is not linked yet,
+//     its nearest linked ancestor, which precedes it on the list); walk
+//     acquire-loaded links up to the first greater key;
 //   * insert: reserve space with one fetch_add on the pool cursor, fill the
-//     record, publish it with a release compare_exchange on the bucket head.
-//     If the CAS loses, only the records added since the previous head are
-//     searched for a duplicate before retrying; if one is found the reserved
-//     record is abandoned (a few bytes, counted in bytes_used).
+//     record, publish it with a release compare_exchange on the link of the
+//     node it follows. A lost CAS means a node was added right there: the
+//     walk resumes from that node (nodes are never removed, so it is still
+//     on the list), finds a twin inserted meanwhile (the reserved record is
+//     abandoned, counted in bytes_used) or the new place. Two inserts of one
+//     stack need the same link: one CAS wins, and the other sees its record.
+//     So a stack has one handle whatever the table size either thread saw;
+//   * a dummy is linked by the one thread that claims it (state 0 -> 1 by
+//     CAS), then marked ready (2, release); until then every other thread
+//     walks from the ancestor, so a claimant preempted or interrupted
+//     mid-way delays no one (a signal handler on its own thread included);
+//   * the size grows by one CAS when the stacks outnumber the buckets;
+//     any size a thread reads is right, only the walk is longer for an old
+//     one;
 //   * when the pool is full, depot_save returns 0 and counts `dropped`;
 //   * before all that, a per-thread memo of recent stacks (by 64-bit hash)
 //     answers most saves: thread-local, so only the thread's own signal
@@ -29,30 +53,44 @@ namespace ukasan {
 
 namespace {
 
-constexpr uptr kReserveSize = uptr(64) << 20;
-constexpr u32 kBucketBits = 20;
-constexpr u32 kBucketCount = u32(1) << kBucketBits;
-constexpr uptr kBucketBytes = uptr(kBucketCount) * sizeof(u32);
-constexpr uptr kPoolSize = kReserveSize - kBucketBytes;
+constexpr u32 kMaxLog = 20;
+constexpr u32 kMinLog = 8;
+constexpr u32 kMaxBuckets = u32(1) << kMaxLog;
+constexpr uptr kPoolSize = uptr(60) << 20;
 constexpr u64 kPoolStart = 8;  // offset 0 would be handle 0
 constexpr u32 kRecordMagic = 0x5dce7a11;
 
+// Links: 0 ends the list; a record is its handle << 1 (even, >= 2); bucket
+// b's dummy (b >= 1; bucket 0 is the list's head) is (b << 1) | 1. Both
+// stay below 2^30: a bucket's word is its dummy's link to the next node in
+// the low 30 bits and the bucket's state in the top two.
+constexpr u32 kEnd = 0;
+constexpr u32 kLinkMask = (u32(1) << 30) - 1;
+enum : u32 { kBucketUnlinked = 0, kBucketClaimed = u32(1) << 30, kBucketReady = u32(2) << 30 };
+constexpr u32 kStateMask = ~kLinkMask;
+
 struct RecordHeader {
-  u32 next;  // handle of the next record in the bucket chain (0: end)
-  u32 hash;
-  u32 size;  // number of frames
+  std::atomic<u32> next;  // link to the next node on the list
+  u32 key;                // bit-reversed hash
+  u32 size;               // number of frames
   u32 magic;
 };
 static_assert(sizeof(RecordHeader) == 16);
-static_assert(sizeof(std::atomic<u32>) == sizeof(u32));
 static_assert(std::atomic<u32>::is_always_lock_free);
-static_assert(kPoolSize / 8 < (u64(1) << 32));
+static_assert((kPoolSize / 8) << 1 <= kLinkMask && kMaxBuckets << 1 <= kLinkMask);
+
+// A bucket: its dummy's next link and state (bucket 0: the list's first
+// link; it is always ready).
+using Bucket = std::atomic<u32>;
+constexpr uptr kBucketBytes = uptr(kMaxBuckets) * sizeof(Bucket);
+constexpr uptr kReserveSize = kBucketBytes + kPoolSize;
 
 std::atomic<char*> g_region{nullptr};
 std::atomic<bool> g_region_failed{false};
 std::atomic<u64> g_cursor{kPoolStart};
 std::atomic<u64> g_unique{0};
 std::atomic<u64> g_dropped{0};
+std::atomic<u32> g_log{kMinLog};
 
 UKASAN_NOINLINE char* init_region() {
   if (g_region_failed.load(std::memory_order_relaxed)) return nullptr;
@@ -76,9 +114,7 @@ UKASAN_ALWAYS_INLINE char* region() {
   return init_region();
 }
 
-UKASAN_ALWAYS_INLINE std::atomic<u32>* buckets(char* r) {
-  return reinterpret_cast<std::atomic<u32>*>(r);
-}
+UKASAN_ALWAYS_INLINE Bucket* buckets(char* r) { return reinterpret_cast<Bucket*>(r); }
 UKASAN_ALWAYS_INLINE char* pool(char* r) { return r + kBucketBytes; }
 
 UKASAN_ALWAYS_INLINE RecordHeader* record(char* r, u32 handle) {
@@ -86,6 +122,25 @@ UKASAN_ALWAYS_INLINE RecordHeader* record(char* r, u32 handle) {
 }
 UKASAN_ALWAYS_INLINE uptr* record_pcs(RecordHeader* rec) {
   return reinterpret_cast<uptr*>(rec + 1);
+}
+
+UKASAN_ALWAYS_INLINE u32 reverse_bits(u32 x) {
+  x = __builtin_bswap32(x);
+  x = ((x >> 4) & 0x0F0F0F0Fu) | ((x & 0x0F0F0F0Fu) << 4);
+  x = ((x >> 2) & 0x33333333u) | ((x & 0x33333333u) << 2);
+  return ((x >> 1) & 0x55555555u) | ((x & 0x55555555u) << 1);
+}
+// The list's order: a dummy before the records of its bucket (same reversed
+// bits: the dummy's low bit is 0, a record's 1).
+UKASAN_ALWAYS_INLINE u64 record_order(u32 key) { return (u64(key) << 1) | 1; }
+UKASAN_ALWAYS_INLINE u64 dummy_order(u32 b) { return u64(reverse_bits(b)) << 1; }
+
+UKASAN_ALWAYS_INLINE bool is_dummy(u32 link) { return link & 1; }
+UKASAN_ALWAYS_INLINE std::atomic<u32>* next_of(char* r, u32 link) {
+  return is_dummy(link) ? &buckets(r)[link >> 1] : &record(r, link >> 1)->next;
+}
+UKASAN_ALWAYS_INLINE u64 order_of(char* r, u32 link) {
+  return is_dummy(link) ? dummy_order(link >> 1) : record_order(record(r, link >> 1)->key);
 }
 
 // 32-bit hash of the frames: two independent multiply-xor chains (even and
@@ -125,29 +180,104 @@ constexpr unsigned kMemoSize = 64;
 UKASAN_TLS Memo t_memo[kMemoSize];
 UKASAN_TLS bool t_memo_busy;
 
-UKASAN_ALWAYS_INLINE bool same_stack(RecordHeader* rec, u32 hash, const uptr* pcs, unsigned n) {
-  if (rec->hash != hash || rec->size != n) return false;
+UKASAN_ALWAYS_INLINE bool same_stack(RecordHeader* rec, const uptr* pcs, unsigned n) {
+  if (rec->size != n) return false;
   const uptr* stored = record_pcs(rec);
   for (unsigned i = 0; i < n; i++)
     if (stored[i] != pcs[i]) return false;
   return true;
 }
 
-// Searches the chain from `from` up to (not including) `stop`.
-UKASAN_ALWAYS_INLINE u32 find(char* r, u32 from, u32 stop, u32 hash, const uptr* pcs, unsigned n) {
-  for (u32 h = from; h != 0 && h != stop;) {
-    RecordHeader* rec = record(r, h);
-    if (same_stack(rec, hash, pcs, n)) return h;
-    h = rec->next;
+// A place on the list: the link *at (of the node before it) held succ.
+struct Place {
+  std::atomic<u32>* at;
+  u32 succ;
+};
+
+// Walks from the link `at` to the place of order `order`: before the first
+// node that sorts after it. A record of that order holding the stack
+// (pcs, n) is returned instead (its handle); n == 0 looks for no record (a
+// dummy's place). Acquire loads: a node's fields were written before the
+// release CAS that linked it. place->succ is the word as read, with a
+// bucket's state bits.
+UKASAN_ALWAYS_INLINE u32 walk(char* r, std::atomic<u32>* at, u64 order, const uptr* pcs, unsigned n, Place* place) {
+  for (;;) {
+    const u32 word = at->load(std::memory_order_acquire), cur = word & kLinkMask;
+    if (cur != kEnd) {
+      const u64 o = order_of(r, cur);
+      if (o < order) {
+        at = next_of(r, cur);
+        continue;
+      }
+      if (o == order && n != 0) {  // the same hash: this stack, or another
+        if (same_stack(record(r, cur >> 1), pcs, n)) return cur >> 1;
+        at = next_of(r, cur);
+        continue;
+      }
+    }
+    *place = Place{at, word};
+    return 0;
   }
-  return 0;
+}
+
+// Links node `link` (its own next word: `next`, whose state bits `state`
+// it keeps) at the place found for `order`, resuming the walk from the
+// node before it whenever the CAS loses (also when only the state bits of
+// the word before it changed). Returns 0, or a twin record found on the way
+// (then nothing was linked).
+UKASAN_ALWAYS_INLINE u32 link_in(char* r, Place place, u32 link, std::atomic<u32>* next, u32 state, u64 order,
+                                 const uptr* pcs, unsigned n) {
+  for (;;) {
+    next->store(state | (place.succ & kLinkMask), std::memory_order_relaxed);  // unreachable until the CAS
+    if (place.at->compare_exchange_weak(place.succ, (place.succ & kStateMask) | link, std::memory_order_release,
+                                        std::memory_order_relaxed))
+      return 0;
+    // Something was linked after the same node: walk on from it.
+    if (u32 found = walk(r, place.at, order, pcs, n, &place)) return found;
+  }
+}
+
+// The link to start a walk of bucket b from: b's dummy's, once linked;
+// else it is linked here (by the thread that claims it) and, while another
+// thread holds the claim, its nearest linked ancestor's (b without its top
+// bit, whose dummy precedes b's records on the list).
+UKASAN_NOINLINE Bucket* link_bucket(char* r, u32 b) {
+  Bucket& bk = buckets(r)[b];
+  const u32 parent = b & ~(u32(1) << (31 - __builtin_clz(b)));
+  Bucket& pb = buckets(r)[parent];
+  Bucket* from = parent == 0 || (pb.load(std::memory_order_acquire) & kStateMask) == kBucketReady
+                     ? &pb
+                     : link_bucket(r, parent);
+  u32 word = kBucketUnlinked;
+  if (!bk.compare_exchange_strong(word, kBucketClaimed, std::memory_order_acquire, std::memory_order_acquire))
+    return (word & kStateMask) == kBucketReady ? &bk : from;
+  // Claimed: no other thread links this dummy, so no dummy of this order is
+  // on the list, and its word is ours until the CAS publishes it.
+  const u64 order = dummy_order(b);
+  Place place;
+  walk(r, from, order, nullptr, 0, &place);
+  link_in(r, place, (b << 1) | 1, &bk, kBucketClaimed, order, nullptr, 0);
+  // Ready, keeping the link other threads may be changing meanwhile.
+  word = bk.load(std::memory_order_relaxed);
+  while (!bk.compare_exchange_weak(word, (word & kLinkMask) | kBucketReady, std::memory_order_release,
+                                   std::memory_order_relaxed)) {
+  }
+  return &bk;
+}
+
+UKASAN_ALWAYS_INLINE Bucket* bucket_start(char* r, u32 hash) {
+  const u32 b = hash & ((u32(1) << g_log.load(std::memory_order_relaxed)) - 1);
+  Bucket& bk = buckets(r)[b];
+  if (b == 0 || UKASAN_LIKELY((bk.load(std::memory_order_acquire) & kStateMask) == kBucketReady)) return &bk;
+  return link_bucket(r, b);
 }
 
 UKASAN_NOINLINE u32 save_slow(char* r, u64 h64, const uptr* pcs, unsigned n) {
   const u32 hash = static_cast<u32>(h64);
-  std::atomic<u32>& bucket = buckets(r)[hash & (kBucketCount - 1)];
-  u32 head = bucket.load(std::memory_order_acquire);
-  if (u32 found = find(r, head, 0, hash, pcs, n)) return found;
+  const u32 key = reverse_bits(hash);
+  const u64 order = record_order(key);
+  Place place;
+  if (u32 found = walk(r, bucket_start(r, hash), order, pcs, n, &place)) return found;
 
   // Not present: reserve and fill a new record.
   const u64 bytes = sizeof(RecordHeader) + u64(n) * sizeof(uptr);
@@ -160,22 +290,20 @@ UKASAN_NOINLINE u32 save_slow(char* r, u64 h64, const uptr* pcs, unsigned n) {
   }
   const u32 handle = static_cast<u32>(off >> 3);
   RecordHeader* rec = record(r, handle);
-  rec->hash = hash;
+  rec->key = key;
   rec->size = n;
   rec->magic = kRecordMagic;
   uptr* dst = record_pcs(rec);
   for (unsigned i = 0; i < n; i++) dst[i] = pcs[i];
+  if (u32 found = link_in(r, place, handle << 1, &rec->next, 0, order, pcs, n)) return found;  // a twin won
 
-  for (;;) {
-    rec->next = head;
-    if (bucket.compare_exchange_weak(head, handle, std::memory_order_release,
-                                     std::memory_order_acquire)) {
-      g_unique.fetch_add(1, std::memory_order_relaxed);
-      return handle;
-    }
-    // Lost the race (or spurious failure): check what was added meanwhile.
-    if (u32 found = find(r, head, rec->next, hash, pcs, n)) return found;
-  }
+  // Grow: the stacks now outnumber the buckets. One CAS; a loser's size was
+  // grown by the winner.
+  const u64 unique = g_unique.fetch_add(1, std::memory_order_relaxed) + 1;
+  u32 log = g_log.load(std::memory_order_relaxed);
+  if (log < kMaxLog && unique > (u64(1) << log))
+    g_log.compare_exchange_strong(log, log + 1, std::memory_order_relaxed);
+  return handle;
 }
 
 }  // namespace

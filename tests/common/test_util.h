@@ -1,6 +1,9 @@
 // Shared helpers for ukasan's GoogleTest suites.
 #pragma once
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <string>
@@ -9,6 +12,44 @@
 #include "ukasan/ukasan.h"
 
 namespace ukasan_test {
+
+// A periodic signal aimed at the calling thread (a per-thread timer, CPU-
+// independent): `handler` runs on it every period_ns once start() is
+// called, interrupting whatever the thread does. stop() (or destruction)
+// disarms it and ignores the signal from then on.
+class ThreadTimer {
+ public:
+  ThreadTimer(int signo, void (*handler)(int), long period_ns) : signo_(signo), period_ns_(period_ns) {
+    struct sigaction sa = {};
+    sa.sa_handler = handler;
+    sa.sa_flags = SA_RESTART;
+    struct sigevent sev = {};
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = signo;
+    sev._sigev_un._tid = static_cast<pid_t>(syscall(SYS_gettid));
+    ok_ = sigaction(signo, &sa, nullptr) == 0 && timer_create(CLOCK_MONOTONIC, &sev, &timer_) == 0;
+  }
+  ~ThreadTimer() { stop(); }
+  bool ok() const { return ok_; }
+  bool start() {
+    struct itimerspec its = {{0, period_ns_}, {0, period_ns_}};
+    return ok_ && timer_settime(timer_, 0, &its, nullptr) == 0;
+  }
+  void stop() {
+    if (!ok_) return;
+    struct itimerspec off = {};
+    timer_settime(timer_, 0, &off, nullptr);
+    timer_delete(timer_);
+    signal(signo_, SIG_IGN);
+    ok_ = false;
+  }
+
+ private:
+  int signo_;
+  long period_ns_;
+  timer_t timer_{};
+  bool ok_ = false;
+};
 
 // Splits text into lines (without the newlines; a last unterminated line counts).
 inline std::vector<std::string> split_lines(const std::string& t) {

@@ -41,18 +41,9 @@ TEST(SignalStress, AllocFreeInHandlerInterruptingAllocFreeDestroy) {
   ukasan_test::expect_reports_mode();
   ukasan_set_options("quarantine_size_mb=2:quarantine_cache_kb=16");
   ReportCapture cap;
-  struct sigaction sa = {};
-  sa.sa_handler = on_tick;
-  sa.sa_flags = SA_RESTART;
-  ASSERT_EQ(sigaction(SIGUSR2, &sa, nullptr), 0);
   // A per-thread CPU-independent timer aimed at this thread: 200 us = 5 kHz.
-  struct sigevent sev = {};
-  sev.sigev_notify = SIGEV_THREAD_ID;
-  sev.sigev_signo = SIGUSR2;
-  sev._sigev_un._tid = static_cast<pid_t>(syscall(SYS_gettid));
-  timer_t timer;
-  ASSERT_EQ(timer_create(CLOCK_MONOTONIC, &sev, &timer), 0);
-  struct itimerspec its = {{0, 200000}, {0, 200000}};
+  ukasan_test::ThreadTimer timer(SIGUSR2, on_tick, 200000);
+  ASSERT_TRUE(timer.ok());
 
   std::atomic<bool> stop{false};
   std::vector<std::thread> churn;
@@ -70,7 +61,7 @@ TEST(SignalStress, AllocFreeInHandlerInterruptingAllocFreeDestroy) {
       for (auto& p : v) kfree(p);
     });
 
-  ASSERT_EQ(timer_settime(timer, 0, &its, nullptr), 0);
+  ASSERT_TRUE(timer.start());
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   long rounds = 0;
   while (std::chrono::steady_clock::now() < end) {
@@ -83,12 +74,9 @@ TEST(SignalStress, AllocFreeInHandlerInterruptingAllocFreeDestroy) {
     kmem_cache_destroy(c);
     rounds++;
   }
-  its = {};
-  timer_settime(timer, 0, &its, nullptr);
-  timer_delete(timer);
+  timer.stop();
   stop = true;
   for (auto& th : churn) th.join();
-  signal(SIGUSR2, SIG_IGN);
 
   EXPECT_GT(rounds, 10);
   EXPECT_GT(g_handled.load(), 1000) << "the timer fired";
