@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # verify/run.sh -- model-check the quarantine protocol (verify/quarantine.pml)
-# with spin.
+# and the stack depot's table (verify/stackdepot.pml) with spin.
 #
 #   correct model            exhaustive safety search (assertions + invalid end
 #                            states); must report 0 errors and a complete search
@@ -16,7 +16,10 @@
 #   -DPROGRESS -DWAIT_ALL    must report >= 1 error: waiting for any group in
 #                            progress waits for a stopped owner forever
 #
-# Exit status 0 only if all six outcomes are as expected.  Works from any
+# stackdepot.pml: correct and -DPROGRESS must verify (0 errors, complete);
+# -DNO_CLAIM, -DNO_REWALK and -DNO_TWIN must each report >= 1 error.
+#
+# Exit status 0 only if all eleven outcomes are as expected.  Works from any
 # cwd; everything is built in a temporary directory (KEEP=1 keeps it).
 set -u
 
@@ -53,7 +56,7 @@ run_pan() {
     (
         cd "$d" || exit 2
         # shellcheck disable=SC2086
-        spin -a $sdefs quarantine.pml >spin.out 2>&1 || { cat spin.out; exit 2; }
+        spin -a $sdefs "${model##*/}" >spin.out 2>&1 || { cat spin.out; exit 2; }
         # shellcheck disable=SC2086
         "$CC" -O2 -w $cdefs -o pan pan.c >cc.out 2>&1 || { cat cc.out; exit 2; }
         start=$(date +%s.%N)
@@ -80,14 +83,14 @@ run_pan() {
 
 # show_trail NAME "SPIN_DEFINES" -- print the replayed counterexample's events
 show_trail() {
-    local d="$tmp/$1"
-    if [ ! -f "$d/quarantine.pml.trail" ]; then
+    local d="$tmp/$1" m="${model##*/}"
+    if [ ! -f "$d/$m.trail" ]; then
         echo "    (no trail file written)"
         return
     fi
     # printf events only (-T: no indentation), up to the failed assertion
     # shellcheck disable=SC2086
-    (cd "$d" && spin -T -t $2 quarantine.pml 2>&1) | sed '/^#processes/,$d' \
+    (cd "$d" && spin -T -t $2 "$m" 2>&1) | sed '/^#processes/,$d' \
         | tail -n 30 | sed 's/^/    /'
 }
 
@@ -103,7 +106,7 @@ check_correct() {
     if [ "$errors" != 0 ] || [ "$complete" != complete ] || ! grep -q 'Full statespace search' "$tmp/$name/pan.out"; then
         echo "   FAIL: expected 0 errors from a complete search"
         sed -n '/violated\|invalid end state\|error/p' "$tmp/$name/pan.out" | head -5 | sed 's/^/   /'
-        [ -f "$tmp/$name/quarantine.pml.trail" ] && show_trail "$name" "$sdefs"
+        [ -f "$tmp/$name/${model##*/}.trail" ] && show_trail "$name" "$sdefs"
         status=1
     else
         echo "   OK: 0 errors, search complete"
@@ -115,11 +118,14 @@ check_correct correct "" "correct model"
 check_correct progress "-DPROGRESS" "correct model, any owner stopped forever (progress)"
 check_correct drainer "-DDRAINER" "correct model with a second synchronizer draining concurrently"
 
-# 2. broken variants: BFS for the shortest counterexample
+# 2. broken variants: BFS for the shortest counterexample (DFS where BFS
+#    would take minutes and gigabytes to reach it)
 check_broken() {
-    local name=$1 sdefs=$2 what=$3
-    run_pan "$name" "$sdefs" "-DSAFETY -DBFS" || exit 2
-    echo "-- broken model ($sdefs, BFS):"
+    local name=$1 sdefs=$2 what=$3 search=${4:-BFS}
+    local cdefs="-DSAFETY -DBFS"
+    [ "$search" = DFS ] && cdefs="-DSAFETY -DCOLLAPSE"
+    run_pan "$name" "$sdefs" "$cdefs" || exit 2
+    echo "-- broken model ($sdefs, $search):"
     echo "   $summary"
     if [ "$errors" = unknown ] || [ "$errors" -lt 1 ]; then
         echo "   FAIL: expected a counterexample ($what)"
@@ -142,8 +148,21 @@ check_broken wait_all "-DPROGRESS -DWAIT_ALL" \
 check_broken broken_drain "-DDRAINER -DBROKEN_DRAIN" \
     "a drain takes C1 objects out of remove_cache(C1)'s own extracted list"
 
+# 3. the stack depot's table (verify/stackdepot.pml): a split-ordered list
+model="$here/stackdepot.pml"
+[ -f "$model" ] || { echo "run.sh: error: $model not found" >&2; exit 2; }
+echo "== stack depot table model (split-ordered list)"
+check_correct depot "" "correct model: inserts of one stack agree, the list stays sorted and whole"
+check_correct depot_progress "-DPROGRESS" "correct model, any inserter stopped forever (progress)"
+check_broken depot_no_claim "-DNO_CLAIM" \
+    "every thread links a bucket's dummy itself: the list loses or repeats a node" DFS
+check_broken depot_no_rewalk "-DNO_REWALK" \
+    "a lost CAS retried at the same place: one stack gets two handles"
+check_broken depot_no_twin "-DNO_TWIN" \
+    "a record of the same order not compared: one stack gets two handles"
+
 if [ "$status" = 0 ]; then
-    echo "== PASS: correct model verified; BROKEN variant refuted"
+    echo "== PASS: correct models verified; broken variants refuted"
 else
     echo "== FAIL"
 fi
