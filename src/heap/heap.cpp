@@ -240,7 +240,9 @@ static UKASAN_NOINLINE void check_canaries_slow(const Block& b, uptr ip, const c
   c.ip = ip;
   bool right = find_diff(b.obj, b.req, rz_end, kRedzoneByte, &first, &last);
   c.expected = kRedzoneByte;
-  if (!right && !b.c && rz_end == owned_end(b)) {  // a large block: the first bytes of the guard page after it
+  // A large block's guard pages: those never touched read as zero unread.
+  const unsigned guards = b.c ? 0 : large_guards_touched(b.s);
+  if (!right && !b.c && rz_end == owned_end(b) && (guards & 2)) {  // the first bytes of the guard page after it
     right = find_diff(b.obj, rz_end, rz_end + kLargeGuardCheck, 0, &first, &last);
     c.expected = 0;
     c.redzone_end = b.obj + rz_end + kLargeGuardCheck;
@@ -258,7 +260,7 @@ static UKASAN_NOINLINE void check_canaries_slow(const Block& b, uptr ip, const c
       c.first = c.last = b.obj - 1;
       report_corruption(c);
     }
-  } else if (find_diff(b.obj - kLargeGuardCheck, 0, kLargeGuardCheck, 0, &first, &last)) {
+  } else if ((guards & 1) && find_diff(b.obj - kLargeGuardCheck, 0, kLargeGuardCheck, 0, &first, &last)) {
     c.expected = 0;
     c.first = b.obj - kLargeGuardCheck + first;
     c.last = b.obj - kLargeGuardCheck + last;

@@ -70,6 +70,13 @@ void populate_pages_read(void* p, uptr size) {
   populate(p, size, MADV_POPULATE_READ);
 }
 
+bool pages_resident(void* p, uptr npages, u8* vec) {
+  const int saved = errno;
+  const bool ok = mincore(p, npages * kPageSize, vec) == 0;
+  errno = saved;
+  return ok;
+}
+
 static UKASAN_TLS int t_tid;
 int current_tid() {
   if (UKASAN_UNLIKELY(t_tid == 0)) t_tid = static_cast<int>(syscall(SYS_gettid));

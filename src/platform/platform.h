@@ -19,6 +19,9 @@ void populate_pages(void* p, uptr size);
 // The same for memory about to be read only (MADV_POPULATE_READ): an
 // untouched page maps the shared zero page where the kernel has one.
 void populate_pages_read(void* p, uptr size);
+// mincore: vec[i] bit 0 set when page i of [p, p + npages pages) is resident
+// (present, or in the swap cache). False when the kernel refuses.
+bool pages_resident(void* p, uptr npages, u8* vec);
 
 int current_tid();
 // The calling thread's stack [*lo, *top) (0, 0 if unknown). Main thread:

@@ -37,6 +37,7 @@ struct Span {
   // --- page allocator free lists ---
   Span* free_next = nullptr;
   bool resident = false;  // handed out with the pages of an earlier large block (free_span_resident)
+  bool guards_present = false;  // a large span's first and last pages are resident (large_guards_touched)
 };
 
 class PageAllocator {

@@ -202,6 +202,13 @@ UKASAN_ALWAYS_INLINE bool large_protected(uptr size) { return size >= kLargeProt
 // protected block is reported as use-after-free (ip: a return address) and
 // its page opened so the access completes. False if addr is no such block's.
 bool large_fault(uptr addr, bool is_write, uptr ip);
+// Which of a large block's guard pages (the page before it, the page after
+// its data) may hold a byte other than zero: bit 0 the one before, bit 1 the
+// one after. The runtime never touches a fresh block's guard pages, so an
+// untouched one reads as zero without being read (mincore says which were
+// touched; a page written and then swapped out is taken as untouched). By
+// the block's owner (alloc, free), which may remember the answer in s.
+unsigned large_guards_touched(Span* s);
 
 // The kmalloc size classes (the kernel's kmalloc_caches[]), declared once.
 constexpr unsigned kKmallocClasses = 13;

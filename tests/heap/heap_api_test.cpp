@@ -513,6 +513,28 @@ TEST(HeapApi, CallocOfReusedPagesIsZero) {
   }
 }
 
+// The runtime never touches a fresh large block's guard pages (populating
+// them cost two calls and two pages per block): after its free they are
+// still not resident, and an underflow into the one before a block, or an
+// overflow into the one after (CanariesAtFree), is still reported at
+// free. Sizes of their own: no resident span of theirs exists yet.
+TEST_F(HeapReports, FreshLargeBlocksGuardPagesStayUntouched) {
+  const size_t n = 45 * 4096;
+  char* p = static_cast<char*>(malloc(n));
+  memset(p, 1, n);
+  free(p);
+  unsigned char v = 0xff;
+  ASSERT_EQ(mincore(p - 4096, 4096, &v), 0);
+  EXPECT_EQ(v & 1, 0) << "the guard page before the block was touched";
+  v = 0xff;
+  ASSERT_EQ(mincore(p + n, 4096, &v), 0);
+  EXPECT_EQ(v & 1, 0) << "the guard page after the block was touched";
+  volatile char* q = static_cast<char*>(malloc(46 * 4096));
+  q[-5] = 7;
+  EXPECT_KASAN_REPORT(free(const_cast<char*>(q)), "Left Redzone overwritten");
+  EXPECT_TRUE(has_changed_line(last_report(), changed_line(q - 5, q - 5, 7, 0))) << last_report();
+}
+
 // A large block's span stays resident after eviction for the next block of
 // its size (free_span_resident): that block's guard bytes read as zero again
 // (an overflow of the earlier block was reported once, at its free), and the
