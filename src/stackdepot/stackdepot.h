@@ -1,6 +1,7 @@
 // Stack capture (frame-pointer walk, DWARF unwinder) and a deduplicating stack depot.
-// Depot: bounded memory, 32-bit handles, lock-free lookup; inserts of a new
-// unique stack use one CAS on the bucket head. Handle 0 means "no stack".
+// Depot: bounded memory, 32-bit handles, lock-free lookup; a new unique
+// stack is linked into a split-ordered list by one CAS (stackdepot.cpp).
+// Handle 0 means "no stack".
 // Spec owner: stackdepot helper. Used by slab (alloc/free tracks) and report.
 #pragma once
 #include <emmintrin.h>
