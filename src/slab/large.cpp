@@ -116,8 +116,9 @@ void* large_alloc(uptr size, gfp_t flags, uptr ip, uptr align) {
     if (guards & 2) zero_guard(user + data);
   } else if (!large_protected(size)) {
     // Fresh pages the block will have touched anyway, in a call each rather
-    // than a fault each (on a VM 2-11 us; a page of MADV_POPULATE_* about
-    // 1): below the protected size its first data page (the program writes
+    // than a fault each (on one VM a fault costs 11.5 us, a call 1-2.5 plus
+    // about 5 at the page's first touch; on another 1.7 against 1): below
+    // the protected size its first data page (the program writes
     // its first bytes, the free path its head pattern) and its last (the
     // tail pattern). The pages between are the program's to touch or not
     // (a zlib window of 32 KiB often holds a few hundred bytes), and a
