@@ -126,7 +126,7 @@ void* large_alloc(uptr size, gfp_t flags, uptr ip, uptr align) {
     // none of its pages. The guard pages are not touched (see
     // large_guards_touched): populating them cost two calls and two pages
     // of memory per block, and on a VM their first read at free several
-    // microseconds more (10 % of git gc's samples in the guard check).
+    // microseconds more (5 % of git gc's samples in the guard check).
     const uptr last = user + data - kPageSize;
     populate_pages(reinterpret_cast<void*>(user), kPageSize);
     if (last != user) populate_pages(reinterpret_cast<void*>(last), kPageSize);
