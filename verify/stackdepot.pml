@@ -16,7 +16,7 @@
  *              unlinked bucket is linked by link_bucket: each ancestor (b
  *              without its top bit) not yet ready first, each claimed by a CAS
  *              Unlinked -> Claimed, its dummy walked to and linked from the
- *              nearest linked ancestor, then marked Ready by a CAS loop; a
+ *              nearest linked ancestor, then marked Ready by one RMW; a
  *              bucket claimed by another thread is walked past from its
  *              ancestor
  *   insert     walk from the bucket; not found: reserve a record (the pool's
@@ -171,7 +171,7 @@ inline link_bucket(b, from) {
         MAYSTOP;
         link_in(x, at, REV(x) * 2, 0, found, psucc, pst);
         MAYSTOP;
-        atomic { st[x] = READY; from = x; psucc = 0; pst = 0; found = 0; at = 0 }  /* the CAS loop keeping the link: one RMW here */
+        atomic { st[x] = READY; from = x; psucc = 0; pst = 0; found = 0; at = 0 }  /* the fetch_xor keeping the link: one RMW */
      :: else -> skip
      fi
   od;

@@ -32,7 +32,7 @@
 //     stack need the same link: one CAS wins, and the other sees its record.
 //     So a stack has one handle whatever the table size either thread saw;
 //   * a dummy is linked by the one thread that claims it (state 0 -> 1 by
-//     CAS), then marked ready (2, release); until then every other thread
+//     CAS), then marked ready (2, one release RMW); until then every other thread
 //     walks from the ancestor, so a claimant preempted or interrupted
 //     mid-way delays no one (a signal handler on its own thread included);
 //   * the size grows by one CAS when the stacks outnumber the buckets;
@@ -257,11 +257,9 @@ UKASAN_NOINLINE Bucket* link_bucket(char* r, u32 b) {
   Place place;
   walk(r, from, order, nullptr, 0, &place);
   link_in(r, place, (b << 1) | 1, &bk, kBucketClaimed, order, nullptr, 0);
-  // Ready, keeping the link other threads may be changing meanwhile.
-  word = bk.load(std::memory_order_relaxed);
-  while (!bk.compare_exchange_weak(word, (word & kLinkMask) | kBucketReady, std::memory_order_release,
-                                   std::memory_order_relaxed)) {
-  }
+  // Claimed -> Ready in one RMW that keeps the link other threads may be
+  // changing meanwhile (only the claimant changes the state bits).
+  bk.fetch_xor(kBucketClaimed ^ kBucketReady, std::memory_order_release);
   return &bk;
 }
 

@@ -7,10 +7,6 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
