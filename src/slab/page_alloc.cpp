@@ -145,10 +145,15 @@ Span* PageAllocator::take_span(uptr npages, SpanKind kind, uptr* shadow_lo, uptr
     bump_ += npages;
     if (kind == kSpanSlab || npages <= kShadowAheadPages) shadow_ahead_locked(s, shadow_lo, shadow_hi);
   } else {
-    uptr start = s->start, n = s->npages;
+    // A resident span keeps what it knows of its guard pages (large_alloc).
+    const uptr start = s->start, n = s->npages;
+    const bool guards = resident && s->guards_present;
+    const u8 reuses = resident ? s->resident_reuses : 0;
     new (s) Span();
     s->start = start;
     s->npages = n;
+    s->guards_present = guards;
+    s->resident_reuses = reuses;
   }
   __atomic_store_n(&s->kind, kind, __ATOMIC_RELAXED);
   s->resident = resident;

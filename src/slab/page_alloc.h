@@ -38,6 +38,7 @@ struct Span {
   Span* free_next = nullptr;
   bool resident = false;  // handed out with the pages of an earlier large block (free_span_resident)
   bool guards_present = false;  // a large span's first and last pages are resident (large_guards_touched)
+  u8 resident_reuses = 0;       // times handed out with `resident` set, up to kGuardPopulateReuses
 };
 
 class PageAllocator {

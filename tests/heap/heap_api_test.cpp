@@ -535,6 +535,37 @@ TEST_F(HeapReports, FreshLargeBlocksGuardPagesStayUntouched) {
   EXPECT_TRUE(has_changed_line(last_report(), changed_line(q - 5, q - 5, 7, 0))) << last_report();
 }
 
+// A span kept resident is handed to the next block of its size with its
+// guard pages untouched (mincore says which ones a program wrote); only a
+// span reused again and again gets them populated, so that its later frees
+// need no mincore. Most spans of a short process are reused once or twice.
+TEST_F(HeapReports, ResidentSpansPopulateTheirGuardsOnlyWhenReusedOften) {
+  const size_t n = 37 * 4096;  // a size of its own
+  auto guards = [&](char* b) {
+    unsigned char l = 0xff, r = 0xff;
+    EXPECT_EQ(mincore(b - 4096, 4096, &l), 0);
+    EXPECT_EQ(mincore(b + n, 4096, &r), 0);
+    return (l & 1) + (r & 1);
+  };
+  ukasan_quarantine_drain();
+  char* first = static_cast<char*>(malloc(n));
+  memset(first, 1, n);
+  free(first);
+  ukasan_quarantine_drain();
+  int populated_at = 0;
+  for (int reuse = 1; reuse <= 6; reuse++) {
+    char* b = static_cast<char*>(malloc(n));
+    ASSERT_EQ(b, first) << "the resident span is reused";
+    const int g = guards(b);
+    if (!populated_at && g == 2) populated_at = reuse;
+    EXPECT_TRUE(g == 0 || g == 2) << reuse;
+    memset(b, 2, n);
+    free(b);
+    ukasan_quarantine_drain();
+  }
+  EXPECT_EQ(populated_at, 4) << "guards populated at this reuse";
+}
+
 // A large block's span stays resident after eviction for the next block of
 // its size (free_span_resident): that block's guard bytes read as zero again
 // (an overflow of the earlier block was reported once, at its free), and the
