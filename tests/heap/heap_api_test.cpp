@@ -538,7 +538,8 @@ TEST_F(HeapReports, FreshLargeBlocksGuardPagesStayUntouched) {
 // A span kept resident is handed to the next block of its size with its
 // guard pages untouched (mincore says which ones a program wrote); only a
 // span reused again and again gets them populated, so that its later frees
-// need no mincore. Most spans of a short process are reused once or twice.
+// need no mincore. The spans of a short process are reused a few times at
+// most (git gc: 1-3 times each).
 TEST_F(HeapReports, ResidentSpansPopulateTheirGuardsOnlyWhenReusedOften) {
   {  // kernels before 5.14 have no MADV_POPULATE_READ: nothing is populated
     void* pg = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
