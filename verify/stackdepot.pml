@@ -31,8 +31,10 @@
  * Variants (spin -a -DNAME):
  *   (none)         must verify: 0 errors, complete search
  *   -DPROGRESS     any inserter may stop forever at any point (a preempted
- *                  thread, or one interrupted by a signal whose handler
- *                  inserts too); the others must still finish and agree
+ *                  thread, one interrupted by a signal whose handler
+ *                  inserts too, or a process killed mid-insert: forked
+ *                  processes share the depot); the others must still
+ *                  finish and agree
  *   -DNO_CLAIM     must fail: every thread links the bucket's dummy itself
  *   -DNO_REWALK    must fail: a lost CAS retries at the same place
  *   -DNO_TWIN      must fail: a record of the same order is not compared

@@ -27,6 +27,11 @@ void* map_anon(uptr size, bool noreserve) {
   return p == MAP_FAILED ? nullptr : p;
 }
 
+void* map_anon_shared(uptr size) {
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
 void* map_fixed_noreplace(uptr addr, uptr size, bool accessible) {
   int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE;
   void* p = mmap(reinterpret_cast<void*>(addr), size, accessible ? PROT_READ | PROT_WRITE : PROT_NONE,

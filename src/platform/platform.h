@@ -8,6 +8,10 @@ namespace ukasan {
 
 // Reserve/commit anonymous memory. Return nullptr on failure (never abort).
 void* map_anon(uptr size, bool noreserve = false);
+// The same, MAP_SHARED (and MAP_NORESERVE): a child made by fork() shares
+// the pages with its parent instead of getting copy-on-write copies, so
+// neither pays a page fault per page it writes after the fork.
+void* map_anon_shared(uptr size);
 // Map exactly at addr without replacing anything already there; nullptr on failure.
 void* map_fixed_noreplace(uptr addr, uptr size, bool accessible);
 void unmap(void* p, uptr size);

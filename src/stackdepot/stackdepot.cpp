@@ -1,12 +1,28 @@
 // Deduplicating stack depot.
 //
 // Memory: one MAP_NORESERVE reservation made lazily on first use (no static
-// constructor, no malloc): an array of 2^20 bucket words (4 MiB), then an
+// constructor, no malloc): a page of shared counters (the pool's cursor, the
+// table's size), an array of 2^20 bucket words (4 MiB), then an
 // append-only record pool of 60 MiB. Untouched pages cost nothing,
 // and only a prefix of the bucket array is in use: the table grows with the
 // number of stacks (below), so a short process's hundred stacks touch one
 // page of it, not a hundred (a fixed 2^20-bucket table cost every process a
 // page fault per unique stack: a third of cmake configure's faults).
+//
+// The mapping is MAP_SHARED: a process and the children it forks share one
+// depot. A private one was copy-on-write after every fork(), so the parent's
+// next insert wrote (and faulted in) a page of the bucket array or of the
+// record before it on the list, again after each fork: cmake configure's
+// main process, which forks a child per command, took 16,107 page faults in
+// the depot on 850 distinct pages. Sharing is safe because the depot is
+// content-addressed and append-only: a handle names a record whose frames
+// never change, whichever process wrote it, and a record a child added is a
+// stack like any other to the parent (equal frames, equal record). Every
+// word another process may change is in the region (the counters too), and
+// changed only by the atomic steps below, which are as atomic between
+// processes as between threads; a process that exits or is killed mid-
+// insert is a thread that stops forever, which they already tolerate. A
+// child that calls exec() drops the mapping; the new program starts its own.
 //
 // Record: {next link, key, u32 nframes, u32 magic, uptr pcs[n]}, 8-aligned;
 // its handle is (pool offset / 8), never 0 (the pool starts at 8).
@@ -83,22 +99,37 @@ static_assert((kPoolSize / 8) << 1 <= kLinkMask && kMaxBuckets << 1 <= kLinkMask
 // link; it is always ready).
 using Bucket = std::atomic<u32>;
 constexpr uptr kBucketBytes = uptr(kMaxBuckets) * sizeof(Bucket);
-constexpr uptr kReserveSize = kBucketBytes + kPoolSize;
+
+// The region's first page: the state every process sharing it updates.
+struct Shared {
+  std::atomic<u64> cursor;   // pool offset of the next record
+  std::atomic<u64> unique;   // records linked
+  std::atomic<u64> dropped;  // saves refused for a full pool
+  std::atomic<u32> log;      // the table has 2^log buckets
+};
+static_assert(sizeof(Shared) <= kPageSize && std::atomic<u64>::is_always_lock_free);
+constexpr uptr kSharedBytes = kPageSize;
+constexpr uptr kReserveSize = kSharedBytes + kBucketBytes + kPoolSize;
 
 std::atomic<char*> g_region{nullptr};
 std::atomic<bool> g_region_failed{false};
-std::atomic<u64> g_cursor{kPoolStart};
-std::atomic<u64> g_unique{0};
-std::atomic<u64> g_dropped{0};
-std::atomic<u32> g_log{kMinLog};
+std::atomic<u64> g_dropped_unmapped{0};  // saves refused for want of a region (this process's)
+
+UKASAN_ALWAYS_INLINE Shared* shared(char* r) { return reinterpret_cast<Shared*>(r); }
 
 UKASAN_NOINLINE char* init_region() {
   if (g_region_failed.load(std::memory_order_relaxed)) return nullptr;
-  void* m = map_anon(kReserveSize, /*noreserve=*/true);
+  void* m = map_anon_shared(kReserveSize);
+  if (m == nullptr) m = map_anon(kReserveSize, /*noreserve=*/true);  // a kernel without shmem
   if (m == nullptr) {
     g_region_failed.store(true, std::memory_order_relaxed);
     return nullptr;
   }
+  // Initialised before the release CAS below publishes the region; no other
+  // process can see it before that either (a child forked meanwhile has no
+  // pointer to it).
+  shared(static_cast<char*>(m))->cursor.store(kPoolStart, std::memory_order_relaxed);
+  shared(static_cast<char*>(m))->log.store(kMinLog, std::memory_order_relaxed);
   char* expected = nullptr;
   if (!g_region.compare_exchange_strong(expected, static_cast<char*>(m), std::memory_order_acq_rel,
                                         std::memory_order_acquire)) {
@@ -114,8 +145,8 @@ UKASAN_ALWAYS_INLINE char* region() {
   return init_region();
 }
 
-UKASAN_ALWAYS_INLINE Bucket* buckets(char* r) { return reinterpret_cast<Bucket*>(r); }
-UKASAN_ALWAYS_INLINE char* pool(char* r) { return r + kBucketBytes; }
+UKASAN_ALWAYS_INLINE Bucket* buckets(char* r) { return reinterpret_cast<Bucket*>(r + kSharedBytes); }
+UKASAN_ALWAYS_INLINE char* pool(char* r) { return r + kSharedBytes + kBucketBytes; }
 
 UKASAN_ALWAYS_INLINE RecordHeader* record(char* r, u32 handle) {
   return reinterpret_cast<RecordHeader*>(pool(r) + (uptr(handle) << 3));
@@ -264,7 +295,7 @@ UKASAN_NOINLINE Bucket* link_bucket(char* r, u32 b) {
 }
 
 UKASAN_ALWAYS_INLINE Bucket* bucket_start(char* r, u32 hash) {
-  const u32 b = hash & ((u32(1) << g_log.load(std::memory_order_relaxed)) - 1);
+  const u32 b = hash & ((u32(1) << shared(r)->log.load(std::memory_order_relaxed)) - 1);
   Bucket& bk = buckets(r)[b];
   if (b == 0 || UKASAN_LIKELY((bk.load(std::memory_order_acquire) & kStateMask) == kBucketReady)) return &bk;
   return link_bucket(r, b);
@@ -279,11 +310,11 @@ UKASAN_NOINLINE u32 save_slow(char* r, u64 h64, const uptr* pcs, unsigned n) {
 
   // Not present: reserve and fill a new record.
   const u64 bytes = sizeof(RecordHeader) + u64(n) * sizeof(uptr);
-  const u64 off = g_cursor.fetch_add(bytes, std::memory_order_relaxed);
+  const u64 off = shared(r)->cursor.fetch_add(bytes, std::memory_order_relaxed);
   if (UKASAN_UNLIKELY(off + bytes > kPoolSize)) {
     // Full. The cursor stays past the end, so every later insert fails fast
     // too; lookups of already stored stacks keep working.
-    g_dropped.fetch_add(1, std::memory_order_relaxed);
+    shared(r)->dropped.fetch_add(1, std::memory_order_relaxed);
     return 0;
   }
   const u32 handle = static_cast<u32>(off >> 3);
@@ -297,10 +328,10 @@ UKASAN_NOINLINE u32 save_slow(char* r, u64 h64, const uptr* pcs, unsigned n) {
 
   // Grow: the stacks now outnumber the buckets. One CAS; a loser's size was
   // grown by the winner.
-  const u64 unique = g_unique.fetch_add(1, std::memory_order_relaxed) + 1;
-  u32 log = g_log.load(std::memory_order_relaxed);
+  const u64 unique = shared(r)->unique.fetch_add(1, std::memory_order_relaxed) + 1;
+  u32 log = shared(r)->log.load(std::memory_order_relaxed);
   if (log < kMaxLog && unique > (u64(1) << log))
-    g_log.compare_exchange_strong(log, log + 1, std::memory_order_relaxed);
+    shared(r)->log.compare_exchange_strong(log, log + 1, std::memory_order_relaxed);
   return handle;
 }
 
@@ -311,7 +342,7 @@ depot_handle_t depot_save(const uptr* pcs, unsigned n) {
   if (n > kMaxStackFrames) n = kMaxStackFrames;  // deeper stacks are truncated
   char* r = region();
   if (UKASAN_UNLIKELY(r == nullptr)) {
-    g_dropped.fetch_add(1, std::memory_order_relaxed);
+    g_dropped_unmapped.fetch_add(1, std::memory_order_relaxed);
     return 0;
   }
   const u64 h64 = hash_stack(pcs, n);
@@ -372,12 +403,14 @@ UKASAN_NOINLINE depot_handle_t save_stack_walk(uptr ip) {
 }
 
 DepotStats depot_stats() {
-  DepotStats s;
-  s.unique_stacks = g_unique.load(std::memory_order_relaxed);
-  u64 used = g_cursor.load(std::memory_order_relaxed) - kPoolStart;
+  DepotStats s{0, 0, g_dropped_unmapped.load(std::memory_order_relaxed)};
+  char* r = g_region.load(std::memory_order_acquire);
+  if (r == nullptr) return s;
+  s.unique_stacks = shared(r)->unique.load(std::memory_order_relaxed);
+  u64 used = shared(r)->cursor.load(std::memory_order_relaxed) - kPoolStart;
   const u64 cap = kPoolSize - kPoolStart;
   s.bytes_used = used > cap ? cap : used;
-  s.dropped = g_dropped.load(std::memory_order_relaxed);
+  s.dropped += shared(r)->dropped.load(std::memory_order_relaxed);
   return s;
 }
 

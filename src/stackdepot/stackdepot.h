@@ -168,6 +168,8 @@ UKASAN_ALWAYS_INLINE depot_handle_t save_stack_from(uptr ip) {
   return save_stack_walk(ip);
 }
 
+// Of the depot this process shares with the processes it forked and was
+// forked from (those that did not exec since): the stacks any of them saved.
 struct DepotStats {
   u64 unique_stacks;
   u64 bytes_used;

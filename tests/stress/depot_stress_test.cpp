@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -80,6 +83,74 @@ TEST(DepotStress, ThreadsInsertingOneSetWhileTheTableGrowsAgree) {
   EXPECT_EQ(depot_stats().unique_stacks, unique_before + kStacks);
   // And again, now that every bucket is linked: the same handles.
   for (unsigned i = 0; i < kStacks; i += 97) EXPECT_EQ(save_id(base + i), got[0][i]);
+}
+
+// Processes share the depot after fork() (its mapping is MAP_SHARED): the
+// parent and two children insert one set of stacks in different orders while
+// the table grows, each also a set of its own, and a third child inserts the
+// set over and over until it is killed, at whatever instruction: the others
+// must finish, agree on every handle, and the parent must find them all.
+TEST(DepotStress, ForkedProcessesInsertingOneSetAgree) {
+  constexpr unsigned kStacks = 60000, kOwn = 5000, kProcs = 3;  // the parent and two children finish
+  const unsigned base = 5000000, own_base = 6000000;
+  ASSERT_NE(save_id(own_base - 1), 0u);  // the depot is mapped before the forks (else each maps its own)
+  const u64 unique_before = depot_stats().unique_stacks;
+  // Rows of handles, written by each process, and a start barrier.
+  const size_t bytes = sizeof(std::atomic<unsigned>) * 2 + sizeof(depot_handle_t) * kStacks * kProcs;
+  void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(m, MAP_FAILED);
+  auto* ready = new (m) std::atomic<unsigned>(0);
+  auto* killed_rounds = new (ready + 1) std::atomic<unsigned>(0);
+  auto* rows = reinterpret_cast<depot_handle_t*>(ready + 2);
+  auto run = [&](unsigned p) {
+    std::vector<unsigned> order(kStacks);
+    for (unsigned i = 0; i < kStacks; i++) order[i] = i;
+    if (p == 1) std::reverse(order.begin(), order.end());
+    if (p >= 2) std::shuffle(order.begin(), order.end(), std::mt19937(p));
+    ready->fetch_add(1);
+    while (ready->load() < kProcs + 1) sched_yield();
+    if (p == kProcs) {  // the one killed: round after round, never finishing
+      for (;; killed_rounds->fetch_add(1))
+        for (unsigned i : order) save_id(base + i);
+    }
+    for (unsigned k = 0; k < kStacks; k++) {
+      const unsigned i = order[k];
+      rows[p * kStacks + i] = save_id(base + i);
+      if (k % 12 == 0) save_id(own_base + p * kOwn + k / 12);  // this process's own stacks
+    }
+  };
+  pid_t pids[kProcs];
+  for (unsigned p = 1; p <= kProcs; p++) {
+    pids[p - 1] = fork();
+    ASSERT_GE(pids[p - 1], 0);
+    if (pids[p - 1] == 0) {
+      run(p);
+      _exit(0);
+    }
+  }
+  run(0);
+  for (unsigned p = 1; p < kProcs; p++) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pids[p - 1], &status, 0), pids[p - 1]);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child " << p;
+  }
+  kill(pids[kProcs - 1], SIGKILL);  // mid-insert, most likely
+  ASSERT_EQ(waitpid(pids[kProcs - 1], nullptr, 0), pids[kProcs - 1]);
+  std::vector<std::vector<depot_handle_t>> got(kProcs, std::vector<depot_handle_t>(kStacks));
+  for (unsigned p = 0; p < kProcs; p++)
+    for (unsigned i = 0; i < kStacks; i++) got[p][i] = rows[p * kStacks + i];
+  expect_agreement(got, base);
+  for (unsigned i = 0; i < kStacks; i += 7) ASSERT_EQ(save_id(base + i), got[0][i]) << i;
+  // Every process's own stacks, found by the parent (kOwn of each, by ids).
+  const u64 unique_before_own = depot_stats().unique_stacks;
+  for (unsigned p = 0; p < kProcs; p++)
+    for (unsigned k = 0; k < kOwn; k++) ASSERT_NE(save_id(own_base + p * kOwn + k), 0u);
+  EXPECT_EQ(depot_stats().unique_stacks, unique_before_own) << "a process's stacks missing from the shared depot";
+  // The killed child may have died between linking a record and counting it.
+  const u64 unique = depot_stats().unique_stacks, want = unique_before + kStacks + kProcs * kOwn;
+  EXPECT_TRUE(unique == want || unique + 1 == want) << unique << " stacks, " << want << " expected";
+  printf("the killed child did %u whole rounds\n", killed_rounds->load());
+  munmap(m, bytes);
 }
 
 // The handler's inserts interrupt the thread's own, at any instruction: it
