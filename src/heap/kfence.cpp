@@ -180,9 +180,15 @@ class AsyncSignalsBlocked {
   sigset_t old_;
 };
 
-void fork_prepare() { g_lock.lock(); }
-void fork_parent() { g_lock.unlock(); }
-void fork_child() { g_lock.reset(); }
+void fork_prepare() {
+  if (fork_locks_decide()) g_lock.lock();
+}
+void fork_parent() {
+  if (fork_locks_taken()) g_lock.unlock();
+}
+void fork_child() {
+  if (fork_locks_taken()) g_lock.reset();
+}
 
 // ---- faults -----------------------------------------------------------------------
 

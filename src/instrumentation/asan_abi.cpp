@@ -89,13 +89,13 @@ Lock g_globals_lock;
 // Registered by instr_init, after the runtime's handlers, so its prepare
 // runs first: the globals lock is never taken with a runtime lock held.
 void globals_fork_prepare() {
-  if (!in_report()) g_globals_lock.lock();
+  if (!in_report() && fork_locks_decide()) g_globals_lock.lock();
 }
 void globals_fork_parent() {
-  if (!in_report()) g_globals_lock.unlock();
+  if (!in_report() && fork_locks_taken()) g_globals_lock.unlock();
 }
 void globals_fork_child() {
-  if (!in_report()) g_globals_lock.reset();
+  if (!in_report() && fork_locks_taken()) g_globals_lock.reset();
 }
 
 static bool global_sane(const AsanGlobal& g) {

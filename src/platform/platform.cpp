@@ -147,6 +147,10 @@ bool process_is_secure() { return getauxval(AT_SECURE) != 0; }
 
 bool process_single_threaded() { return __libc_single_threaded; }
 
+static UKASAN_TLS bool t_fork_locks;
+bool fork_locks_decide() { return t_fork_locks = !process_single_threaded(); }
+bool fork_locks_taken() { return t_fork_locks; }
+
 bool loader_text(uptr* lo, uptr* hi) {
   const uptr base = getauxval(AT_BASE);
   if (!base) return false;

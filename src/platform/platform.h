@@ -47,6 +47,17 @@ bool process_is_secure();
 // No thread but the caller's was ever created (glibc's
 // __libc_single_threaded: it stays false once a thread was created).
 bool process_single_threaded();
+// For pthread_atfork handlers: whether this fork's prepare handler took its
+// locks. A process with one thread (process_single_threaded) skips them, as
+// glibc's fork skips its own malloc and stdio locks: no other thread can hold
+// one, so the child inherits them free, and the parent's unlocks and the
+// child's resets, writes to pages the fork has just made copy-on-write,
+// would cost a page fault and a page copy each in both processes (26 per
+// fork + exec measured). The decision is taken in the prepare handler
+// (fork_locks_decide) and read by the parent and child handlers of the same
+// fork (same thread; glibc serialises forks of a multithreaded process).
+bool fork_locks_decide();
+bool fork_locks_taken();
 // The dynamic loader's executable segment [*lo, *hi), from its ELF headers in
 // memory (AT_BASE); false when unknown (a static program, or ld.so run as
 // the program itself).

@@ -107,10 +107,12 @@ static void log_reopen_if_forked() {
 void report_fork_prepare() { g_report_lock.lock(); }
 void report_fork_parent() { g_report_lock.unlock(); }
 static void tally_fork_child();
-void report_fork_child() {
-  g_report_lock.reset();
-  tally_fork_child();
-  g_log_stale = g_log_fd >= 0;
+void report_fork_child(bool locks_taken) {
+  if (locks_taken) {
+    g_report_lock.reset();
+    tally_fork_child();
+  }
+  if (g_log_fd >= 0) g_log_stale = true;  // written only then: a page copied in the child otherwise
 }
 
 // ---- report session: lock, one-shot, fault=abort -----------------------------

@@ -196,6 +196,6 @@ void report_init();
 // fork(): the report lock is taken before and released (reset in the child) after.
 void report_fork_prepare();
 void report_fork_parent();
-void report_fork_child();
+void report_fork_child(bool locks_taken);  // locks_taken: reset the locks prepare took
 
 }  // namespace ukasan

@@ -26,8 +26,10 @@ namespace ukasan {
 // not exist there. A report spawning the symbolizer (fork + exec while this
 // thread holds the report lock) skips them: that child only execs.
 
+// A process with one thread takes none of them (fork_locks_decide): nothing
+// else can hold one, and the child then writes only what differs there.
 static void fork_prepare() {
-  if (in_report()) return;
+  if (in_report() || !fork_locks_decide()) return;
   leak_fork_prepare();
   slab_fork_prepare();
   report_fork_prepare();
@@ -35,7 +37,7 @@ static void fork_prepare() {
 }
 
 static void fork_parent() {
-  if (in_report()) return;
+  if (in_report() || !fork_locks_taken()) return;
   symbolizer_fork_parent();
   report_fork_parent();
   slab_fork_parent();
@@ -44,11 +46,12 @@ static void fork_parent() {
 
 static void fork_child() {
   if (in_report()) return;
+  const bool locks = fork_locks_taken();
   platform_after_fork_child();  // first: the components read the new tid
-  symbolizer_fork_child();
-  report_fork_child();
-  slab_fork_child();
-  leak_fork_child();
+  if (locks) symbolizer_fork_child();
+  report_fork_child(locks);
+  slab_fork_child(locks);
+  if (locks) leak_fork_child();
 }
 
 // ---- init ---------------------------------------------------------------------------

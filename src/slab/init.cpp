@@ -41,16 +41,18 @@ void slab_fork_parent() {
   threads_fork_parent();
 }
 
-void slab_fork_child() {
-  // Not taken by prepare: reports take it under the report lock, which
-  // prepare takes after the slab's. Its critical sections only copy an
-  // entry; one cut short by the fork leaves at worst a wrong aux stack.
-  aux_lock().reset();
-  page_allocator().lock().reset();
-  for (u32 i = 0; i < cache_count(); i++) cache_by_index(i)->lock.reset();
-  caches_lock().reset();
-  quarantine_fork_child();
-  threads_fork_child();
+void slab_fork_child(bool locks_taken) {
+  if (locks_taken) {
+    // Not taken by prepare: reports take it under the report lock, which
+    // prepare takes after the slab's. Its critical sections only copy an
+    // entry; one cut short by the fork leaves at worst a wrong aux stack.
+    aux_lock().reset();
+    page_allocator().lock().reset();
+    for (u32 i = 0; i < cache_count(); i++) cache_by_index(i)->lock.reset();
+    caches_lock().reset();
+  }
+  quarantine_fork_child(locks_taken);
+  threads_fork_child(locks_taken);
 }
 
 }  // namespace ukasan

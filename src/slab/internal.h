@@ -15,7 +15,7 @@ inline void for_each_thread_queue(Fn fn) {
 }
 void threads_fork_prepare();  // the pool lock, then every slot lock
 void threads_fork_parent();
-void threads_fork_child();    // adopts the threads that do not exist in the child
+void threads_fork_child(bool locks_taken);  // adopts the threads that do not exist in the child
 
 // ---- cache.cpp: caches, magazines, the depot --------------------------------------
 bool caches_init();   // the descriptors and the kmalloc caches
@@ -71,7 +71,7 @@ void reduce_on_alloc();
 void evictor_maybe_start();
 void quarantine_fork_prepare();
 void quarantine_fork_parent();
-void quarantine_fork_child();  // also forgets the evictor thread
+void quarantine_fork_child(bool locks_taken);  // also forgets the evictor thread
 
 // ---- object.cpp ---------------------------------------------------------------------
 // The report's object describer (installed by slab_init).

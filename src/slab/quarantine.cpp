@@ -351,14 +351,17 @@ void quarantine_fork_parent() {
   quarantine().global_lock().unlock();
 }
 
-void quarantine_fork_child() {
-  g_keep_lock.reset();
-  SlabQuarantine::pool_lock().reset();
-  quarantine().global_lock().reset();
+void quarantine_fork_child(bool locks_taken) {
+  if (locks_taken) {
+    g_keep_lock.reset();
+    SlabQuarantine::pool_lock().reset();
+    quarantine().global_lock().reset();
+  }
   // The evictor thread does not exist in the child: allocations evict again
-  // (a new evictor is started if the quarantine overflows there).
-  g_evictor_running.store(false, std::memory_order_relaxed);
-  g_evictor_tried.store(false, std::memory_order_relaxed);
+  // (a new evictor is started if the quarantine overflows there). Stored
+  // only when set: a page copied in the child otherwise.
+  if (g_evictor_running.load(std::memory_order_relaxed)) g_evictor_running.store(false, std::memory_order_relaxed);
+  if (g_evictor_tried.load(std::memory_order_relaxed)) g_evictor_tried.store(false, std::memory_order_relaxed);
 }
 
 }  // namespace ukasan

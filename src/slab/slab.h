@@ -140,7 +140,7 @@ extern bool g_quarantine_enabled;  // quarantine bound > 0 (read on every free)
 // threads that do not exist there left.
 void slab_fork_prepare();
 void slab_fork_parent();
-void slab_fork_child();
+void slab_fork_child(bool locks_taken);  // locks_taken: reset the locks prepare took
 
 // The calling thread's state (created on its first call; never null after
 // slab_init). Inline: every malloc and free asks.

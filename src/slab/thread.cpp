@@ -129,9 +129,11 @@ static void adopt_dead_thread(ThreadState* ts) {
 }
 
 // Runs after every other slab lock is reset: adopting a thread frees objects.
-void threads_fork_child() {
-  thread_slots().unlock_all(true);
-  g_ts_pool_lock.reset();
+void threads_fork_child(bool locks_taken) {
+  if (locks_taken) {
+    thread_slots().unlock_all(true);
+    g_ts_pool_lock.reset();
+  }
   ThreadState* self = t_state;
   if (self) self->tid = current_tid();
   // The other threads do not exist here: hand their queues and magazines
