@@ -141,9 +141,17 @@ def run_one(binary, env_add, args, occ=None):
 results = []  # dicts: alloc, wl, rep, metrics
 print(f"# allocators: {', '.join(a[0] for a in ALLOCS)}", flush=True)
 print(f"# load average at start: {open('/proc/loadavg').read().split()[:3]}", flush=True)
+def rotated(allocs, rep):
+    # Each repetition starts one allocator further on: a run is affected by the
+    # one before it (its dirty page cache, freed memory, a busy CPU's clock), so
+    # a fixed order would put the same neighbour before every run of each.
+    k = rep % len(allocs)
+    return allocs[k:] + allocs[:k]
+
+
 for rep in range(REPS):
     for label, wl, thr, ops in WORKLOADS:
-        for name, binary, env_add in ALLOCS:
+        for name, binary, env_add in rotated(ALLOCS, rep):
             occ = os.path.join(OUT, f"occ-{label}-{name}.dat") if rep == 0 else None
             r = run_one(binary or WL_BIN, env_add, [wl, thr, ops], occ)
             r.update(alloc=name, wl=label, rep=rep)
@@ -287,7 +295,7 @@ def run_real(cmd, env_add, stdin_path):
 real_res = []
 for rep in range(REPS):
     for rname, cmd, extra, stdin in real:
-        for name, _, env_add in REAL_ALLOCS:
+        for name, _, env_add in rotated(REAL_ALLOCS, rep):
             env = dict(env_add)
             env.update(extra)
             r = run_real(cmd, env, stdin)
