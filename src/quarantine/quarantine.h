@@ -180,19 +180,28 @@ class Quarantine {
   // The chunk pool: chunks come from Cb::map(), are recycled through a free
   // list under their own leaf lock (taken once per kChunkNodes frees), and are
   // never unmapped (a synchronizer may read a chunk an owner is appending to).
+  // A new block's chunks are handed out in address order as they are needed,
+  // not linked onto the free list at once: linking wrote every page of the
+  // block, and a page's first write is what costs (a process that frees a
+  // few thousand objects used 2 of the 128 chunks of a 256 KiB block and
+  // paid for 64 pages). Blocks grow from 32 KiB to 256 KiB, so a short
+  // process maps (and Cb::map populates) little.
   static Chunk* alloc_chunk() {
     LockGuard g(pool_lock_);
-    if (!pool_free_) {
-      constexpr uptr kMapBytes = 256 * 1024;
-      Chunk* block = static_cast<Chunk*>(Cb::map(kMapBytes));
-      if (!block) return nullptr;
-      for (uptr i = 0; i < kMapBytes / sizeof(Chunk); i++) {
-        block[i].next.store(pool_free_, std::memory_order_relaxed);
-        pool_free_ = &block[i];
-      }
-    }
     Chunk* c = pool_free_;
-    pool_free_ = c->next.load(std::memory_order_relaxed);
+    if (c) {
+      pool_free_ = c->next.load(std::memory_order_relaxed);
+    } else {
+      if (pool_bump_ == pool_end_) {
+        const uptr bytes = kFirstBlockBytes << (pool_blocks_ < kBlockDoublings ? pool_blocks_ : kBlockDoublings);
+        Chunk* block = static_cast<Chunk*>(Cb::map(bytes));
+        if (!block) return nullptr;
+        pool_blocks_++;
+        pool_bump_ = block;
+        pool_end_ = block + bytes / sizeof(Chunk);
+      }
+      c = pool_bump_++;
+    }
     c->next.store(nullptr, std::memory_order_relaxed);
     c->count.store(0, std::memory_order_relaxed);
     return c;
@@ -713,6 +722,11 @@ class Quarantine {
 
   static inline Lock pool_lock_;
   static inline Chunk* pool_free_ = nullptr;
+  static inline Chunk* pool_bump_ = nullptr;  // the newest block's chunks not yet handed out
+  static inline Chunk* pool_end_ = nullptr;
+  static inline unsigned pool_blocks_ = 0;
+  static constexpr uptr kFirstBlockBytes = 32 * 1024;
+  static constexpr unsigned kBlockDoublings = 3;  // 32 KiB, 64, 128, then 256 KiB blocks
   Lock lock_;
   std::atomic<uptr> bytes_{0};
   std::atomic<uptr> max_bytes_{0};

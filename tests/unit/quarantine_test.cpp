@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <vector>
 
@@ -173,6 +175,46 @@ TEST(Quarantine, ExtractedListIsVisibleToAnotherSynchronizer) {
   EXPECT_EQ(g_order.size(), 100u - 23u);
   q.free_extracted(destroyed, nullptr);
   for (auto& n : nodes) EXPECT_EQ(n.freed, 1) << n.id;
+}
+
+// The chunk pool writes a chunk only when it hands it out: a queue that
+// used three chunks has touched the pages of those three, not the rest of
+// the block (linking a whole new block onto the free list wrote every page
+// of it: 64 pages for a process that freed a few hundred objects).
+struct LazyCb : FakeCb {
+  static inline void* block = nullptr;
+  static inline ukasan::uptr block_bytes = 0;
+  static void* map(ukasan::uptr bytes) {
+    void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return nullptr;
+    if (!block) block = m, block_bytes = bytes;
+    return m;
+  }
+};
+
+TEST(Quarantine, ChunkPoolTouchesOnlyTheChunksItHandsOut) {
+  using LQ = ukasan::Quarantine<LazyCb>;
+  static LQ q;
+  q.init(/*max=*/1 << 30, /*cache=*/1 << 30);
+  static LQ::Queue pcpu;
+  const unsigned kNodes = 3 * LQ::kChunkNodes - 10;  // three chunks
+  std::vector<FakeNode> nodes(kNodes);
+  for (unsigned i = 0; i < kNodes; i++) {
+    nodes[i] = {nullptr, i, 10, 0};
+    q.put(pcpu, &nodes[i], 10, 1);
+  }
+  ASSERT_NE(LazyCb::block, nullptr);
+  const long page = sysconf(_SC_PAGESIZE);
+  const ukasan::uptr pages = LazyCb::block_bytes / static_cast<ukasan::uptr>(page);
+  ASSERT_GE(pages, 8u);
+  std::vector<unsigned char> vec(pages);
+  ASSERT_EQ(mincore(LazyCb::block, LazyCb::block_bytes, vec.data()), 0);
+  unsigned resident = 0;
+  for (unsigned char v : vec) resident += v & 1;
+  const ukasan::uptr used_bytes = 3 * sizeof(void*) * (LQ::kChunkNodes + 2);  // three 2 KiB chunks
+  EXPECT_LE(resident, (used_bytes + static_cast<ukasan::uptr>(page) - 1) / static_cast<ukasan::uptr>(page))
+      << "of " << pages << " pages";
+  EXPECT_EQ(pcpu.count, static_cast<ukasan::uptr>(kNodes));
 }
 
 }  // namespace
