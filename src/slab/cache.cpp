@@ -163,20 +163,34 @@ void cache_stats(KmemCache* c, struct ukasan_cache_stats* out) {
 
 // ---- central lists (c->lock held) ----------------------------------------
 
-// Builds a slab (poisons it, writes every object's metadata, runs the
-// constructor): it first-touches its pages, so it runs without c->lock where
-// it can; link_slab_locked() then publishes it.
+// Builds a slab (poisons it, runs the constructor): it populates its pages,
+// so it runs without c->lock where it can; link_slab_locked() then
+// publishes it.
 // Its slots are not linked into a freelist: central_pop_locked and
 // central_pop_run_locked carve them in address order (s->carved) once the
 // slab's freelist is empty, so a program that allocates from fresh slabs
 // (bash: most of its objects) pays neither a link's store here nor its
-// dependent load there. Every slot's state and check byte are written here
-// all the same: whatever walks all slots (scan_for_each_object, the leak
-// scan, a report on a wild pointer) sees a never-used slot as a free one.
+// dependent load there. A slot's state and check byte are written when it
+// is carved (carve_slots), not here: writing them for every slot touched
+// every page of the slab, and on a VM a page's first touch costs 5-6 us
+// even after MADV_POPULATE_WRITE; a short process uses a few slots of most
+// of its caches (`echo` built 14 slabs of 9 pages). Whatever walks slots
+// stops at s->carved (slab_slot_carved): a never-carved slot is a free
+// one that was never used. A cache with a constructor runs it on every
+// object here, as the kernel does, and so carves them all at once.
 // The other metadata fields are zero already: a slab's pages read as zero
 // (alloc_span), and a constructor never reaches FreeMeta (it is outside the
 // object in caches with one).
 static constexpr uptr kPopulateSlotMax = 5 * kPageSize;  // the heap's largest slab class fits
+
+static void carve_meta(KmemCache* c, Span* s, u32 first, u32 k) {
+  uptr o = slab_slot(c, s, first);
+  for (u32 i = 0; i < k; i++, o += c->slot_size) {
+    AllocMeta* am = alloc_meta(c, o);
+    am->check = meta_check(o);
+    am->state.store(kObjFree, std::memory_order_relaxed);
+  }
+}
 
 static Span* build_slab(KmemCache* c) {
   Span* s = page_allocator().alloc_span(c->slab_pages, kSpanSlab);
@@ -184,7 +198,7 @@ static Span* build_slab(KmemCache* c) {
   __atomic_store_n(&s->cache, c, __ATOMIC_RELAXED);  // SlabQuarantineCb::prefetch reads it unlocked
   s->nobjs = c->objs_per_slab;
   s->inuse = 0;
-  s->carved = 0;
+  __atomic_store_n(&s->carved, 0u, __ATOMIC_RELAXED);
   s->freelist = nullptr;
   // Slots up to a page put metadata on every page of the slab, written
   // below; a bigger slot has its metadata on its last page, its left canary
@@ -195,20 +209,30 @@ static Span* build_slab(KmemCache* c) {
   // Bigger slots (kmem_cache_create's) are left to the program's touches.
   if (c->slot_size <= kPopulateSlotMax) populate_pages(reinterpret_cast<void*>(s->start), s->npages * kPageSize);
   poison(s->start, s->npages * kPageSize, kShadowSlabRedzone);
-  uptr o = slab_slot(c, s, 0);
-  for (u32 i = 0; i < c->objs_per_slab; i++, o += c->slot_size) {
-    if (c->ctor) {
+  if (c->ctor) {
+    uptr o = slab_slot(c, s, 0);
+    for (u32 i = 0; i < c->objs_per_slab; i++, o += c->slot_size) {
       // The constructor is user code (maybe instrumented): let it touch the
       // object, then poison it again.
       unpoison(o, c->object_size);
       c->ctor(reinterpret_cast<void*>(o));
       poison(o, c->obj_bytes, kShadowSlabRedzone);
     }
-    AllocMeta* am = alloc_meta(c, o);
-    am->check = meta_check(o);
-    am->state.store(kObjFree, std::memory_order_relaxed);
+    carve_meta(c, s, 0, c->objs_per_slab);
   }
   return s;
+}
+
+// Takes slots [s->carved, s->carved + k): each gets its check byte and the
+// free state, then the release store of s->carved publishes them to the
+// walkers that load it with acquire (the leak scan runs with this thread
+// stopped anywhere: before the store it does not look at these slots,
+// after it sees their metadata).
+static uptr carve_slots(KmemCache* c, Span* s, u32 k) {
+  const u32 first = s->carved;
+  carve_meta(c, s, first, k);
+  __atomic_store_n(&s->carved, first + k, __ATOMIC_RELEASE);
+  return slab_slot(c, s, first);
 }
 
 static void link_slab_locked(KmemCache* c, Span* s) {
@@ -250,7 +274,7 @@ static UKASAN_ALWAYS_INLINE void* central_pop_locked(KmemCache* c, bool grow = t
     s->freelist = reinterpret_cast<FreeMeta*>(link_decode(fm->node.next));
     obj = reinterpret_cast<void*>(reinterpret_cast<uptr>(fm) - c->free_meta_off);
   } else {
-    obj = reinterpret_cast<void*>(slab_slot(c, s, s->carved++));
+    obj = reinterpret_cast<void*>(carve_slots(c, s, 1));
   }
   s->inuse++;
   if (!s->freelist && s->carved == s->nobjs) partial_remove(c, s);
@@ -270,9 +294,8 @@ static void central_pop_run_locked(KmemCache* c, Magazine& m, u32 want) {
     }
     const u32 left = s->nobjs - s->carved;
     const u32 k = left < want ? left : want;
-    uptr o = slab_slot(c, s, s->carved);
+    uptr o = carve_slots(c, s, k);
     for (u32 i = 0; i < k; i++, o += c->slot_size) m.objs[m.count++] = reinterpret_cast<void*>(o);
-    s->carved += k;
     s->inuse += k;
     want -= k;
     if (s->carved == s->nobjs) partial_remove(c, s);
@@ -644,7 +667,8 @@ void cache_destroy(KmemCache* c, uptr ip) {
 unsigned cache_live_objects(KmemCache* c, LeakedObject* out, unsigned max) {
   unsigned n = 0;
   for (Span* s = c->slabs; s && n < max; s = s->slab_next) {
-    for (u32 i = 0; i < s->nobjs && n < max; i++) {
+    const u32 carved = slab_carved(s);
+    for (u32 i = 0; i < carved && n < max; i++) {
       const uptr o = slab_slot(c, s, i);
       const AllocMeta* am = alloc_meta(c, o);
       if (am->state.load(std::memory_order_relaxed) != kObjAllocated) continue;

@@ -11,8 +11,10 @@ static bool invalid_free(uptr p, uptr ip, const char* why) {
   return false;
 }
 
-void free_state_error(uptr p, u8 st, uptr ip) {
-  if (st == kObjQuarantined || st == kObjFree)
+void free_state_error(uptr p, const ObjectRef& ref, u8 st, uptr ip) {
+  if (ref.cache && !slab_slot_carved(ref.span, ref.obj))
+    invalid_free(p, ip, "no object was ever allocated there");
+  else if (st == kObjQuarantined || st == kObjFree)
     report_free_error(p, ip, FreeError::kDoubleFree, nullptr);
   else
     invalid_free(p, ip, "the object's metadata is corrupted");
@@ -98,7 +100,8 @@ void scan_for_each_object(ScanObjectFn fn, void* arg, bool freed) {
         continue;
       }
       uptr obj = s->start + c->lead;
-      for (u32 i = 0; i < s->nobjs; i++, obj += c->slot_size) {
+      const u32 carved = slab_carved(s);  // the slots after it have no metadata
+      for (u32 i = 0; i < carved; i++, obj += c->slot_size) {
         if (freed) __builtin_prefetch(reinterpret_cast<void*>(obj + kScanAhead));
         // Freed slots (quarantined, or back in a magazine or on a freelist
         // after it) are most of a program's heap at exit: their first
@@ -134,6 +137,15 @@ void describe_object(uptr addr, uptr obj_hint, ObjectInfo* out) {
   }
   out->found = true;
   out->obj = r.obj;
+  out->large = !r.cache;
+  out->cache_name = r.cache ? r.cache->name : "kmalloc-large";
+  out->cache_size = r.cache ? r.cache->object_size : 0;
+  out->slab_start = r.span->start;
+  out->slab_objects = r.cache ? r.span->nobjs : 1;
+  if (r.cache && !slab_slot_carved(r.span, r.obj)) {  // never handed out: a free slot without metadata
+    out->region = r.cache->object_size;
+    return;
+  }
   if (r.am->check != meta_check(r.obj)) {
     out->meta_corrupt = true;
     return;
@@ -141,11 +153,6 @@ void describe_object(uptr addr, uptr obj_hint, ObjectInfo* out) {
   const u8 st = r.am->state.load(std::memory_order_acquire);
   out->allocated = st == kObjAllocated;
   out->freed = st == kObjQuarantined || (st == kObjFree && r.fm->free_tid != 0);
-  out->large = !r.cache;
-  out->cache_name = r.cache ? r.cache->name : "kmalloc-large";
-  out->cache_size = r.cache ? r.cache->object_size : 0;
-  out->slab_start = r.span->start;
-  out->slab_objects = r.cache ? r.span->nobjs : 1;
   out->region = !r.cache ? r.span->large_size : out->allocated ? r.am->requested : r.cache->object_size;
   out->alloc_tid = r.am->alloc_tid;
   out->alloc_stack = r.am->alloc_stack;

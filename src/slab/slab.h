@@ -252,6 +252,16 @@ inline uptr slab_object_of(const Span* s, uptr p) {
 }
 // The object of slot i of c's slab s.
 inline uptr slab_slot(const KmemCache* c, const Span* s, uptr i) { return s->start + c->lead + i * c->slot_size; }
+// Slots [0, carved) have been handed out at least once and have metadata;
+// the others were never used and their metadata is not written (see
+// build_slab in cache.cpp). Acquire: pairs with carve_slots' release store.
+inline u32 slab_carved(const Span* s) { return __atomic_load_n(&s->carved, __ATOMIC_ACQUIRE); }
+// Whether slot object obj (a slot's start, as slab_object_of returns) was
+// ever carved: only then does its metadata mean anything.
+inline bool slab_slot_carved(const Span* s, uptr obj) {
+  const KmemCache* c = s->cache;
+  return obj < slab_slot(c, s, slab_carved(s));
+}
 
 // Where a pointer lands.
 enum ObjWhere : u8 {
@@ -325,6 +335,7 @@ inline u8 scan_lookup(uptr w, ObjectRef* r, uptr* size) {
     KmemCache* c = s->cache;
     if (!c) return 0;
     const uptr obj = slab_object_of(s, w);
+    if (!slab_slot_carved(s, obj)) return 0;  // never allocated: no metadata
     AllocMeta* am = alloc_meta(c, obj);
     const u8 st = am->state.load(std::memory_order_acquire);
     if (w < obj || (st != kObjAllocated && st != kObjQuarantined) || am->check != meta_check(obj)) return 0;
@@ -368,14 +379,14 @@ u64 quarantine_kept_total();
 void scan_arena(uptr* lo, uptr* hi);
 
 bool free_check_slow(uptr p, ObjWhere where, const ObjectRef& ref, KmemCache* expected, uptr ip);
-void free_state_error(uptr p, u8 state, uptr ip);  // the state a failed CAS saw: reported
+void free_state_error(uptr p, const ObjectRef& ref, u8 state, uptr ip);  // the state a failed CAS saw: reported
 // Moves an allocated object to quarantined. The CAS makes two racing frees
 // of one object safe: exactly one wins; the other reports what it saw.
 inline bool claim_for_free(uptr p, const ObjectRef& ref, uptr ip) {
   u8 st = kObjAllocated;
   if (UKASAN_LIKELY(ref.am->state.compare_exchange_strong(st, kObjQuarantined, std::memory_order_acq_rel)))
     return true;
-  free_state_error(p, st, ip);
+  free_state_error(p, ref, st, ip);
   return false;
 }
 // Validates a free of p (looked up as where/ref) by kfree / kmem_cache_free

@@ -222,6 +222,28 @@ TEST_F(SlabTest, FreshSlabsHandOutEverySlotOnce) {
   for (struct kmem_cache* f : fillers) kmem_cache_destroy(f);
 }
 
+// A fresh slab's slots get their metadata when they are carved, not when the
+// slab is built (writing it for every slot touched every page of the slab):
+// a slot never handed out is left as the page allocator gave it, and
+// freeing a pointer to it is an invalid free, not a double free.
+TEST_F(SlabTest, NeverCarvedSlotsHaveNoMetadataAndCannotBeFreed) {
+  struct kmem_cache* c = kmem_cache_create("carve-lazily", 64, 0, 0, nullptr);
+  void* p = kmem_cache_alloc(c, GFP_KERNEL);
+  ASSERT_NE(p, nullptr);
+  ukasan::ObjectRef ref{};
+  ASSERT_EQ(ukasan::lookup_object(reinterpret_cast<uintptr_t>(p), &ref), ukasan::kObjectStart);
+  const uintptr_t last = ukasan::slab_slot(ref.cache, ref.span, ref.span->nobjs - 1);
+  ASSERT_GT(ref.span->nobjs, 64u);
+  EXPECT_FALSE(ukasan::slab_slot_carved(ref.span, last));
+  EXPECT_EQ(ukasan::alloc_meta(ref.cache, last)->state.load(), 0u) << "the build wrote the last slot's metadata";
+  EXPECT_KASAN_REPORT(kmem_cache_free(c, reinterpret_cast<void*>(last)), "invalid-free");
+  EXPECT_NE(last_report().find("no object was ever allocated there"), std::string::npos) << last_report();
+  kmem_cache_free(c, p);
+  ukasan_quarantine_drain();
+  kmem_cache_destroy(c);
+  EXPECT_EQ(unclaimed(), "");
+}
+
 TEST_F(SlabTest, ZallocZeroes) {
   struct kmem_cache* c = kmem_cache_create("zalloc", 200, 0, 0, nullptr);
   for (int round = 0; round < 3; round++) {
