@@ -17,6 +17,7 @@ too, as ukasan-before with ukasan's options, for a before/after in the same run)
 """
 import json
 import os
+import random
 import re
 import shutil
 import statistics
@@ -141,17 +142,37 @@ def run_one(binary, env_add, args, occ=None):
 results = []  # dicts: alloc, wl, rep, metrics
 print(f"# allocators: {', '.join(a[0] for a in ALLOCS)}", flush=True)
 print(f"# load average at start: {open('/proc/loadavg').read().split()[:3]}", flush=True)
-def rotated(allocs, rep):
-    # Each repetition starts one allocator further on: a run is affected by the
-    # one before it (its dirty page cache, freed memory, a busy CPU's clock), so
-    # a fixed order would put the same neighbour before every run of each.
-    k = rep % len(allocs)
-    return allocs[k:] + allocs[:k]
+_orders = {}
+
+
+def run_order(allocs, rep):
+    # Each repetition runs the allocators in its own order: a run is affected
+    # by the one before it (the memory a big process just gave back, dirty
+    # page cache), and a fixed or merely rotated order puts the same
+    # neighbour before each allocator in every repetition (ukasan came after
+    # asan-preload, the heaviest run). Repetition 0 keeps the declared order;
+    # each later one is the seeded shuffle that repeats the fewest
+    # (previous, next) pairs of the earlier ones (deterministic).
+    key = tuple(a[0] for a in allocs)
+    done = _orders.setdefault(key, [])
+    while len(done) <= rep:
+        seen = {(o[i - 1], o[i]) for o in done for i in range(1, len(o))}
+        best = None
+        for seed in range(200 if done else 1):
+            o = list(key)
+            if done:
+                random.Random(seed).shuffle(o)
+            cost = sum((o[i - 1], o[i]) in seen for i in range(1, len(o)))
+            if best is None or cost < best[0]:
+                best = (cost, o)
+        done.append(best[1])
+    by_name = {a[0]: a for a in allocs}
+    return [by_name[n] for n in done[rep]]
 
 
 for rep in range(REPS):
     for label, wl, thr, ops in WORKLOADS:
-        for name, binary, env_add in rotated(ALLOCS, rep):
+        for name, binary, env_add in run_order(ALLOCS, rep):
             occ = os.path.join(OUT, f"occ-{label}-{name}.dat") if rep == 0 else None
             r = run_one(binary or WL_BIN, env_add, [wl, thr, ops], occ)
             r.update(alloc=name, wl=label, rep=rep)
@@ -295,7 +316,7 @@ def run_real(cmd, env_add, stdin_path):
 real_res = []
 for rep in range(REPS):
     for rname, cmd, extra, stdin in real:
-        for name, _, env_add in rotated(REAL_ALLOCS, rep):
+        for name, _, env_add in run_order(REAL_ALLOCS, rep):
             env = dict(env_add)
             env.update(extra)
             r = run_real(cmd, env, stdin)
@@ -309,7 +330,7 @@ for rep in range(REPS):
 
 real_md_start = len(md)
 if real:
-    md.append(f"### Real programs (median of {REPS} interleaved runs, wall time; the preloads as above, "
+    md.append(f"### Real programs (median of {REPS} interleaved runs, each in its own order, wall time; the preloads as above, "
               f"{QMB} MiB quarantine for scudo+q, ASan and ukasan; bench/real/)\n")
     names = [n for n, _, _ in REAL_ALLOCS]
     md.append("| program | " + " | ".join(f"{n} × glibc" for n in names if n != "glibc") +
