@@ -177,7 +177,8 @@ void cache_stats(KmemCache* c, struct ukasan_cache_stats* out) {
 // of its caches (`echo` built 14 slabs of 9 pages). Whatever walks slots
 // stops at s->carved (slab_slot_carved): a never-carved slot is a free
 // one that was never used. A cache with a constructor runs it on every
-// object here, as the kernel does, and so carves them all at once.
+// object here, as the kernel does, and writes their metadata with it (the
+// pages are touched anyway); its slots are carved like any other's.
 // The other metadata fields are zero already: a slab's pages read as zero
 // (alloc_span), and a constructor never reaches FreeMeta (it is outside the
 // object in caches with one).
