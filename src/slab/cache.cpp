@@ -177,21 +177,11 @@ void cache_stats(KmemCache* c, struct ukasan_cache_stats* out) {
 // of its caches (`echo` built 14 slabs of 9 pages). Whatever walks slots
 // stops at s->carved (slab_slot_carved): a never-carved slot is a free
 // one that was never used. A cache with a constructor runs it on every
-// object here, as the kernel does, and writes their metadata with it (the
-// pages are touched anyway); its slots are carved like any other's.
+// object here, as the kernel does; its slots are carved like any other's.
 // The other metadata fields are zero already: a slab's pages read as zero
 // (alloc_span), and a constructor never reaches FreeMeta (it is outside the
 // object in caches with one).
 static constexpr uptr kPopulateSlotMax = 5 * kPageSize;  // the heap's largest slab class fits
-
-static void carve_meta(KmemCache* c, Span* s, u32 first, u32 k) {
-  uptr o = slab_slot(c, s, first);
-  for (u32 i = 0; i < k; i++, o += c->slot_size) {
-    AllocMeta* am = alloc_meta(c, o);
-    am->check = meta_check(o);
-    am->state.store(kObjFree, std::memory_order_relaxed);
-  }
-}
 
 static Span* build_slab(KmemCache* c) {
   Span* s = page_allocator().alloc_span(c->slab_pages, kSpanSlab);
@@ -219,7 +209,6 @@ static Span* build_slab(KmemCache* c) {
       c->ctor(reinterpret_cast<void*>(o));
       poison(o, c->obj_bytes, kShadowSlabRedzone);
     }
-    carve_meta(c, s, 0, c->objs_per_slab);
   }
   return s;
 }
@@ -231,9 +220,15 @@ static Span* build_slab(KmemCache* c) {
 // after it sees their metadata).
 static uptr carve_slots(KmemCache* c, Span* s, u32 k) {
   const u32 first = s->carved;
-  carve_meta(c, s, first, k);
+  const uptr start = slab_slot(c, s, first);
+  uptr o = start;
+  for (u32 i = 0; i < k; i++, o += c->slot_size) {
+    AllocMeta* am = alloc_meta(c, o);
+    am->check = meta_check(o);
+    am->state.store(kObjFree, std::memory_order_relaxed);
+  }
   __atomic_store_n(&s->carved, first + k, __ATOMIC_RELEASE);
-  return slab_slot(c, s, first);
+  return start;
 }
 
 static void link_slab_locked(KmemCache* c, Span* s) {
