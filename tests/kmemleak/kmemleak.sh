@@ -4,7 +4,8 @@
 # the leaked objects are reported (by their unique sizes), once; the first
 # scan returns their number, later scans none; the process exits with
 # `exitcode`; with detect_leaks=0 the exit-time scan is off. Then
-# progs/dangle.c with quarantine_keep_referenced off and on.
+# progs/dangle.c with quarantine_keep_referenced off and on; progs/dup_leaks.c:
+# leaks of strdup's family name the program's function first.
 # Usage: kmemleak.sh SOURCE_DIR BUILD_DIR
 set -u
 SRC=$(cd "$1" && pwd)
@@ -92,5 +93,25 @@ for cc in $CXXS; do
   [ $cc = clang++ ] && c=clang
   UKASAN_CC=$c "$BUILD/bin/ukasan-cc" -O1 -g "$DANGLE" -o "$WORK/dangle-$c" && dangle dangle-$c 0 1 "$WORK/dangle-$c"
 done
+# The copies of strdup, strndup, __strdup, __strndup and wcsdup are allocated
+# by the runtime for the program's call: each report's first frame is the
+# leaking function, even in code without frame pointers (libc's own copies
+# recorded only the libc frame).
+DUPS=$SRC/tests/kmemleak/progs/dup_leaks.c
+DUP_EXPECTED="11 leak_strdup,16 leak_strndup,28 leak___strdup,33 leak___strndup,40 leak_wcsdup"
+first_frames() {  # "size function" of each report's first backtrace line, sorted
+  awk '/^unreferenced object 0x[0-9a-f]+ \(size [0-9]+\):$/ { s = $5; sub(/\)?:$/, "", s); want = 1; next }
+       want && /^    \[<[0-9a-f]+>\] / { f = $2; sub(/\+.*/, "", f); print s " " f; want = 0 }' "$1" |
+    sort -n | paste -sd, -
+}
+dups() {  # name, then the command
+  local name=$1 got
+  shift
+  UKASAN_OPTIONS=exitcode=0 "$@" >"$WORK/$name.out" 2>&1
+  got=$(first_frames "$WORK/$name.out")
+  [ "$got" = "$DUP_EXPECTED" ] || { fail "$name: first frames '$got', expected '$DUP_EXPECTED'"; head -60 "$WORK/$name.out"; }
+}
+gcc -O2 -g -fomit-frame-pointer -fno-builtin "$DUPS" -o "$WORK/dups" && dups dups-preload env LD_PRELOAD="$LIB" "$WORK/dups"
+UKASAN_CC=gcc "$BUILD/bin/ukasan-cc" -O2 -g -fno-builtin "$DUPS" -o "$WORK/dups-cc" && dups dups-ukasan-cc "$WORK/dups-cc"
 echo "kmemleak: $FAILS failed"
 [ $FAILS = 0 ]
