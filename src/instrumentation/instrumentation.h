@@ -77,6 +77,13 @@ UKASAN_ALWAYS_INLINE bool instr_check_range(uptr addr, uptr size, bool is_write,
 // printed on this thread.
 bool intercept_active(uptr ip);
 
+// The memory an interceptor returns for the program to free (strdup's family
+// in interceptors.cpp, wcsdup in wide.cpp): malloc(bytes) as called from ip,
+// the interceptor's caller, whose frame the interceptor published with
+// UKASAN_ENTRY_IP, so the block's stack starts at the program's call. Sets
+// errno to ENOMEM when it fails.
+void* malloc_for_caller(uptr bytes, uptr ip);
+
 // __sanitizer_start_switch_fiber: the stack about to be switched to (its
 // stale poison is cleared, as for swapcontext). (stack.cpp)
 void note_fiber_stack(uptr lo, uptr size);

@@ -196,6 +196,12 @@ UKASAN_ALWAYS_INLINE bool active(uptr ip) {
 
 bool intercept_active(uptr ip) { return active(ip); }
 
+void* malloc_for_caller(uptr bytes, uptr ip) {
+  void* p = heap_alloc(bytes, 16, kKindMalloc, false, ip);
+  if (UKASAN_UNLIKELY(!p)) errno = ENOMEM;
+  return p;
+}
+
 void* next_symbol(const char* name) { return dlsym(RTLD_NEXT, name); }
 
 bool instr_check_range_slow(uptr addr, uptr size, bool is_write, uptr ip) {
@@ -513,11 +519,8 @@ UKASAN_INTERCEPT(char*, strrchr, const char* s, int c) {
 // __strdup and __strndup too (<string.h> once turned the calls into them).
 // ip: the caller, its frame published by UKASAN_ENTRY_IP for the stack walk.
 static UKASAN_ALWAYS_INLINE char* dup_string(const char* s, size_t n, uptr ip) {
-  char* d = static_cast<char*>(heap_alloc(n + 1, 16, kKindMalloc, false, ip));
-  if (UKASAN_UNLIKELY(!d)) {
-    errno = ENOMEM;
-    return nullptr;
-  }
+  char* d = static_cast<char*>(malloc_for_caller(n + 1, ip));
+  if (UKASAN_UNLIKELY(!d)) return nullptr;
   internal_memcpy(d, s, n);
   d[n] = 0;
   return d;

@@ -3,10 +3,8 @@
 // implemented here rather than forwarded: they are simple loops, need no
 // dlsym before libc is up, and a program that uses them (ISO C's wide I/O,
 // CPython's str) stays correct under the preload.
-#include <errno.h>
 #include <wchar.h>
 
-#include "heap/heap.h"
 #include "instrumentation/instrumentation.h"
 #include "platform/arch.h"
 #include "stackdepot/stackdepot.h"
@@ -69,16 +67,13 @@ UKASAN_INTERCEPT(wchar_t*, wcscpy, wchar_t* d, const wchar_t* s) {
   wcopy(d, s, n);
   return d;
 }
-// Allocated here, as strdup (interceptors.cpp): the stack starts at the caller.
+// Allocated here (malloc_for_caller), as strdup's copy: the stack starts at the caller.
 UKASAN_INTERCEPT(wchar_t*, wcsdup, const wchar_t* s) {
   const uptr ip = UKASAN_ENTRY_IP;
   const uptr n = wlen(s) + 1;
   check_r(s, n, ip);
-  auto* d = static_cast<wchar_t*>(heap_alloc(n * kW, 16, kKindMalloc, false, ip));
-  if (UKASAN_UNLIKELY(!d)) {
-    errno = ENOMEM;
-    return nullptr;
-  }
+  auto* d = static_cast<wchar_t*>(malloc_for_caller(n * kW, ip));
+  if (UKASAN_UNLIKELY(!d)) return nullptr;
   wcopy(d, s, n);
   return d;
 }
